@@ -1,0 +1,1 @@
+"""Configuration: settings, Celery configuration and logging configuration."""

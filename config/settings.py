@@ -1,0 +1,169 @@
+"""The one settings object of streamsvc, read from `STREAMSVC_*` environment variables.
+
+Built once per process (CLI, ASGI factory, worker) and passed in; nothing reads the
+environment anywhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Development defaults are fixed (not random per process) so every API process and
+# worker of one installation verifies each other's tokens. Production refuses them.
+DEV_TOKEN_KEYS = "dev:streamsvc-development-token-key-not-secret"
+DEV_PLATFORM_KEY = "sk_platform_development_not_secret"
+DEV_WEBHOOK_SECRET = "whsec_streamsvc_development_not_secret"
+# localstripe accepts any key of this shape; only used when it is started for us.
+SIMULATED_STRIPE_KEY = "sk_test_streamsvc_simulated"
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or unsafe; the message names the environment variable."""
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _parse_token_keys(value: object) -> object:
+    """Accept JSON ({"k1": "secret"}) or `k1:secret,k2:secret`."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("{"):
+        return json.loads(text)
+    keys: dict[str, str] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        kid, sep, secret = part.strip().partition(":")
+        if not sep or not kid or not secret:
+            raise ValueError("expected `key_id:secret` pairs separated by commas")
+        keys[kid] = secret
+    return keys
+
+
+class Settings(BaseSettings):
+    """Every setting of streamsvc. Field `x` is read from `STREAMSVC_X`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STREAMSVC_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
+
+    env: Environment = Environment.development
+    data_dir: Path = Path(".streamsvc")
+
+    # None means: `streamsvc run` starts an embedded server (development only).
+    database_url: str | None = None
+    redis_url: str | None = None
+    celery_broker_url: str | None = None
+
+    stripe_api_key: SecretStr | None = None
+    stripe_api_base: str | None = None
+    stripe_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=lambda: [SecretStr(DEV_WEBHOOK_SECRET)]
+    )
+
+    token_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(
+        default_factory=lambda: {"dev": SecretStr(DEV_TOKEN_KEYS.partition(":")[2])}
+    )
+    token_signing_key_id: str = "dev"
+    platform_key: SecretStr = SecretStr(DEV_PLATFORM_KEY)
+
+    log_level: str = "INFO"
+    log_json: bool | None = None  # None: JSON in production, text otherwise
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    worker_heartbeat_seconds: int = Field(default=15, ge=1, le=3600)
+
+    _split_secrets = field_validator("stripe_webhook_secrets", mode="before")(_split_csv)
+    _token_keys = field_validator("token_keys", mode="before")(_parse_token_keys)
+
+    @field_validator("token_keys")
+    @classmethod
+    def _at_least_one_key(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        if not value:
+            raise ValueError("at least one token key is required")
+        return value
+
+    @model_validator(mode="after")
+    def _signing_key_known(self) -> Settings:
+        if self.token_signing_key_id not in self.token_keys:
+            raise ValueError(
+                f"STREAMSVC_TOKEN_SIGNING_KEY_ID={self.token_signing_key_id!r} is not a key id "
+                "in STREAMSVC_TOKEN_KEYS"
+            )
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.production
+
+    @property
+    def broker_url(self) -> str:
+        """The Celery broker: STREAMSVC_CELERY_BROKER_URL, else the Redis URL."""
+        if self.celery_broker_url:
+            return self.celery_broker_url
+        redis_url = self.require("redis_url")
+        # kombu spells a Redis unix socket differently from redis-py.
+        if redis_url.startswith("unix://"):
+            return "redis+socket://" + redis_url.removeprefix("unix://")
+        return redis_url
+
+    def require(self, name: str) -> str:
+        """The value of a URL setting that must be set by now, or a SettingsError naming it."""
+        value = getattr(self, name)
+        if not value:
+            raise SettingsError(
+                f"STREAMSVC_{name.upper()} is not set; set it, or start everything with "
+                "`streamsvc run`, which starts embedded servers in development"
+            )
+        return str(value)
+
+    def check_production(self) -> None:
+        """Refuse to start in production with a missing or development secret."""
+        if not self.is_production:
+            return
+        problems: list[str] = []
+        for name in ("database_url", "redis_url"):
+            if not getattr(self, name):
+                problems.append(f"STREAMSVC_{name.upper()} is required in production")
+        if self.stripe_api_key is None or not self.stripe_api_key.get_secret_value():
+            problems.append("STREAMSVC_STRIPE_API_KEY is required in production")
+        secrets = [s.get_secret_value() for s in self.stripe_webhook_secrets]
+        if not secrets or DEV_WEBHOOK_SECRET in secrets:
+            problems.append("STREAMSVC_STRIPE_WEBHOOK_SECRETS must be set to your Stripe secrets")
+        dev_token_secret = DEV_TOKEN_KEYS.partition(":")[2]
+        for kid, secret in self.token_keys.items():
+            if secret.get_secret_value() == dev_token_secret:
+                problems.append(f"STREAMSVC_TOKEN_KEYS key {kid!r} is the development default")
+            elif len(secret.get_secret_value()) < 32:
+                problems.append(f"STREAMSVC_TOKEN_KEYS key {kid!r} is shorter than 32 characters")
+        platform = self.platform_key.get_secret_value()
+        if platform == DEV_PLATFORM_KEY or len(platform) < 32:
+            problems.append(
+                "STREAMSVC_PLATFORM_KEY must be set to a secret of at least 32 characters"
+            )
+        if problems:
+            raise SettingsError("refusing to start in production: " + "; ".join(problems))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (plus explicit overrides) and check them."""
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    settings.check_production()
+    return settings

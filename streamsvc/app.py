@@ -1,0 +1,91 @@
+"""create_app(settings): the ASGI application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+import streamsvc
+from config.logging import configure_logging
+from config.settings import Settings, load_settings
+from streamsvc.errors import MethodNotAllowed, NotFound, ServiceError, validation_failed
+from streamsvc.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from streamsvc.http.openapi import build_openapi
+from streamsvc.ops import routes as ops_routes
+from streamsvc.ops.metrics import HttpMetrics
+from streamsvc.resources import Resources
+
+log = logging.getLogger(__name__)
+
+
+def _render(error: ServiceError) -> Response:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+async def _service_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceError)
+    return _render(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return _render(NotFound("No such resource."))
+    if exc.status_code == 405:
+        error = MethodNotAllowed("This method is not allowed on this resource.")
+        allow = (exc.headers or {}).get("Allow")
+        return _render(ServiceError(error.message, code=error.code, status=405,
+                                    headers={"Allow": allow} if allow else None))
+    return _render(ServiceError(str(exc.detail), code="http_error", status=exc.status_code,
+                                headers=exc.headers))
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    # A pydantic model built inside a service from input the route did not check.
+    assert isinstance(exc, ValidationError)
+    return _render(validation_failed(exc.errors()))
+
+
+def create_app(settings: Settings) -> Starlette:
+    """Build the application; resources are created in the lifespan, not here."""
+    metrics = HttpMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        resources = Resources.build(settings, metrics)
+        app.state.resources = resources
+        try:
+            yield
+        finally:
+            await resources.close()
+
+    app = Starlette(
+        routes=[*ops_routes.routes],
+        middleware=[
+            Middleware(RequestContextMiddleware, metrics=metrics),
+            Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
+        ],
+        exception_handlers={
+            ServiceError: _service_error,
+            HTTPException: _http_error,
+            ValidationError: _validation_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.openapi = build_openapi(app.routes, title="streamsvc", version=streamsvc.__version__)
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """Factory for `uvicorn --factory`: read settings, configure logging, build the app."""
+    settings = load_settings()
+    configure_logging(settings)
+    return create_app(settings)

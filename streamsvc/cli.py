@@ -1,0 +1,121 @@
+"""The `streamsvc` command: run, api, worker, beat, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from config.logging import configure_logging
+from config.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("streamsvc.cli")
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise SystemExit(f"streamsvc: {exc}") from None
+    configure_logging(settings)
+    return settings
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from streamsvc.supervisor import Supervisor
+
+    return Supervisor(_settings(), args.host, args.port, args.workers).run()
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings()
+    settings.require("database_url")
+    settings.require("redis_url")
+    uvicorn.run(
+        "streamsvc.app:create_app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from workers.celery_app import create_celery
+
+    app = create_celery(_settings())
+    argv = ["worker", "--loglevel", args.loglevel, "--concurrency", str(args.concurrency)]
+    app.worker_main(argv=argv + args.celery_args)
+    return 0
+
+
+def cmd_beat(args: argparse.Namespace) -> int:
+    from workers.celery_app import create_celery
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_celery(settings)
+    app.start(argv=["beat", "--loglevel", args.loglevel, *args.celery_args])
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from streamsvc.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.require("database_url"), args.revision)
+    print(f"database migrated to {args.revision}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="streamsvc", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start API, worker and beat (embedded servers if unset)")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--workers", type=int, default=1, help="API processes")
+    run.set_defaults(func=cmd_run)
+
+    api = sub.add_parser("api", help="serve the HTTP API only")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    api.add_argument(
+        "--forwarded-allow-ips", default="127.0.0.1", help="proxies trusted for X-Forwarded-*"
+    )
+    api.set_defaults(func=cmd_api)
+
+    for name, func in (("worker", cmd_worker), ("beat", cmd_beat)):
+        p = sub.add_parser(name, help=f"run a Celery {name}")
+        p.add_argument("--loglevel", default="INFO")
+        if name == "worker":
+            p.add_argument("--concurrency", type=int, default=os.cpu_count() or 1)
+        p.add_argument("celery_args", nargs=argparse.REMAINDER, help="passed on to Celery")
+        p.set_defaults(func=func)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("revision", nargs="?", default="head")
+    migrate.set_defaults(func=cmd_migrate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every domain's routes: middleware, errors, parsing, OpenAPI."""

@@ -1,0 +1,160 @@
+"""OpenAPI 3.1 generated from the routes and their pydantic schemas.
+
+Each endpoint declares its contract with `@operation(...)`; the document is built
+from the app's routes, so an undocumented route shows up as one without a summary.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from starlette.routing import BaseRoute, Mount, Route
+
+F = TypeVar("F", bound=Callable[..., Any])
+REF = "#/components/schemas/{model}"
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    fields: dict[str, str] | None = None
+
+
+class ErrorBody(BaseModel):
+    """The one error shape of the API."""
+
+    error: ErrorDetail
+
+
+@dataclass(frozen=True)
+class Operation:
+    summary: str
+    tags: tuple[str, ...] = ()
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    # status -> response model, or a media type string for non-JSON bodies
+    responses: dict[int, type[BaseModel] | str | None] = field(default_factory=dict)
+    errors: tuple[int, ...] = ()
+    security: str | None = None  # a scheme name from SECURITY_SCHEMES, None for public
+
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    "staff": {"type": "http", "scheme": "bearer", "description": "A venue's API key."},
+}
+
+
+def operation(**kwargs: Any) -> Callable[[F], F]:
+    """Attach an `Operation` to an endpoint function."""
+
+    def attach(fn: F) -> F:
+        fn.__operation__ = Operation(**kwargs)  # type: ignore[attr-defined]
+        return fn
+
+    return attach
+
+
+def _walk(routes: Iterable[BaseRoute], prefix: str = "") -> Iterable[tuple[str, Route]]:
+    for route in routes:
+        if isinstance(route, Route) and route.include_in_schema:
+            yield prefix + route.path, route
+        elif isinstance(route, Mount):
+            yield from _walk(route.routes or [], prefix + route.path)
+
+
+class _Schemas:
+    def __init__(self) -> None:
+        self.components: dict[str, Any] = {}
+
+    def ref(self, model: type[BaseModel], mode: str) -> dict[str, Any]:
+        schema = model.model_json_schema(ref_template=REF, mode=mode)  # type: ignore[arg-type]
+        self.components.update(schema.pop("$defs", {}))
+        self.components[model.__name__] = schema
+        return {"$ref": REF.format(model=model.__name__)}
+
+
+def build_openapi(routes: Iterable[BaseRoute], *, title: str, version: str) -> dict[str, Any]:
+    schemas = _Schemas()
+    error_ref = schemas.ref(ErrorBody, "serialization")
+    paths: dict[str, dict[str, Any]] = {}
+    for path, route in _walk(routes):
+        op: Operation | None = getattr(route.endpoint, "__operation__", None)
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            doc: dict[str, Any] = {"summary": op.summary if op else route.name, "responses": {}}
+            params = [
+                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                for name in route.param_convertors
+            ]
+            if op is not None:
+                doc["tags"] = list(op.tags)
+                doc["operationId"] = f"{method.lower()}_{route.name}"
+                if op.query is not None:
+                    query = op.query.model_json_schema(ref_template=REF)
+                    schemas.components.update(query.pop("$defs", {}))
+                    required = set(query.get("required", []))
+                    params += [
+                        {"name": name, "in": "query", "required": name in required, "schema": sub}
+                        for name, sub in query.get("properties", {}).items()
+                    ]
+                if op.body is not None:
+                    doc["requestBody"] = {
+                        "required": True,
+                        "content": {"application/json": {"schema": schemas.ref(op.body, "validation")}},
+                    }
+                for status, model in op.responses.items():
+                    response: dict[str, Any] = {"description": str(status)}
+                    if isinstance(model, str):
+                        response["content"] = {model: {"schema": {"type": "string"}}}
+                    elif model is not None:
+                        response["content"] = {
+                            "application/json": {"schema": schemas.ref(model, "serialization")}
+                        }
+                    doc["responses"][str(status)] = response
+                for status in op.errors:
+                    doc["responses"][str(status)] = {
+                        "description": "error",
+                        "content": {"application/json": {"schema": error_ref}},
+                    }
+                if op.security:
+                    doc["security"] = [{op.security: []}]
+            if not doc["responses"]:
+                doc["responses"]["200"] = {"description": "OK"}
+            if params:
+                doc["parameters"] = params
+            paths.setdefault(path, {})[method.lower()] = doc
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {"schemas": schemas.components, "securitySchemes": SECURITY_SCHEMES},
+    }
+
+
+def render_docs(spec: dict[str, Any]) -> str:
+    """A self-contained HTML page of the API (no CDN: it works offline and under a strict CSP)."""
+    esc = html.escape
+    rows = []
+    for path, methods in spec["paths"].items():
+        for method, doc in methods.items():
+            statuses = ", ".join(doc.get("responses", {}))
+            auth = "key" if doc.get("security") else "public"
+            rows.append(
+                f"<tr><td><code>{esc(method.upper())}</code></td><td><code>{esc(path)}</code></td>"
+                f"<td>{esc(doc.get('summary', ''))}</td><td>{esc(auth)}</td><td>{esc(statuses)}</td></tr>"
+            )
+    info = spec["info"]
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<title>{esc(info['title'])} API</title>"
+        "<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:72rem}"
+        "table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;"
+        "padding:.4rem;text-align:left}code{font-size:.95em}</style></head><body>"
+        f"<h1>{esc(info['title'])} API {esc(info['version'])}</h1>"
+        '<p>The machine-readable contract is at <a href="/openapi.json">/openapi.json</a>; '
+        "every error has the shape <code>{\"error\": {\"code\", \"message\", \"fields\"}}</code>.</p>"
+        "<table><thead><tr><th>Method</th><th>Path</th><th>Summary</th><th>Auth</th>"
+        f"<th>Responses</th></tr></thead><tbody>{''.join(rows)}</tbody></table></body></html>"
+    )

@@ -1,0 +1,100 @@
+"""Operational endpoints: liveness, readiness, metrics, the API description."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from streamsvc.http.openapi import operation, render_docs
+from streamsvc.ops.metrics import CONTENT_TYPE_LATEST
+from streamsvc.ops.readiness import check_dependencies, worker_status
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class DependencyCheck(BaseModel):
+    status: str
+    latency_ms: float | None = None
+    detail: str | None = None
+    last_seen_seconds_ago: float | None = None
+
+
+class Readiness(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, DependencyCheck]
+
+
+_HEALTHY = b'{"status":"ok"}'
+
+
+@operation(summary="The process is up", tags=("operations",), responses={200: Health})
+async def healthz(request: Request) -> Response:
+    # Pre-encoded: this is also the ceiling the benchmarks compare against.
+    return Response(_HEALTHY, media_type="application/json")
+
+
+@operation(
+    summary="Database, Redis and broker are reachable (503 with Retry-After when one is not)",
+    tags=("operations",),
+    responses={200: Readiness, 503: Readiness},
+)
+async def readyz(request: Request) -> Response:
+    resources = request.app.state.resources
+    settings = resources.settings
+    checks = await check_dependencies(
+        resources.database,
+        resources.redis,
+        settings.broker_url,
+        settings.readiness_timeout_seconds,
+    )
+    ready = all(check.status == "ok" for check in checks.values())
+    body = {
+        "status": "ok" if ready else "unavailable",
+        "checks": {name: check.as_dict() for name, check in checks.items()},
+    }
+    # The worker does not gate the API's readiness; it is shown for operators.
+    body["checks"]["worker"] = await worker_status(
+        resources.redis, settings.worker_heartbeat_seconds
+    )
+    if ready:
+        return JSONResponse(body)
+    down = ", ".join(name for name, check in checks.items() if check.status != "ok")
+    body["error"] = {"code": "dependency_unavailable", "message": f"Unreachable: {down}."}
+    return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+
+
+@operation(
+    summary="Prometheus metrics of this process",
+    tags=("operations",),
+    responses={200: "text/plain"},
+)
+async def metrics(request: Request) -> Response:
+    return Response(
+        request.app.state.resources.metrics.render(), media_type=CONTENT_TYPE_LATEST
+    )
+
+
+@operation(summary="This API as OpenAPI 3.1", tags=("operations",), responses={200: None})
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(request.app.state.openapi)
+
+
+@operation(summary="This API, readable", tags=("operations",), responses={200: "text/html"})
+async def docs(request: Request) -> Response:
+    return HTMLResponse(render_docs(request.app.state.openapi))
+
+
+
+routes = [
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+    Route("/openapi.json", openapi_json, methods=["GET"]),
+    Route("/docs", docs, methods=["GET"]),
+]

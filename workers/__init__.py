@@ -1,0 +1,1 @@
+"""Celery: the app factory, the base task and the beat schedule."""

@@ -1,0 +1,46 @@
+"""The base task: resources built per worker process, a unit of work per task."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+
+import redis
+from celery import Task
+
+from config.settings import Settings
+from streamsvc.db import Database, UnitOfWork, make_engine
+
+
+class WorkerResources:
+    """Built lazily, so each forked worker process opens its own connections."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def database(self) -> Database:
+        return Database(make_engine(self.settings.require("database_url"), pool_size=2))
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(
+            self.settings.require("redis_url"), socket_connect_timeout=5, socket_timeout=5
+        )
+
+
+class StreamsvcTask(Task):  # type: ignore[misc]
+    """Tasks take ids, re-read what they need and commit through `unit_of_work()`."""
+
+    abstract = True
+
+    @property
+    def resources(self) -> WorkerResources:
+        resources: WorkerResources = self.app.streamsvc_resources
+        return resources
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        with self.resources.database.unit_of_work() as uow:
+            yield uow
