@@ -27,7 +27,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy streamsvc workers config bench tests
 
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## bench: benchmarks under bench/, JSON results in bench/results/
 bench: $(STAMP)

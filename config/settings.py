@@ -16,9 +16,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Development defaults are fixed (not random per process) so every API process and
 # worker of one installation verifies each other's tokens. Production refuses them.
-DEV_TOKEN_KEYS = "dev:streamsvc-development-token-key-not-secret"
+DEV_TOKEN_KEYS = "dev:streamsvc-development-token-key-not-secret"  # noqa: S105 (public on purpose)
 DEV_PLATFORM_KEY = "sk_platform_development_not_secret"
-DEV_WEBHOOK_SECRET = "whsec_streamsvc_development_not_secret"
+DEV_WEBHOOK_SECRET = "whsec_streamsvc_development_not_secret"  # noqa: S105
 # localstripe accepts any key of this shape; only used when it is started for us.
 SIMULATED_STRIPE_KEY = "sk_test_streamsvc_simulated"
 
@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     token_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(
         default_factory=lambda: {"dev": SecretStr(DEV_TOKEN_KEYS.partition(":")[2])}
     )
-    token_signing_key_id: str = "dev"
+    token_signing_key_id: str = "dev"  # noqa: S105 (a key id, not a secret)
     platform_key: SecretStr = SecretStr(DEV_PLATFORM_KEY)
 
     log_level: str = "INFO"

@@ -42,10 +42,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         error = MethodNotAllowed("This method is not allowed on this resource.")
         allow = (exc.headers or {}).get("Allow")
-        return _render(ServiceError(error.message, code=error.code, status=405,
-                                    headers={"Allow": allow} if allow else None))
-    return _render(ServiceError(str(exc.detail), code="http_error", status=exc.status_code,
-                                headers=exc.headers))
+        return _render(
+            ServiceError(
+                error.message,
+                code=error.code,
+                status=405,
+                headers={"Allow": allow} if allow else None,
+            )
+        )
+    return _render(
+        ServiceError(
+            str(exc.detail), code="http_error", status=exc.status_code, headers=exc.headers
+        )
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

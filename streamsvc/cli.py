@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -74,6 +75,17 @@ def cmd_beat(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker_ping(args: argparse.Namespace) -> int:
+    """Exit 0 when a worker (or the named one) answers a ping: a health check."""
+    from workers.celery_app import create_celery
+
+    app = create_celery(_settings())
+    destination = [args.destination] if args.destination else None
+    replies = app.control.ping(destination=destination, timeout=args.timeout)
+    print(json.dumps(replies))
+    return 0 if replies else 1
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from streamsvc.migrate import upgrade
 
@@ -109,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--concurrency", type=int, default=os.cpu_count() or 1)
         p.add_argument("celery_args", nargs=argparse.REMAINDER, help="passed on to Celery")
         p.set_defaults(func=func)
+
+    ping = sub.add_parser("worker-ping", help="exit 0 when a Celery worker answers")
+    ping.add_argument("--destination", help="a worker name, e.g. celery@host")
+    ping.add_argument("--timeout", type=float, default=2.0)
+    ping.set_defaults(func=cmd_worker_ping)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("revision", nargs="?", default="head")

@@ -71,12 +71,12 @@ class EmbeddedPostgres:
             warnings.simplefilter("ignore")
             import pgserver
 
+        if not self.database.isidentifier():
+            raise EmbeddedError(f"not a plain database name: {self.database!r}")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
-        exists = self._server.psql(
-            f"SELECT 1 FROM pg_database WHERE datname = '{self.database}';"
-        )
-        if "1 row" not in exists:
+        self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
+        query = "SELECT 1 FROM pg_database WHERE datname = '%s';" % self.database  # noqa: S608, UP031
+        if "1 row" not in self._server.psql(query):
             self._server.psql(f"CREATE DATABASE {self.database};")
         uri: str = self._server.get_uri(self.database)
         return uri.replace("postgresql://", "postgresql+psycopg://", 1)

@@ -101,7 +101,7 @@ class Supervisor:
             if any(child.poll() is not None for child in self.children.values()):
                 return False
             try:
-                with urllib.request.urlopen(url, timeout=1):  # noqa: S310
+                with urllib.request.urlopen(url, timeout=1):
                     return True
             except OSError:
                 time.sleep(0.2)

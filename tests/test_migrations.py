@@ -21,7 +21,9 @@ def test_autogenerate_finds_no_difference(infra: Infrastructure, engine: Any) ->
             ),
             metadata,
         )
-    assert diff == [], f"models and migrations differ; run `alembic revision --autogenerate`: {diff}"
+    assert diff == [], (
+        f"models and migrations differ; run `alembic revision --autogenerate`: {diff}"
+    )
 
 
 def test_one_head_and_the_database_is_at_it(infra: Infrastructure, engine: Any) -> None:

@@ -48,12 +48,12 @@ def test_token_keys_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_signing_key_must_be_one_of_the_keys() -> None:
     with pytest.raises(ValidationError, match="STREAMSVC_TOKEN_SIGNING_KEY_ID"):
-        Settings(token_keys="a:s1", token_signing_key_id="b")  # type: ignore[arg-type]
+        Settings(token_keys="a:s1", token_signing_key_id="b")
 
 
 def test_malformed_token_keys_are_refused() -> None:
     with pytest.raises(ValidationError):
-        Settings(token_keys="no-separator")  # type: ignore[arg-type]
+        Settings(token_keys="no-separator")
 
 
 def test_broker_defaults_to_the_redis_url() -> None:
@@ -85,8 +85,10 @@ def test_production_accepts_real_secrets() -> None:
             "STREAMSVC_STRIPE_WEBHOOK_SECRETS",
         ),
         (
-            {"token_keys": "dev:streamsvc-development-token-key-not-secret",
-             "token_signing_key_id": "dev"},
+            {
+                "token_keys": "dev:streamsvc-development-token-key-not-secret",
+                "token_signing_key_id": "dev",
+            },
             "STREAMSVC_TOKEN_KEYS",
         ),
     ],

@@ -102,7 +102,9 @@ def build_openapi(routes: Iterable[BaseRoute], *, title: str, version: str) -> d
                 if op.body is not None:
                     doc["requestBody"] = {
                         "required": True,
-                        "content": {"application/json": {"schema": schemas.ref(op.body, "validation")}},
+                        "content": {
+                            "application/json": {"schema": schemas.ref(op.body, "validation")}
+                        },
                     }
                 for status, model in op.responses.items():
                     response: dict[str, Any] = {"description": str(status)}
@@ -141,10 +143,14 @@ def render_docs(spec: dict[str, Any]) -> str:
         for method, doc in methods.items():
             statuses = ", ".join(doc.get("responses", {}))
             auth = "key" if doc.get("security") else "public"
-            rows.append(
-                f"<tr><td><code>{esc(method.upper())}</code></td><td><code>{esc(path)}</code></td>"
-                f"<td>{esc(doc.get('summary', ''))}</td><td>{esc(auth)}</td><td>{esc(statuses)}</td></tr>"
-            )
+            cells = [
+                f"<code>{esc(method.upper())}</code>",
+                f"<code>{esc(path)}</code>",
+                esc(doc.get("summary", "")),
+                esc(auth),
+                esc(statuses),
+            ]
+            rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     info = spec["info"]
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
@@ -154,7 +160,7 @@ def render_docs(spec: dict[str, Any]) -> str:
         "padding:.4rem;text-align:left}code{font-size:.95em}</style></head><body>"
         f"<h1>{esc(info['title'])} API {esc(info['version'])}</h1>"
         '<p>The machine-readable contract is at <a href="/openapi.json">/openapi.json</a>; '
-        "every error has the shape <code>{\"error\": {\"code\", \"message\", \"fields\"}}</code>.</p>"
+        'every error has the shape <code>{"error": {"code", "message", "fields"}}</code>.</p>'
         "<table><thead><tr><th>Method</th><th>Path</th><th>Summary</th><th>Auth</th>"
         f"<th>Responses</th></tr></thead><tbody>{''.join(rows)}</tbody></table></body></html>"
     )

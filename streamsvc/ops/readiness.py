@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-from kombu import Connection
+from kombu import Connection  # type: ignore[attr-defined]
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
@@ -48,7 +48,9 @@ def _ping_database(database: Database) -> None:
 
 
 def _ping_broker(url: str, timeout: float) -> None:
-    with Connection(url, connect_timeout=timeout, transport_options={"max_retries": 0}) as conn:
+    with Connection(  # type: ignore[no-untyped-call]
+        url, connect_timeout=timeout, transport_options={"max_retries": 0}
+    ) as conn:
         conn.ensure_connection(max_retries=1, timeout=timeout)
 
 

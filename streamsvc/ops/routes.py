@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -54,7 +54,7 @@ async def readyz(request: Request) -> Response:
         settings.readiness_timeout_seconds,
     )
     ready = all(check.status == "ok" for check in checks.values())
-    body = {
+    body: dict[str, Any] = {
         "status": "ok" if ready else "unavailable",
         "checks": {name: check.as_dict() for name, check in checks.items()},
     }
@@ -75,9 +75,7 @@ async def readyz(request: Request) -> Response:
     responses={200: "text/plain"},
 )
 async def metrics(request: Request) -> Response:
-    return Response(
-        request.app.state.resources.metrics.render(), media_type=CONTENT_TYPE_LATEST
-    )
+    return Response(request.app.state.resources.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
 @operation(summary="This API as OpenAPI 3.1", tags=("operations",), responses={200: None})
@@ -88,7 +86,6 @@ async def openapi_json(request: Request) -> Response:
 @operation(summary="This API, readable", tags=("operations",), responses={200: "text/html"})
 async def docs(request: Request) -> Response:
     return HTMLResponse(render_docs(request.app.state.openapi))
-
 
 
 routes = [

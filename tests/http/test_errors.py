@@ -105,7 +105,11 @@ def test_query_validation_names_the_parameter(probe: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("body", "code"),
-    [(b"{not json", "malformed_json"), (b"[1, 2]", "malformed_json"), (b"\xff\xfe", "malformed_json")],
+    [
+        (b"{not json", "malformed_json"),
+        (b"[1, 2]", "malformed_json"),
+        (b"\xff\xfe", "malformed_json"),
+    ],
 )
 def test_malformed_json_is_400(probe: TestClient, body: bytes, code: str) -> None:
     response = probe.post(
@@ -164,9 +168,10 @@ def test_unhandled_error_is_500_without_internals(
 
 
 def test_request_id_is_kept_or_generated(probe: TestClient) -> None:
-    assert probe.get("/healthz", headers={"x-request-id": "abc-123"}).headers[
-        "x-request-id"
-    ] == "abc-123"
+    assert (
+        probe.get("/healthz", headers={"x-request-id": "abc-123"}).headers["x-request-id"]
+        == "abc-123"
+    )
     generated = probe.get("/healthz", headers={"x-request-id": "bad id\x01"})
     assert generated.headers["x-request-id"] != "bad id\x01"
     assert len(generated.headers["x-request-id"]) == 16

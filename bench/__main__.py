@@ -1,0 +1,126 @@
+"""Run the benchmarks against one production-configured server and report ratios.
+
+    python -m bench [--duration SECONDS] [--connections N] [names...]
+
+Every figure is compared with the ceiling (GET /healthz) measured in the same run,
+on the same server, so the ratios hold from one machine to another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.load import LoadResult, run_load
+from bench.server import ProductionServer
+from tests.harness import Infrastructure
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+class Context:
+    def __init__(self, server: ProductionServer, duration: float, connections: int) -> None:
+        self.server = server
+        self.duration = duration
+        self.connections = connections
+
+    def load(self, path: str, headers: dict[str, str] | None = None) -> LoadResult:
+        return run_load(
+            self.server.base_url + path,
+            duration=self.duration,
+            connections=self.connections,
+            headers=headers,
+        )
+
+
+def ceiling(ctx: Context) -> LoadResult:
+    """GET /healthz: the most the server answers; every other figure is a ratio to it."""
+    return ctx.load("/healthz")
+
+
+BENCHMARKS: dict[str, Callable[[Context], LoadResult]] = {"ceiling": ceiling}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("names", nargs="*", default=list(BENCHMARKS))
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+
+    infra = Infrastructure.resolve()
+    RESULTS.mkdir(exist_ok=True)
+    rows: list[tuple[str, LoadResult, float]] = []
+    env = infra.environ(STREAMSVC_ENV="production", **_production_secrets())
+    try:
+        with ProductionServer(env, RESULTS / "server.log") as server:
+            ctx = Context(server, args.duration, args.connections)
+            base = ceiling(ctx)
+            for name in args.names:
+                result = base if name == "ceiling" else BENCHMARKS[name](ctx)
+                ratio = result.requests_per_second / base.requests_per_second
+                rows.append((name, result, ratio))
+                _write(
+                    name, result=result, ratio=ratio, base=base, workers=server.workers, args=args
+                )
+    finally:
+        infra.close()
+    _print_table(rows)
+    return 0
+
+
+def _production_secrets() -> dict[str, str]:
+    """Throwaway secrets so the server runs with STREAMSVC_ENV=production checks on."""
+    secret = os.urandom(24).hex()
+    return {
+        "STREAMSVC_STRIPE_API_KEY": "sk_test_bench",
+        "STREAMSVC_STRIPE_WEBHOOK_SECRETS": "whsec_" + secret,
+        "STREAMSVC_TOKEN_KEYS": f"bench:{secret}",
+        "STREAMSVC_TOKEN_SIGNING_KEY_ID": "bench",
+        "STREAMSVC_PLATFORM_KEY": secret,
+        "STREAMSVC_LOG_LEVEL": "WARNING",
+    }
+
+
+def _write(
+    name: str,
+    *,
+    result: LoadResult,
+    ratio: float,
+    base: LoadResult,
+    workers: int,
+    args: argparse.Namespace,
+) -> None:
+    record: dict[str, Any] = {
+        "name": name,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "server": {"uvicorn_workers": workers, "env": "production"},
+        "connections": args.connections,
+        **result.as_dict(),
+        "ratio_to_ceiling": round(ratio, 3),
+        "ceiling_requests_per_second": round(base.requests_per_second, 1),
+    }
+    (RESULTS / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+
+
+def _print_table(rows: list[tuple[str, LoadResult, float]]) -> None:
+    header = f"{'benchmark':<22}{'req/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'ratio':>8}  tool"
+    print(header)
+    print("-" * len(header))
+    for name, r, ratio in rows:
+        print(
+            f"{name:<22}{r.requests_per_second:>12.1f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}"
+            f"{ratio:>8.3f}  {r.tool}"
+        )
+    print(f"results: {RESULTS}/<name>.json")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
