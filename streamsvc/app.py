@@ -16,12 +16,15 @@ from starlette.responses import JSONResponse, Response
 import streamsvc
 from config.logging import configure_logging
 from config.settings import Settings, load_settings
+from streamsvc.catalog import routes as catalog_routes
 from streamsvc.errors import MethodNotAllowed, NotFound, ServiceError, validation_failed
 from streamsvc.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from streamsvc.http.openapi import build_openapi
+from streamsvc.kit.clock import Clock, SystemClock
 from streamsvc.ops import routes as ops_routes
 from streamsvc.ops.metrics import HttpMetrics
 from streamsvc.resources import Resources
+from streamsvc.venues import routes as venues_routes
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +66,14 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return _render(validation_failed(exc.errors()))
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     """Build the application; resources are created in the lifespan, not here."""
     metrics = HttpMetrics()
+    clock = clock or SystemClock()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        resources = Resources.build(settings, metrics)
+        resources = Resources.build(settings, metrics, clock)
         app.state.resources = resources
         try:
             yield
@@ -77,7 +81,7 @@ def create_app(settings: Settings) -> Starlette:
             await resources.close()
 
     app = Starlette(
-        routes=[*ops_routes.routes],
+        routes=[*ops_routes.routes, *venues_routes.routes, *catalog_routes.routes],
         middleware=[
             Middleware(RequestContextMiddleware, metrics=metrics),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),

@@ -86,6 +86,12 @@ def cmd_worker_ping(args: argparse.Namespace) -> int:
     return 0 if replies else 1
 
 
+def cmd_venue(args: argparse.Namespace) -> int:
+    from streamsvc.venues.cli import run_create
+
+    return run_create(_settings(), args)
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from streamsvc.migrate import upgrade
 
@@ -126,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     ping.add_argument("--destination", help="a worker name, e.g. celery@host")
     ping.add_argument("--timeout", type=float, default=2.0)
     ping.set_defaults(func=cmd_worker_ping)
+
+    from streamsvc.venues.cli import add_commands
+
+    add_commands(sub)
+    sub.choices["venue"].set_defaults(func=cmd_venue)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("revision", nargs="?", default="head")

@@ -27,6 +27,7 @@ class ServiceError(Exception):
         status: int | None = None,
         fields: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -34,9 +35,11 @@ class ServiceError(Exception):
         self.status = status or type(self).status
         self.fields = dict(fields or {})
         self.headers = dict(headers or {})
+        # Machine-readable context beside code and message, e.g. {"current_status": "live"}.
+        self.details = dict(details or {})
 
     def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        error: dict[str, Any] = {"code": self.code, "message": self.message, **self.details}
         if self.fields:
             error["fields"] = self.fields
         return {"error": error}

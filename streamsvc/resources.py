@@ -8,6 +8,7 @@ import redis.asyncio as aioredis
 
 from config.settings import Settings
 from streamsvc.db import Database, make_engine
+from streamsvc.kit.clock import Clock
 from streamsvc.ops.metrics import HttpMetrics
 
 
@@ -17,9 +18,10 @@ class Resources:
     database: Database
     redis: aioredis.Redis
     metrics: HttpMetrics
+    clock: Clock
 
     @classmethod
-    def build(cls, settings: Settings, metrics: HttpMetrics) -> Resources:
+    def build(cls, settings: Settings, metrics: HttpMetrics, clock: Clock) -> Resources:
         database = Database(make_engine(settings.require("database_url")))
         redis = aioredis.Redis.from_url(
             settings.require("redis_url"),
@@ -28,7 +30,7 @@ class Resources:
             socket_timeout=2,
             health_check_interval=30,
         )
-        return cls(settings=settings, database=database, redis=redis, metrics=metrics)
+        return cls(settings=settings, database=database, redis=redis, metrics=metrics, clock=clock)
 
     async def close(self) -> None:
         await self.redis.aclose()

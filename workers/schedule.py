@@ -14,4 +14,9 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": float(settings.worker_heartbeat_seconds),
             "options": {"expires": settings.worker_heartbeat_seconds},
         },
+        "advance-event-states": {
+            "task": "catalog.advance_event_states",
+            "schedule": 60.0,
+            "options": {"expires": 60},
+        },
     }

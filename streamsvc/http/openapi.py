@@ -19,6 +19,7 @@ REF = "#/components/schemas/{model}"
 
 
 class ErrorDetail(BaseModel):
+    model_config = {"extra": "allow"}  # context such as current_status
     code: str
     message: str
     fields: dict[str, str] | None = None
@@ -43,7 +44,9 @@ class Operation:
 
 
 SECURITY_SCHEMES: dict[str, Any] = {
+    "platform": {"type": "http", "scheme": "bearer", "description": "The platform key."},
     "staff": {"type": "http", "scheme": "bearer", "description": "A venue's API key."},
+    "admin": {"type": "http", "scheme": "bearer", "description": "A venue's admin API key."},
 }
 
 

@@ -1,0 +1,182 @@
+"""Tiers: what a ticket buys, at what price, how many, and when on sale.
+
+Price and capacity never drop below what is sold: capacity stays at or above
+sold + held (the database enforces it too), and the price of a tier with sales
+may rise but not fall, so no buyer paid more than the tier now costs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from streamsvc.catalog.events import status_of, tier_window_problems
+from streamsvc.catalog.lifecycle import EventStatus
+from streamsvc.catalog.models import Event, Tier
+from streamsvc.catalog.schemas import (
+    AccessPublic,
+    PayWhatYouWantPublic,
+    TierCreate,
+    TierPublic,
+    TierUpdate,
+)
+from streamsvc.errors import Conflict, ValidationFailed
+from streamsvc.kit.ids import new_id
+from streamsvc.venues.tenancy import owned
+
+
+def create_tier(
+    session: Session, venue_id: str, event_id: str, data: TierCreate, now: datetime
+) -> Tier:
+    event = owned(session, Event, event_id, venue_id, lock=True)
+    _require_open(event, now)
+    tier = Tier(
+        id=new_id("tier"),
+        event_id=event.id,
+        venue_id=venue_id,
+        name=data.name,
+        price_amount=0,
+        vat_rate_bps=data.vat_rate_bps,
+        quality=data.access.quality,
+        extras=[],
+        in_venue=False,
+        rewatch_hours=0,
+        max_devices=1,
+        on_device_limit="refuse",
+        created_at=now,
+    )
+    _apply(tier, data.model_dump(exclude_unset=True), event, creating=True)
+    session.add(tier)
+    session.flush()
+    return tier
+
+
+def update_tier(
+    session: Session, venue_id: str, tier_id: str, data: TierUpdate, now: datetime
+) -> Tier:
+    # Lock the event first, then the tier: the same order as every other writer.
+    tier = owned(session, Tier, tier_id, venue_id)
+    event = owned(session, Event, tier.event_id, venue_id, lock=True)
+    tier = owned(session, Tier, tier_id, venue_id, lock=True)
+    _require_open(event, now)
+    changes = data.model_dump(exclude_unset=True)
+    for name in ("name", "vat_rate_bps", "access"):
+        if name in changes and changes[name] is None:
+            raise ValidationFailed("This field cannot be cleared.", fields={name: "cannot be null"})
+    old_price, committed = tier.price_amount, tier.sold + tier.held
+    _apply(tier, changes, event, creating=False)
+    if committed and tier.price_amount < old_price:
+        raise Conflict(
+            "The price of a tier with sales cannot be lowered.",
+            code="price_below_sold",
+            fields={"price_amount": f"at least {old_price} while tickets are sold"},
+        )
+    if tier.capacity is not None and tier.capacity < committed:
+        raise Conflict(
+            f"{committed} tickets are sold or reserved; capacity cannot be lower.",
+            code="capacity_below_sold",
+            fields={"capacity": f"at least {committed}"},
+        )
+    session.add(tier)
+    return tier
+
+
+def _require_open(event: Event, now: datetime) -> None:
+    current = status_of(event, now)
+    if current in (EventStatus.ended, EventStatus.cancelled):
+        raise Conflict(
+            f"The event is {current.value}; its tiers can no longer change.",
+            code="event_closed",
+            details={"current_status": current.value},
+        )
+
+
+def _apply(tier: Tier, changes: dict[str, Any], event: Event, *, creating: bool) -> None:
+    """Apply validated changes, then check the tier as a whole, naming the fields."""
+    for name in ("name", "vat_rate_bps", "capacity", "sales_start", "sales_end"):
+        if name in changes:
+            setattr(tier, name, changes[name])
+    if "access" in changes and changes["access"] is not None:
+        access = changes["access"]
+        tier.quality = access["quality"]
+        tier.extras = sorted(set(access.get("extras", [])))
+        tier.in_venue = access.get("in_venue", False)
+        tier.rewatch_hours = access.get("rewatch_hours", 0)
+        tier.max_devices = access.get("max_devices", 1)
+        tier.on_device_limit = access.get("on_device_limit", "refuse")
+    if "pay_what_you_want" in changes:
+        pwyw = changes["pay_what_you_want"]
+        tier.pwyw_min_amount = pwyw["min_amount"] if pwyw else None
+        tier.pwyw_suggested_amount = pwyw["suggested_amount"] if pwyw else None
+    if changes.get("price_amount") is not None:
+        tier.price_amount = changes["price_amount"]
+    elif "pay_what_you_want" in changes and tier.pwyw_suggested_amount is not None:
+        tier.price_amount = tier.pwyw_suggested_amount  # the price shown is the suggestion
+
+    problems: dict[str, str] = {}
+    if creating and changes.get("price_amount") is None and not changes.get("pay_what_you_want"):
+        problems["price_amount"] = "required unless pay_what_you_want is set"
+    if tier.pwyw_min_amount is not None:
+        assert tier.pwyw_suggested_amount is not None
+        if tier.pwyw_suggested_amount < tier.pwyw_min_amount:
+            problems["pay_what_you_want.suggested_amount"] = "must be at least min_amount"
+        if tier.price_amount < tier.pwyw_min_amount:
+            problems["price_amount"] = "must be at least pay_what_you_want.min_amount"
+    if tier.in_venue and tier.capacity is None:
+        problems["capacity"] = "in-venue tiers need a capacity"
+    problems.update(
+        {key.removeprefix(f"tiers[{tier.id}]."): msg
+         for key, msg in tier_window_problems(tier, event).items()}
+    )  # fmt: skip
+    if problems:
+        raise ValidationFailed("The tier is not valid.", fields=problems)
+
+
+def list_tiers(session: Session, venue_id: str, event_id: str) -> list[Tier]:
+    event = owned(session, Event, event_id, venue_id)
+    return tiers_of(session, [event.id]).get(event.id, [])
+
+
+def tiers_of(session: Session, event_ids: list[str]) -> dict[str, list[Tier]]:
+    found: dict[str, list[Tier]] = {}
+    query = (
+        select(Tier)
+        .where(col(Tier.event_id).in_(event_ids))
+        .order_by(col(Tier.created_at), col(Tier.id))
+    )
+    for tier in session.exec(query):
+        found.setdefault(tier.event_id, []).append(tier)
+    return found
+
+
+def available(tier: Tier) -> int | None:
+    """Tickets still for sale; None when the tier is unlimited."""
+    return None if tier.capacity is None else max(0, tier.capacity - tier.sold - tier.held)
+
+
+def public(tier: Tier, currency: str) -> TierPublic:
+    pwyw = (
+        PayWhatYouWantPublic(
+            min_amount=tier.pwyw_min_amount, suggested_amount=tier.pwyw_suggested_amount or 0
+        )
+        if tier.pwyw_min_amount is not None
+        else None
+    )
+    return TierPublic(
+        id=tier.id,
+        event_id=tier.event_id,
+        name=tier.name,
+        price_amount=tier.price_amount,
+        currency=currency,
+        pay_what_you_want=pwyw,
+        capacity=tier.capacity,
+        sold=tier.sold,
+        held=tier.held,
+        available=available(tier),
+        sales_start=tier.sales_start,
+        sales_end=tier.sales_end,
+        vat_rate_bps=tier.vat_rate_bps,
+        access=AccessPublic.model_validate(tier, from_attributes=True),
+    )

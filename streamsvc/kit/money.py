@@ -1,0 +1,58 @@
+"""Money: integer minor units and an ISO 4217 currency. No floats anywhere near it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import pycountry
+from pydantic import AfterValidator
+
+# ISO 4217 minor units where they are not 2. Every other active code has 2.
+_ZERO = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+_EXPONENTS = {
+    **dict.fromkeys(_ZERO.split(" "), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}
+# Funds, precious metals and testing codes are no currency a ticket is sold in.
+_NOT_FOR_SALE = frozenset(
+    "XAG XAU XBA XBB XBC XBD XDR XPD XPT XSU XTS XUA XXX BOV CHE CHW COU MXV USN UYI CLF UYW".split(
+        " "
+    )
+)
+CURRENCIES = frozenset(c.alpha_3 for c in pycountry.currencies) - _NOT_FOR_SALE
+
+# The largest amount accepted anywhere in the API: 10 million in major units of
+# a 2-decimal currency. It keeps sums of many amounts far inside 64-bit integers.
+MAX_AMOUNT = 1_000_000_000
+
+
+def exponent(currency: str) -> int:
+    return _EXPONENTS.get(currency, 2)
+
+
+def _currency(value: str) -> str:
+    if value not in CURRENCIES:
+        raise ValueError("not an ISO 4217 currency code (upper case, e.g. EUR)")
+    return value
+
+
+Currency = Annotated[str, AfterValidator(_currency)]
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount: int  # minor units
+    currency: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.amount, bool) or not isinstance(self.amount, int):
+            raise TypeError("Money.amount is an int of minor units")
+
+    def decimal_string(self) -> str:
+        """12.50 for 1250 EUR; 1250 for 1250 JPY (for schema.org offers and exports)."""
+        places = exponent(self.currency)
+        sign = "-" if self.amount < 0 else ""
+        whole, frac = divmod(abs(self.amount), 10**places)
+        return f"{sign}{whole}.{frac:0{places}d}" if places else f"{sign}{whole}"

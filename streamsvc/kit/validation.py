@@ -1,0 +1,51 @@
+"""Reusable, bounded input types for request schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import available_timezones
+
+import pycountry
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+_TIMEZONES = frozenset(available_timezones())
+_COUNTRIES = frozenset(c.alpha_2 for c in pycountry.countries)
+
+
+def _timezone(value: str) -> str:
+    if value not in _TIMEZONES:
+        raise ValueError("not an IANA timezone (e.g. Europe/Amsterdam)")
+    return value
+
+
+def _country(value: str) -> str:
+    if value not in _COUNTRIES:
+        raise ValueError("not an ISO 3166-1 alpha-2 country code (upper case, e.g. NL)")
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    if value.year < 2000 or value.year > 2200:
+        raise ValueError("must be between the years 2000 and 2200")
+    return value
+
+
+Timezone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_timezone)]
+Country = Annotated[str, StringConstraints(min_length=2, max_length=2), AfterValidator(_country)]
+Timestamp = Annotated[AwareDatetime, AfterValidator(_utc)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=10_000)]
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+    ),
+]
+Bps = Annotated[int, Field(ge=0, le=10_000)]
+
+
+class WriteModel(BaseModel):
+    """Base of every request body: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_max_length=10_000)
