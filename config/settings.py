@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     token_signing_key_id: str = "dev"  # noqa: S105 (a key id, not a secret)
     platform_key: SecretStr = SecretStr(DEV_PLATFORM_KEY)
 
+    # Where the API is reached from outside; links in feeds, JSON-LD and mails use it.
+    public_url: str = "http://127.0.0.1:8000"
+
     log_level: str = "INFO"
     log_json: bool | None = None  # None: JSON in production, text otherwise
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)

@@ -21,6 +21,7 @@ from streamsvc.errors import MethodNotAllowed, NotFound, ServiceError, validatio
 from streamsvc.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from streamsvc.http.openapi import build_openapi
 from streamsvc.kit.clock import Clock, SystemClock
+from streamsvc.listings import routes as listings_routes
 from streamsvc.ops import routes as ops_routes
 from streamsvc.ops.metrics import HttpMetrics
 from streamsvc.resources import Resources
@@ -81,7 +82,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             await resources.close()
 
     app = Starlette(
-        routes=[*ops_routes.routes, *venues_routes.routes, *catalog_routes.routes],
+        routes=[
+            *ops_routes.routes,
+            *venues_routes.routes,
+            *catalog_routes.routes,
+            *listings_routes.routes,
+        ],
         middleware=[
             Middleware(RequestContextMiddleware, metrics=metrics),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from config.settings import Settings
 from streamsvc.app import create_app
 from streamsvc.db import make_engine
 from streamsvc.embedded import LocalStripe
+from streamsvc.kit.clock import FixedClock
 from streamsvc.migrate import upgrade
 from streamsvc.models import metadata
 from tests.harness import Infrastructure, WorkerProcess
@@ -85,8 +87,14 @@ def settings(infra: Infrastructure, clean_state: None) -> Settings:
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+def clock() -> FixedClock:
+    """The time every test starts at; tests move it with clock.advance(...)."""
+    return FixedClock(datetime(2026, 12, 1, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def client(settings: Settings, clock: FixedClock) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, clock), raise_server_exceptions=False) as test_client:
         yield test_client
 
 

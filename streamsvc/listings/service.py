@@ -1,0 +1,136 @@
+"""The public catalogue: events on sale or live, across all venues."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, or_, select
+
+from streamsvc.catalog.events import status_of
+from streamsvc.catalog.lifecycle import EventStatus, status_condition
+from streamsvc.catalog.models import Event, EventPerformer, Performer, Tier
+from streamsvc.catalog.schemas import PayWhatYouWantPublic
+from streamsvc.catalog.tiers import available, tiers_of
+from streamsvc.errors import NotFound
+from streamsvc.kit.pagination import PageQuery, paginate
+from streamsvc.listings.schemas import (
+    AccessListing,
+    EventListing,
+    PerformerListing,
+    TierListing,
+    VenueListing,
+)
+from streamsvc.venues.models import Venue
+
+# The feed and the listing show what can be bought or watched now.
+LISTED = (EventStatus.on_sale, EventStatus.live)
+# A draft is nobody's business; an ended or cancelled event keeps its page.
+VISIBLE = (*LISTED, EventStatus.ended, EventStatus.cancelled)
+
+
+def list_events(
+    session: Session, page: PageQuery, now: datetime, base_url: str
+) -> tuple[list[EventListing], str | None]:
+    query = select(Event).where(or_(*(status_condition(s, now) for s in LISTED)))
+    rows, cursor = paginate(session, query, col(Event.starts_at), col(Event.id), page)
+    return listings(session, rows, now, base_url), cursor
+
+
+def upcoming(
+    session: Session, now: datetime, base_url: str, limit: int = 500
+) -> list[EventListing]:
+    """Listed events in start order, for the iCalendar feed."""
+    query = (
+        select(Event)
+        .where(or_(*(status_condition(s, now) for s in LISTED)))
+        .order_by(col(Event.starts_at), col(Event.id))
+        .limit(limit)
+    )
+    return listings(session, list(session.exec(query)), now, base_url)
+
+
+def get_event(session: Session, event_id: str, now: datetime, base_url: str) -> EventListing:
+    event = session.get(Event, event_id)
+    if event is None or status_of(event, now) not in VISIBLE:
+        raise NotFound("No such event.")
+    return listings(session, [event], now, base_url)[0]
+
+
+def listings(
+    session: Session, events: list[Event], now: datetime, base_url: str
+) -> list[EventListing]:
+    """Public views of these events, with a fixed number of queries whatever their count."""
+    ids = [event.id for event in events]
+    venues = {
+        venue.id: venue
+        for venue in session.exec(
+            select(Venue).where(col(Venue.id).in_({event.venue_id for event in events}))
+        )
+    }
+    performers: dict[str, list[PerformerListing]] = {}
+    query = (
+        select(EventPerformer.event_id, Performer)
+        .join(Performer, col(Performer.id) == col(EventPerformer.performer_id))
+        .where(col(EventPerformer.event_id).in_(ids))
+        .order_by(col(EventPerformer.event_id), col(EventPerformer.position))
+    )
+    for event_id, performer in session.exec(query):
+        performers.setdefault(event_id, []).append(
+            PerformerListing(id=performer.id, name=performer.name)
+        )
+    tiers = tiers_of(session, ids)
+    result = []
+    for event in events:
+        status = status_of(event, now)
+        venue = venues[event.venue_id]
+        result.append(
+            EventListing(
+                id=event.id,
+                title=event.title,
+                description=event.description,
+                starts_at=event.starts_at,
+                ends_at=event.ends_at,
+                timezone=event.timezone,
+                attendance_mode=event.attendance_mode,
+                currency=event.currency,
+                doors_open_minutes=event.doors_open_minutes,
+                replay_hours=event.replay_hours,
+                allowed_countries=event.allowed_countries,
+                status=status.value,
+                url=f"{base_url}/v1/public/events/{event.id}",
+                venue=VenueListing(
+                    id=venue.id, name=venue.name, slug=venue.slug, country=venue.country
+                ),
+                performers=performers.get(event.id, []),
+                tiers=[_tier(t, event, status, now) for t in tiers.get(event.id, [])],
+            )
+        )
+    return result
+
+
+def _tier(tier: Tier, event: Event, status: EventStatus, now: datetime) -> TierListing:
+    left = available(tier)
+    in_window = (tier.sales_start is None or tier.sales_start <= now) and (
+        now < (tier.sales_end or event.ends_at)
+    )
+    return TierListing(
+        id=tier.id,
+        name=tier.name,
+        price_amount=tier.price_amount,
+        currency=event.currency,
+        pay_what_you_want=(
+            PayWhatYouWantPublic(
+                min_amount=tier.pwyw_min_amount,
+                suggested_amount=tier.pwyw_suggested_amount or tier.pwyw_min_amount,
+            )
+            if tier.pwyw_min_amount is not None
+            else None
+        ),
+        capacity=tier.capacity,
+        available=left,
+        sold_out=left == 0,
+        on_sale_now=status in LISTED and in_window and left != 0,
+        sales_start=tier.sales_start or event.published_at,
+        sales_end=tier.sales_end or event.ends_at,
+        access=AccessListing.model_validate(tier, from_attributes=True),
+    )
