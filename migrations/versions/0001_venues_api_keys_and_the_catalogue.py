@@ -152,6 +152,7 @@ def upgrade() -> None:
         sa.Column("rewatch_hours", sa.Integer(), nullable=False),
         sa.Column("max_devices", sa.Integer(), nullable=False),
         sa.Column("on_device_limit", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "capacity IS NULL OR sold + held <= capacity", name="tier_within_capacity"

@@ -81,6 +81,7 @@ class Tier(SQLModel, table=True):
     rewatch_hours: int
     max_devices: int
     on_device_limit: str = Field(max_length=16)  # refuse | drop_oldest
+    position: int  # display order within the event: the order of creation
     created_at: datetime = timestamp()
 
 

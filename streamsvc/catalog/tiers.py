@@ -45,6 +45,7 @@ def create_tier(
         rewatch_hours=0,
         max_devices=1,
         on_device_limit="refuse",
+        position=len(tiers_of(session, [event.id]).get(event.id, [])),
         created_at=now,
     )
     _apply(tier, data.model_dump(exclude_unset=True), event, creating=True)
@@ -144,7 +145,7 @@ def tiers_of(session: Session, event_ids: list[str]) -> dict[str, list[Tier]]:
     query = (
         select(Tier)
         .where(col(Tier.event_id).in_(event_ids))
-        .order_by(col(Tier.created_at), col(Tier.id))
+        .order_by(col(Tier.event_id), col(Tier.position))
     )
     for tier in session.exec(query):
         found.setdefault(tier.event_id, []).append(tier)
