@@ -37,7 +37,7 @@ def make_venue(client: TestClient, name: str = "De Nederlandse Opera", **over: A
 
 
 def make_performer(client: TestClient, venue: VenueHandle, name: str = "Anna Netrebko") -> Any:
-    body = {"name": name, "email": f"{name.split()[0].lower()}@example.org"}
+    body = {"name": name, "email": f"{name.split(maxsplit=1)[0].lower()}@example.org"}
     return ok(client.post("/v1/performers", json=body, headers=venue.headers), 201)
 
 
@@ -78,9 +78,14 @@ def make_tier(client: TestClient, venue: VenueHandle, event_id: str, **over: Any
 
 
 def put_split_rule(
-    client: TestClient, venue: VenueHandle, event_id: str, performer_ids: list[str] = ()  # type: ignore[assignment]
+    client: TestClient,
+    venue: VenueHandle,
+    event_id: str,
+    performer_ids: list[str] = (),  # type: ignore[assignment]
 ) -> Any:
-    shares = [{"party": {"type": "venue", "id": venue.id}, "bps": 10_000 - 1000 * len(performer_ids)}]
+    shares = [
+        {"party": {"type": "venue", "id": venue.id}, "bps": 10_000 - 1000 * len(performer_ids)}
+    ]
     shares += [{"party": {"type": "performer", "id": pid}, "bps": 1000} for pid in performer_ids]
     body = {
         "platform_fee_bps": 500,

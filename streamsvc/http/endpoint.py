@@ -20,7 +20,14 @@ from starlette.responses import JSONResponse, Response
 
 from config.settings import Settings
 from streamsvc.db import Database, UnitOfWork
-from streamsvc.errors import BadRequest, Forbidden, UnsupportedMediaType, validation_failed
+from streamsvc.errors import (
+    BadRequest,
+    Forbidden,
+    UnsupportedMediaType,
+    ValidationFailed,
+    field_path,
+    validation_failed,
+)
 from streamsvc.http.openapi import Operation
 from streamsvc.kit.clock import Clock
 from streamsvc.venues.auth import Staff, authenticate_platform, authenticate_staff
@@ -40,10 +47,28 @@ def read_query(request: Request, model: type[M]) -> M:
     for key in request.query_params:
         values = request.query_params.getlist(key)
         data[key] = values if len(values) > 1 else values[0]
+    _refuse_nul(data, ("query",))
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise validation_failed(exc.errors(), prefix="query") from exc
+
+
+def _refuse_nul(value: Any, loc: tuple[int | str, ...]) -> None:
+    """PostgreSQL text cannot hold NUL: refuse it at the door, naming the field."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValidationFailed(
+                "Text may not contain NUL characters.",
+                fields={field_path(loc): "contains a NUL character"},
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key, loc)
+            _refuse_nul(item, (*loc, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_nul(item, (*loc, index))
 
 
 async def in_unit_of_work(request: Request, work: Callable[[UnitOfWork], T]) -> T:
@@ -189,6 +214,7 @@ def _validate_body(raw: bytes, model: type[M]) -> M:
         raise BadRequest("The request body is not valid JSON.", code="malformed_json") from exc
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.", code="malformed_json")
+    _refuse_nul(data, ())
     try:
         return model.model_validate(data)
     except ValidationError as exc:

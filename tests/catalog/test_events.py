@@ -16,7 +16,9 @@ from tests.factories import (
 )
 
 
-def test_create_event_is_a_draft_in_the_venue_currency(client: TestClient, clock: FixedClock) -> None:
+def test_create_event_is_a_draft_in_the_venue_currency(
+    client: TestClient, clock: FixedClock
+) -> None:
     venue = make_venue(client)
     performer = make_performer(client, venue)
     event = make_event(client, venue, clock.now(), performer_ids=[performer["id"]])
@@ -120,7 +122,9 @@ def test_lifecycle_transitions(client: TestClient, clock: FixedClock) -> None:
     skip = client.patch(url, json={"status": "ended"}, headers=venue.headers)
     assert skip.status_code == 409 and skip.json()["error"]["current_status"] == "on_sale"
     assert ok(client.patch(url, json={"status": "live"}, headers=venue.headers))["status"] == "live"
-    assert ok(client.patch(url, json={"status": "ended"}, headers=venue.headers))["status"] == "ended"
+    assert (
+        ok(client.patch(url, json={"status": "ended"}, headers=venue.headers))["status"] == "ended"
+    )
     closed = client.patch(url, json={"title": "New title"}, headers=venue.headers)
     assert closed.status_code == 409
     assert closed.json()["error"] == {
@@ -140,9 +144,9 @@ def test_live_and_ended_follow_the_clock(client: TestClient, clock: FixedClock) 
     assert [e["id"] for e in live["data"]] == [event["id"]]
     clock.advance(hours=3)  # ends_at
     assert ok(client.get(url, headers=venue.headers))["status"] == "ended"
-    assert ok(client.get("/v1/events", params={"status": "live"}, headers=venue.headers))[
-        "data"
-    ] == []
+    assert (
+        ok(client.get("/v1/events", params={"status": "live"}, headers=venue.headers))["data"] == []
+    )
 
 
 def test_online_event_cannot_keep_in_venue_tiers(client: TestClient, clock: FixedClock) -> None:

@@ -34,7 +34,9 @@ events_strategy = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(specs=events_strategy, at=st.integers(-60, 60))
 def test_reads_queries_and_the_beat_task_agree(engine: Any, specs: list[Any], at: int) -> None:
     now = T0 + timedelta(hours=at)

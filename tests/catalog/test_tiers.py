@@ -23,8 +23,10 @@ def test_fixed_and_pay_what_you_want_tiers(client: TestClient, clock: FixedClock
     assert fixed["id"].startswith("tier_")
     assert (fixed["price_amount"], fixed["currency"], fixed["capacity"]) == (1950, "EUR", None)
     assert fixed["available"] is None
-    assert fixed["access"] == {"quality": "hd", "extras": ["backstage_camera"], "in_venue": False,
-                               "rewatch_hours": 0, "max_devices": 2, "on_device_limit": "refuse"}  # fmt: skip
+    assert fixed["access"] == {
+        "quality": "hd", "extras": ["backstage_camera"], "in_venue": False,
+        "rewatch_hours": 0, "max_devices": 2, "on_device_limit": "refuse",
+    }  # fmt: skip
     pwyw = make_tier(client, venue, event["id"], name="Supporter", price_amount=None,
                      pay_what_you_want={"min_amount": 500, "suggested_amount": 2500})  # fmt: skip
     assert pwyw["price_amount"] == 2500
@@ -91,7 +93,9 @@ def test_capacity_and_price_cannot_drop_below_sales(
     assert dearer["price_amount"] == 2500
 
 
-def test_the_database_refuses_overselling(client: TestClient, clock: FixedClock, engine: Any) -> None:
+def test_the_database_refuses_overselling(
+    client: TestClient, clock: FixedClock, engine: Any
+) -> None:
     venue = make_venue(client)
     tier = make_tier(client, venue, make_event(client, venue, clock.now())["id"], capacity=10)
     try:

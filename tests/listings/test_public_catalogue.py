@@ -48,7 +48,7 @@ def _opera(client: TestClient, clock: FixedClock) -> tuple[Any, dict[str, Any]]:
 
 
 def test_a_published_hybrid_event_is_listed(client: TestClient, clock: FixedClock) -> None:
-    event, tiers = _opera(client, clock)
+    event, _tiers = _opera(client, clock)
     listing = ok(client.get("/v1/public/events"))  # no key needed
     [item] = listing["data"]
     assert item["id"] == event["id"] and item["status"] == "on_sale"
