@@ -84,7 +84,11 @@ class Supervisor:
             if self._wait_for_api():
                 base = f"http://{self.host}:{self.port}"
                 say(f"streamsvc is running: API {base}  docs {base}/docs  readiness {base}/readyz")
-                say("next: create a venue and its admin key, as in README.md; Ctrl-C stops all")
+                say(
+                    "next: .venv/bin/streamsvc venue create --name 'My Venue' --country NL "
+                    "--currency EUR --timezone Europe/Amsterdam  (prints an admin key); "
+                    "Ctrl-C stops all"
+                )
             return self._watch()
         finally:
             self._stop_children()
