@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from streamsvc.catalog.models import Performer
 from streamsvc.catalog.schemas import PerformerCreate, PerformerPublic, PerformerUpdate
+from streamsvc.errors import ValidationFailed
 from streamsvc.kit.ids import new_id
 from streamsvc.kit.pagination import Page, PageQuery, paginate
 from streamsvc.venues.tenancy import owned
@@ -28,7 +29,7 @@ def update_performer(
     performer = owned(session, Performer, performer_id, venue_id, lock=True)
     for name, value in data.model_dump(exclude_unset=True).items():
         if value is None and name != "payout_reference":
-            continue  # name and email cannot be cleared
+            raise ValidationFailed("This field cannot be cleared.", fields={name: "cannot be null"})
         setattr(performer, name, value)
     session.add(performer)
     return performer

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
@@ -61,3 +63,26 @@ def test_reads_queries_and_the_beat_task_agree(engine: Any, specs: list[Any], at
             assert EventStatus(event.status) is computed[event.id]
         session.execute(text("TRUNCATE events, venues CASCADE"))
         session.commit()
+
+
+@pytest.mark.worker
+def test_the_beat_task_runs_on_a_real_worker(
+    engine: Any, clean_state: None, celery_app: Any, worker: Any
+) -> None:
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        session.execute(text(
+            "INSERT INTO venues VALUES ('ven_prop', 'v', 'v', 'NL', 'EUR', 'UTC', now())"
+        ))  # fmt: skip
+        event = _event(0, "on_sale", 0, 2)
+        event.starts_at, event.ends_at = now - timedelta(hours=1), now + timedelta(hours=1)
+        session.add(event)
+        session.commit()
+    celery_app.send_task("catalog.advance_event_states")
+    deadline = time.monotonic() + 30
+    status = "on_sale"
+    while time.monotonic() < deadline and status != "live":
+        with Session(engine) as session:
+            status = session.exec(select(Event.status)).one()
+        time.sleep(0.1)
+    assert status == "live"
