@@ -86,6 +86,24 @@ class Settings(BaseSettings):
 
     # Where the API is reached from outside; links in feeds, JSON-LD and mails use it.
     public_url: str = "http://127.0.0.1:8000"
+    # The buyer's player page; `{code}` becomes the ticket code (the mail links to it).
+    watch_url: str = "http://127.0.0.1:8000/watch/{code}"
+
+    # Buying
+    order_max_quantity: int = Field(default=10, ge=1, le=100)  # per item
+    reservation_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    pending_check_minutes: int = Field(default=5, ge=1, le=24 * 60)  # ask Stripe after this
+    order_rate_per_ip: int = Field(default=30, ge=1)  # orders per client address per minute
+    order_rate_per_email: int = Field(default=10, ge=1)  # orders per e-mail address per hour
+
+    # Mail (tickets). Without a host, mails are written to DATA_DIR/outbox instead.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    mail_from: str = "streamsvc <tickets@localhost>"
 
     log_level: str = "INFO"
     log_json: bool | None = None  # None: JSON in production, text otherwise
