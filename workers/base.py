@@ -11,17 +11,25 @@ from celery import Task
 
 from config.settings import Settings
 from streamsvc.db import Database, UnitOfWork, make_engine
+from streamsvc.kit.clock import Clock, SystemClock
+from streamsvc.payments.factory import gateway_from_settings
+from streamsvc.payments.gateway import PaymentGateway
 
 
 class WorkerResources:
     """Built lazily, so each forked worker process opens its own connections."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
+        self.clock = clock or SystemClock()
 
     @cached_property
     def database(self) -> Database:
         return Database(make_engine(self.settings.require("database_url"), pool_size=2))
+
+    @cached_property
+    def gateway(self) -> PaymentGateway:
+        return gateway_from_settings(self.settings)
 
     @cached_property
     def redis(self) -> redis.Redis:
@@ -44,3 +52,7 @@ class StreamsvcTask(Task):  # type: ignore[misc]
     def unit_of_work(self) -> Iterator[UnitOfWork]:
         with self.resources.database.unit_of_work() as uow:
             yield uow
+
+    def enqueue(self, name: str, *args: str) -> None:
+        """Send another task by name (from an after-commit callback)."""
+        self.app.send_task(name, args=list(args))

@@ -14,7 +14,12 @@ from workers.base import WorkerResources
 from workers.schedule import beat_schedule
 
 # Modules whose tasks the worker registers (each holds thin wrappers around services).
-TASK_MODULES = ["streamsvc.ops.tasks", "streamsvc.catalog.tasks"]
+TASK_MODULES = [
+    "streamsvc.ops.tasks",
+    "streamsvc.catalog.tasks",
+    "streamsvc.orders.tasks",
+    "streamsvc.payments.tasks",
+]
 
 
 def create_celery(settings: Settings) -> Celery:

@@ -14,6 +14,21 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": float(settings.worker_heartbeat_seconds),
             "options": {"expires": settings.worker_heartbeat_seconds},
         },
+        "expire-reservations": {
+            "task": "orders.expire_reservations",
+            "schedule": 30.0,
+            "options": {"expires": 30},
+        },
+        "check-pending-payments": {
+            "task": "orders.check_pending_payments",
+            "schedule": 120.0,
+            "options": {"expires": 120},
+        },
+        "retry-unsubmitted-refunds": {
+            "task": "payments.retry_unsubmitted_refunds",
+            "schedule": 300.0,
+            "options": {"expires": 300},
+        },
         "advance-event-states": {
             "task": "catalog.advance_event_states",
             "schedule": 60.0,

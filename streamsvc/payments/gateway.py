@@ -32,7 +32,8 @@ class InvalidWebhook(Exception):
 @dataclass(frozen=True)
 class PaymentIntent:
     id: str
-    status: str  # requires_payment_method | requires_confirmation | processing | succeeded | canceled ...
+    # requires_payment_method | requires_confirmation | processing | succeeded | canceled ...
+    status: str
     amount: int
     currency: str  # lower case, as Stripe spells it
     client_secret: str | None

@@ -1,0 +1,219 @@
+"""Buying: check the order, reserve capacity, and attach the Stripe PaymentIntent.
+
+Creating an order takes three short steps, so that no row lock is held while
+Stripe is called: (1) validate and reserve in one transaction; (2) create the
+PaymentIntent with the idempotency key `order:{id}:intent`; (3) store its id.
+A failure at (2) releases the reservation; a crash between the steps is healed
+by the expiry task, and a retried request resumes the same order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from config.settings import Settings
+from streamsvc.catalog.events import status_of
+from streamsvc.catalog.lifecycle import EventStatus
+from streamsvc.catalog.models import Event, SplitRule, Tier
+from streamsvc.errors import Conflict, NotFound, ValidationFailed
+from streamsvc.kit.ids import new_id
+from streamsvc.orders import capacity
+from streamsvc.orders.models import Order, OrderItem
+from streamsvc.orders.schemas import OrderCreate
+
+STRIPE_MINIMUM = 50  # minor units: below this a card payment is refused
+
+
+@dataclass(frozen=True)
+class Reservation:
+    order: Order
+    order_token: str  # shown to the buyer once; only its hash is kept
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def reserve(
+    session: Session,
+    event_id: str,
+    data: OrderCreate,
+    *,
+    locale: str,
+    now: datetime,
+    settings: Settings,
+) -> Reservation:
+    """Validate an order and hold its capacity; 409 sold_out / sales_closed, 422 fields."""
+    event = session.get(Event, event_id)
+    if event is None or status_of(event, now) is EventStatus.draft:
+        raise NotFound("No such event.")
+    status = status_of(event, now)
+    if status not in (EventStatus.on_sale, EventStatus.live):
+        raise Conflict(f"The event is {status.value}; nothing is for sale.", code="sales_closed",
+                       details={"current_status": status.value})  # fmt: skip
+    if event.allowed_countries and data.country not in event.allowed_countries:
+        raise ValidationFailed(
+            "This event is not offered in that country.",
+            code="country_not_allowed",
+            fields={"country": f"one of {', '.join(event.allowed_countries)}"},
+        )
+    tiers = {t.id: t for t in session.exec(select(Tier).where(Tier.event_id == event.id))}
+    total = _price(data, tiers, event, now, settings.order_max_quantity)
+    # Hold in tier-id order, so two orders for the same tiers cannot deadlock.
+    for i, item in sorted(enumerate(data.items), key=lambda pair: pair[1].tier_id):
+        if not capacity.hold(session, item.tier_id, item.quantity):
+            left = _available(session, item.tier_id)
+            raise Conflict(
+                "Not enough tickets left.",
+                code="sold_out",
+                fields={f"items[{i}].quantity": f"{left} left"},
+            )
+    rule_version = session.exec(
+        select(func.max(SplitRule.version)).where(SplitRule.event_id == event.id)
+    ).one()
+    token = secrets.token_urlsafe(24)
+    order = Order(
+        id=new_id("ord"),
+        venue_id=event.venue_id,
+        event_id=event.id,
+        email=data.email,
+        country=data.country,
+        locale=locale,
+        status="pending",
+        capacity="held",
+        total_amount=total,
+        currency=event.currency,
+        token_hash=hash_token(token),
+        split_rule_version=rule_version or 1,
+        expires_at=now + timedelta(minutes=settings.reservation_minutes),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(order)
+    session.flush()
+    for position, item in enumerate(data.items):
+        tier = tiers[item.tier_id]
+        session.add(
+            OrderItem(
+                id=new_id("oit"),
+                order_id=order.id,
+                tier_id=tier.id,
+                quantity=item.quantity,
+                unit_amount=item.amount if item.amount is not None else tier.price_amount,
+                vat_rate_bps=tier.vat_rate_bps,
+                position=position,
+            )
+        )
+    session.flush()
+    return Reservation(order, token)
+
+
+def _price(
+    data: OrderCreate, tiers: dict[str, Tier], event: Event, now: datetime, max_quantity: int
+) -> int:
+    """The order's total; every invalid item is reported at once, by field path."""
+    problems: dict[str, str] = {}
+    closed: dict[str, str] = {}
+    total = 0
+    seen: set[str] = set()
+    for i, item in enumerate(data.items):
+        tier = tiers.get(item.tier_id)
+        if tier is None:
+            problems[f"items[{i}].tier_id"] = "not a tier of this event"
+            continue
+        if tier.id in seen:
+            problems[f"items[{i}].tier_id"] = "this tier is already in the order"
+        seen.add(tier.id)
+        if item.quantity > max_quantity:
+            problems[f"items[{i}].quantity"] = f"at most {max_quantity}"
+        unit = tier.price_amount
+        if tier.pwyw_min_amount is None and item.amount is not None:
+            problems[f"items[{i}].amount"] = "only for pay-what-you-want tiers"
+        elif tier.pwyw_min_amount is not None:
+            if item.amount is None or item.amount < tier.pwyw_min_amount:
+                problems[f"items[{i}].amount"] = f"at least {tier.pwyw_min_amount}"
+            unit = item.amount or 0
+        total += unit * item.quantity
+        opens, ends = tier.sales_start, tier.sales_end or event.ends_at
+        if (opens is not None and now < opens) or now >= ends:
+            closed[f"items[{i}].tier_id"] = "not on sale now"
+    if problems:
+        raise ValidationFailed("The order is not valid.", fields=problems)
+    if closed:
+        raise Conflict("A tier is not on sale now.", code="sales_closed", fields=closed)
+    if total < STRIPE_MINIMUM:
+        raise ValidationFailed(
+            "The total is below what a card payment can carry.",
+            code="amount_too_small",
+            fields={"items": f"a total of at least {STRIPE_MINIMUM}"},
+        )
+    return total
+
+
+def _available(session: Session, tier_id: str) -> int:
+    tier = session.get(Tier, tier_id)
+    if tier is None or tier.capacity is None:
+        return 0
+    return max(0, tier.capacity - tier.sold - tier.held)
+
+
+def items_of(session: Session, order_id: str) -> list[OrderItem]:
+    query = select(OrderItem).where(OrderItem.order_id == order_id)
+    return list(session.exec(query.order_by(col(OrderItem.position))))
+
+
+def lock_order(session: Session, order_id: str) -> Order | None:
+    return session.exec(select(Order).where(Order.id == order_id).with_for_update()).first()
+
+
+def attach_intent(session: Session, order_id: str, intent_id: str) -> Order:
+    order = lock_order(session, order_id)
+    if order is None:
+        raise NotFound("No such order.")
+    if order.payment_intent_id is None:
+        order.payment_intent_id = intent_id
+        session.add(order)
+    return order
+
+
+def release_hold(session: Session, order: Order, status: str, now: datetime) -> None:
+    """Give back a pending order's capacity: it expired, failed or was cancelled."""
+    if order.capacity == "held":
+        for item in items_of(session, order.id):
+            capacity.release(session, item.tier_id, item.quantity)
+        order.capacity = "released"
+    if order.paid_amount == 0:
+        order.status = status
+    order.updated_at = now
+    session.add(order)
+
+
+def expired_pending(session: Session, now: datetime, limit: int = 200) -> list[str]:
+    query = (
+        select(Order.id)
+        .where(Order.status == "pending", col(Order.expires_at) <= now)
+        .order_by(col(Order.expires_at))
+        .limit(limit)
+    )
+    return list(session.exec(query))
+
+
+def stale_pending(session: Session, older_than: datetime, limit: int = 200) -> list[str]:
+    """Pending orders that have waited long enough to ask Stripe about them."""
+    query = (
+        select(Order.id)
+        .where(
+            Order.status == "pending",
+            col(Order.created_at) <= older_than,
+            col(Order.payment_intent_id).is_not(None),
+        )
+        .order_by(col(Order.created_at))
+        .limit(limit)
+    )
+    return list(session.exec(query))

@@ -1,0 +1,122 @@
+"""After the buyer's click: mail the tickets, expire what was never paid, and ask
+Stripe about orders whose webhook may have been lost."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlmodel import col, select
+
+from config.settings import Settings
+from streamsvc.catalog.models import Event, Tier
+from streamsvc.db import Database
+from streamsvc.notifications.mail import (
+    MailDeliveryError,
+    TicketLine,
+    TicketMail,
+    render_ticket_mail,
+    sender_from_settings,
+)
+from streamsvc.orders import settlement
+from streamsvc.orders.buying import lock_order, release_hold
+from streamsvc.orders.models import Order, Ticket
+from streamsvc.payments.gateway import PaymentGateway, PaymentProviderUnavailable
+from streamsvc.venues.models import Venue
+
+__all__ = ["MailDeliveryError", "expire", "mail_tickets", "reconcile_pending"]
+log = logging.getLogger(__name__)
+Enqueue = Callable[[str, str], None]
+
+
+def mail_tickets(database: Database, settings: Settings, order_id: str, now: datetime) -> bool:
+    """Send the tickets of a paid order once; False when there is nothing (more) to send.
+
+    Sent at least once: a crash after the SMTP server took the mail but before the
+    commit would send it again, which is better than never.
+    """
+    with database.unit_of_work() as uow:
+        session = uow.session
+        order = session.get(Order, order_id)
+        if order is None or order.tickets_mailed_at is not None or order.paid_amount == 0:
+            return False
+        tickets = list(session.exec(
+            select(Ticket, Tier.name).join(Tier, col(Tier.id) == col(Ticket.tier_id))
+            .where(Ticket.order_id == order.id, Ticket.status == "valid")
+            .order_by(col(Ticket.order_item_id), col(Ticket.serial))
+        ))  # fmt: skip
+        if not tickets:
+            return False
+        event = session.get(Event, order.event_id)
+        venue = session.get(Venue, order.venue_id)
+        assert event is not None and venue is not None
+        mail = TicketMail(
+            to=order.email, locale="nl" if order.locale == "nl" else "en", order_id=order.id,
+            event_title=event.title, venue_name=venue.name, starts_at=event.starts_at,
+            timezone=event.timezone, doors_open_minutes=event.doors_open_minutes,
+            tickets=[TicketLine(code=t.code, tier_name=name) for t, name in tickets],
+            watch_url=settings.watch_url,
+        )  # fmt: skip
+    sender_from_settings(settings).send(render_ticket_mail(mail, settings.mail_from, now=now))
+    with database.unit_of_work() as uow:
+        order = lock_order(uow.session, order_id)
+        if order is not None and order.tickets_mailed_at is None:
+            order.tickets_mailed_at = now
+            uow.session.add(order)
+    return True
+
+
+def expire(
+    database: Database, gateway: PaymentGateway, order_id: str, now: datetime, enqueue: Enqueue
+) -> None:
+    """Cancel an unpaid order's PaymentIntent, then release its capacity.
+
+    If the intent turns out to have succeeded, the order is paid instead: the
+    money arrived, only its webhook had not (yet).
+    """
+    with database.unit_of_work() as uow:
+        order = uow.session.get(Order, order_id)
+        if order is None or order.status != "pending":
+            return
+        intent_id = order.payment_intent_id
+    intent = None
+    if intent_id is not None:
+        try:
+            intent = gateway.cancel_payment_intent(
+                intent_id, idempotency_key=f"order:{order_id}:cancel"
+            )
+        except PaymentProviderUnavailable:
+            log.warning("could not cancel %s for order %s; will retry", intent_id, order_id)
+            return
+    with database.unit_of_work() as uow:
+        order = lock_order(uow.session, order_id)
+        if order is None or order.status != "pending":
+            return
+        if intent is not None and intent.status == "succeeded":
+            settlement.record_payment(uow, order, intent.amount, now, enqueue)
+        else:
+            release_hold(uow.session, order, "expired", now)
+
+
+def reconcile_pending(
+    database: Database, gateway: PaymentGateway, order_id: str, now: datetime, enqueue: Enqueue
+) -> None:
+    """Apply what Stripe says about a pending order's PaymentIntent (lost webhooks)."""
+    with database.unit_of_work() as uow:
+        order = uow.session.get(Order, order_id)
+        if order is None or order.status != "pending" or order.payment_intent_id is None:
+            return
+        intent_id = order.payment_intent_id
+    try:
+        intent = gateway.retrieve_payment_intent(intent_id)
+    except PaymentProviderUnavailable:
+        return
+    with database.unit_of_work() as uow:
+        order = lock_order(uow.session, order_id)
+        if order is None or order.status != "pending":
+            return
+        if intent.status == "succeeded":
+            settlement.record_payment(uow, order, intent.amount, now, enqueue)
+        elif intent.status == "canceled":
+            settlement.record_payment_failure(uow.session, order, "failed", now)

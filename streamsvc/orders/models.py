@@ -1,0 +1,67 @@
+"""Orders, their items and the tickets they issue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from streamsvc.kit.columns import timestamp
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "orders"
+
+    id: str = Field(primary_key=True, max_length=32)
+    venue_id: str = Field(foreign_key="venues.id", index=True, max_length=32)
+    event_id: str = Field(foreign_key="events.id", index=True, max_length=32)
+    email: str = Field(max_length=254, index=True)
+    country: str | None = Field(default=None, max_length=2)
+    locale: str = Field(max_length=2)  # nl | en, for the ticket mail
+    # pending | paid | expired | failed | refunded | partially_refunded | disputed | cancelled
+    status: str = Field(max_length=24, index=True)
+    # Where this order's units are counted on its tiers: held | sold | released.
+    capacity: str = Field(max_length=12)
+    total_amount: int
+    currency: str = Field(max_length=3)
+    token_hash: str = Field(max_length=64)  # SHA-256 of the buyer's order_token
+    payment_intent_id: str | None = Field(default=None, max_length=255, unique=True)
+    split_rule_version: int
+    paid_amount: int = 0
+    refunded_amount: int = 0  # refunds that succeeded or are under way
+    dispute_status: str | None = Field(default=None, max_length=12)  # open | won | lost
+    expires_at: datetime = timestamp(index=True)
+    paid_at: datetime | None = timestamp(nullable=True)
+    tickets_mailed_at: datetime | None = timestamp(nullable=True)
+    created_at: datetime = timestamp(index=True)
+    updated_at: datetime = timestamp()
+
+
+class OrderItem(SQLModel, table=True):
+    __tablename__ = "order_items"
+
+    id: str = Field(primary_key=True, max_length=32)
+    order_id: str = Field(foreign_key="orders.id", index=True, max_length=32)
+    tier_id: str = Field(foreign_key="tiers.id", index=True, max_length=32)
+    quantity: int
+    unit_amount: int  # what one ticket cost, VAT included
+    vat_rate_bps: int  # the tier's rate when sold
+    position: int
+
+
+class Ticket(SQLModel, table=True):
+    __tablename__ = "tickets"
+    __table_args__ = (UniqueConstraint("order_item_id", "serial", name="ticket_once"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    code: str = Field(max_length=40, unique=True)  # what the buyer redeems; unguessable
+    order_id: str = Field(foreign_key="orders.id", index=True, max_length=32)
+    order_item_id: str = Field(foreign_key="order_items.id", max_length=32)
+    serial: int  # 0 .. quantity-1 within its item: issuing twice is impossible
+    tier_id: str = Field(foreign_key="tiers.id", max_length=32)
+    event_id: str = Field(foreign_key="events.id", index=True, max_length=32)
+    venue_id: str = Field(foreign_key="venues.id", max_length=32)
+    status: str = Field(max_length=12)  # valid | suspended | revoked
+    created_at: datetime = timestamp()
+    updated_at: datetime = timestamp()

@@ -1,0 +1,196 @@
+"""Recording what happened to an order's money: paid, failed, refunded, disputed.
+
+Every function here is idempotent and order-independent: it locks the order,
+records its fact once (keyed by Stripe's ids), then `state.recompute` derives the
+status. Callers pass a UnitOfWork so that follow-ups (mail, refund submission)
+run only after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from streamsvc.catalog.models import Event
+from streamsvc.db import UnitOfWork
+from streamsvc.kit.ids import new_id, random_token
+from streamsvc.orders import capacity
+from streamsvc.orders.buying import items_of, lock_order, release_hold
+from streamsvc.orders.models import Order, Ticket
+from streamsvc.orders.state import FINAL_DISPUTE, FINAL_REFUND, recompute
+from streamsvc.payments.models import Dispute, Refund
+
+log = logging.getLogger(__name__)
+
+# Follow-up work, enqueued after the commit: ("orders.send_tickets", order_id) ...
+Enqueue = Callable[[str, str], None]
+
+
+def find_order(session: Session, payment_intent_id: str | None, metadata: Any) -> Order | None:
+    """The order a Stripe object belongs to: by PaymentIntent id, else our metadata."""
+    order_id = metadata.get("order_id") if isinstance(metadata, dict) else None
+    if payment_intent_id:
+        found = session.exec(
+            select(Order).where(Order.payment_intent_id == payment_intent_id).with_for_update()
+        ).first()
+        if found is not None:
+            return found
+    return lock_order(session, order_id) if isinstance(order_id, str) else None
+
+
+def record_payment(
+    uow: UnitOfWork, order: Order, amount: int, now: datetime, enqueue: Enqueue
+) -> None:
+    """The buyer paid `amount`. Issue tickets once, or refund a payment with no seat left."""
+    session = uow.session
+    if order.paid_amount > 0:
+        return  # recorded before: exactly once
+    order.paid_amount = amount
+    order.paid_at = now
+    items = items_of(session, order.id)
+    event = session.get(Event, order.event_id)
+    if event is not None and event.status == "cancelled":
+        # Paid after the event was cancelled: the money goes straight back.
+        release_hold(session, order, order.status, now)
+        _refund_all(
+            uow, order, "event_cancelled", "the event was cancelled", now=now, enqueue=enqueue
+        )
+        return
+    if order.capacity == "held":
+        for item in sorted(items, key=lambda i: i.tier_id):
+            capacity.convert_hold(session, item.tier_id, item.quantity)
+        order.capacity = "sold"
+    elif order.capacity == "released":
+        # The hold lapsed (expiry, failure) before the money came: take the seats
+        # again if they are still there, all or nothing.
+        savepoint = session.begin_nested()
+        if all(capacity.take(session, i.tier_id, i.quantity)
+               for i in sorted(items, key=lambda i: i.tier_id)):  # fmt: skip
+            savepoint.commit()
+            order.capacity = "sold"
+        else:
+            savepoint.rollback()
+            order = lock_order(session, order.id) or order
+            order.paid_amount, order.paid_at = amount, now
+            reason = "paid after the reservation expired and the tier sold out"
+            _refund_all(uow, order, "sold_out_after_expiry", reason, now=now, enqueue=enqueue)
+            log.warning("order %s paid after its seats were sold; refunding", order.id)
+            return
+    for item in items:
+        for serial in range(item.quantity):
+            session.add(
+                Ticket(
+                    id=new_id("tkt"), code=_ticket_code(), order_id=order.id,
+                    order_item_id=item.id, serial=serial, tier_id=item.tier_id,
+                    event_id=order.event_id, venue_id=order.venue_id, status="valid",
+                    created_at=now, updated_at=now,
+                )
+            )  # fmt: skip
+    session.flush()
+    recompute(session, order, now)
+    order_id = order.id
+    uow.after_commit(lambda: enqueue("orders.send_tickets", order_id))
+
+
+def _refund_all(
+    uow: UnitOfWork, order: Order, origin: str, reason: str, *, now: datetime, enqueue: Enqueue
+) -> None:
+    refund = Refund(
+        id=new_id("ref"), order_id=order.id, venue_id=order.venue_id, amount=order.paid_amount,
+        currency=order.currency, origin=origin, reason=reason, status="requested",
+        created_at=now, updated_at=now,
+    )  # fmt: skip
+    uow.session.add(refund)
+    uow.session.flush()
+    recompute(uow.session, order, now)
+    refund_id = refund.id
+    uow.after_commit(lambda: enqueue("payments.submit_refund", refund_id))
+
+
+def _ticket_code() -> str:
+    # 25 base32 characters (125 bits): not guessable, still readable aloud.
+    raw = random_token(25)
+    return "-".join(raw[i : i + 5] for i in range(0, 25, 5))
+
+
+def record_payment_failure(session: Session, order: Order, status: str, now: datetime) -> None:
+    """The payment failed or was cancelled: a pending order gives its capacity back."""
+    if order.paid_amount > 0 or order.status != "pending":
+        return  # paid meanwhile (a stale event), or already settled
+    release_hold(session, order, status, now)
+
+
+def record_refund(
+    session: Session, refund_obj: dict[str, Any], created: int, now: datetime
+) -> None:
+    """A refund as Stripe reports it (ours or one made in the dashboard)."""
+    order = find_order(session, refund_obj.get("payment_intent"), refund_obj.get("metadata"))
+    if order is None:
+        log.info("refund %s belongs to no order of ours", refund_obj.get("id"))
+        return
+    refund = session.exec(
+        select(Refund).where(Refund.stripe_refund_id == refund_obj["id"]).with_for_update()
+    ).first()
+    ours = (refund_obj.get("metadata") or {}).get("refund_id")
+    if refund is None and isinstance(ours, str):
+        refund = session.exec(select(Refund).where(Refund.id == ours).with_for_update()).first()
+    if refund is None:
+        refund = Refund(
+            id=new_id("ref"), order_id=order.id, venue_id=order.venue_id,
+            amount=int(refund_obj["amount"]), currency=order.currency, origin="stripe",
+            reason=str(refund_obj.get("reason") or ""), status="pending",
+            created_at=now, updated_at=now,
+        )  # fmt: skip
+    incoming = str(refund_obj.get("status") or "pending")
+    if _newer(refund.status, refund.last_event_created, incoming, created, FINAL_REFUND):
+        refund.status = incoming
+        refund.last_event_created = created
+    refund.stripe_refund_id = refund_obj["id"]
+    refund.amount = int(refund_obj["amount"])
+    refund.updated_at = now
+    session.add(refund)
+    session.flush()
+    recompute(session, order, now)
+
+
+def record_dispute(
+    session: Session, dispute_obj: dict[str, Any], created: int, now: datetime
+) -> None:
+    order = find_order(session, dispute_obj.get("payment_intent"), dispute_obj.get("metadata"))
+    if order is None:
+        log.info("dispute %s belongs to no order of ours", dispute_obj.get("id"))
+        return
+    dispute = session.exec(
+        select(Dispute).where(Dispute.id == dispute_obj["id"]).with_for_update()
+    ).first()
+    if dispute is None:
+        dispute = Dispute(
+            id=dispute_obj["id"], order_id=order.id, amount=int(dispute_obj["amount"]),
+            currency=order.currency, status=str(dispute_obj["status"]),
+            reason=str(dispute_obj.get("reason") or ""), last_event_created=created,
+            created_at=now, updated_at=now,
+        )  # fmt: skip
+    elif _newer(dispute.status, dispute.last_event_created, str(dispute_obj["status"]), created,
+                FINAL_DISPUTE):  # fmt: skip
+        dispute.status = str(dispute_obj["status"])
+        dispute.last_event_created = created
+    dispute.updated_at = now
+    session.add(dispute)
+    session.flush()
+    recompute(session, order, now)
+
+
+def _newer(
+    current: str, current_at: int, incoming: str, incoming_at: int, final: tuple[str, ...]
+) -> bool:
+    """Whether an incoming status replaces the current one: a final status is never
+    undone by a non-final one, and otherwise the later Stripe event wins."""
+    if current in final and incoming not in final:
+        return False
+    if incoming in final and current not in final:
+        return True
+    return incoming_at >= current_at

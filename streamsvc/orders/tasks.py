@@ -1,0 +1,62 @@
+"""Order tasks: mail tickets, expire reservations, ask Stripe about pending orders, cancel."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+
+from streamsvc.orders import cancellation, fulfilment
+from streamsvc.orders.buying import expired_pending, stale_pending
+from streamsvc.payments.tasks import MONEY
+from workers.base import StreamsvcTask
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="orders.send_tickets", max_retries=8, **MONEY)  # type: ignore[untyped-decorator]
+def send_tickets(self: StreamsvcTask, order_id: str) -> None:
+    """Mail the tickets of a paid order (once; a failed send is retried)."""
+    resources = self.resources
+    try:
+        fulfilment.mail_tickets(resources.database, resources.settings, order_id,
+                                resources.clock.now())  # fmt: skip
+    except fulfilment.MailDeliveryError as exc:
+        raise self.retry(exc=exc, countdown=min(1800, 30 * 2**self.request.retries)) from exc
+
+
+@shared_task(name="orders.expire_reservations", **MONEY)  # type: ignore[untyped-decorator]
+def expire_reservations(self: StreamsvcTask) -> int:
+    """Cancel the PaymentIntents of unpaid, expired orders and release their capacity."""
+    resources = self.resources
+    with self.unit_of_work() as uow:
+        due = expired_pending(uow.session, resources.clock.now())
+    for order_id in due:
+        fulfilment.expire(resources.database, resources.gateway, order_id, resources.clock.now(),
+                          self.enqueue)  # fmt: skip
+    return len(due)
+
+
+@shared_task(name="orders.check_pending_payments", **MONEY)  # type: ignore[untyped-decorator]
+def check_pending_payments(self: StreamsvcTask) -> int:
+    """Safety net for lost webhooks: ask Stripe about orders pending for a while."""
+    resources = self.resources
+    older_than = resources.clock.now() - timedelta(minutes=resources.settings.pending_check_minutes)
+    with self.unit_of_work() as uow:
+        waiting = stale_pending(uow.session, older_than)
+    for order_id in waiting:
+        fulfilment.reconcile_pending(resources.database, resources.gateway, order_id,
+                                     resources.clock.now(), self.enqueue)  # fmt: skip
+    return len(waiting)
+
+
+@shared_task(name="orders.run_cancellation", max_retries=10, **MONEY)  # type: ignore[untyped-decorator]
+def run_cancellation(self: StreamsvcTask, job_id: str) -> None:
+    """Refund every paid order of a cancelled event; re-running refunds nothing twice."""
+    resources = self.resources
+    try:
+        cancellation.run(resources.database, resources.gateway, job_id, resources.clock.now())
+    except Exception as exc:
+        log.warning("cancellation job %s interrupted: %r; retrying", job_id, exc)
+        raise self.retry(exc=exc, countdown=min(600, 10 * 2**self.request.retries)) from exc

@@ -1,0 +1,71 @@
+"""Reading orders: the buyer's view (with the order token) and the staff view."""
+
+from __future__ import annotations
+
+import hmac
+
+from sqlmodel import Session, col, select
+
+from streamsvc.errors import NotFound
+from streamsvc.kit.pagination import Page, paginate
+from streamsvc.orders.buying import hash_token, items_of
+from streamsvc.orders.models import Order, Ticket
+from streamsvc.orders.schemas import (
+    OrderItemOut,
+    OrderListQuery,
+    OrderOut,
+    OrderSummary,
+    PublicOrder,
+    RefundOut,
+    TicketPublic,
+)
+from streamsvc.payments.models import Refund
+from streamsvc.venues.tenancy import owned
+
+
+def tickets_of(session: Session, order_id: str) -> list[TicketPublic]:
+    query = select(Ticket).where(Ticket.order_id == order_id)
+    rows = session.exec(query.order_by(col(Ticket.order_item_id), col(Ticket.serial)))
+    return [TicketPublic(code=t.code, tier_id=t.tier_id, status=t.status) for t in rows]
+
+
+def public_order(session: Session, order_id: str, token: str) -> PublicOrder:
+    order = session.get(Order, order_id)
+    # The same answer for an unknown order and a wrong token.
+    if order is None or not hmac.compare_digest(order.token_hash, hash_token(token)):
+        raise NotFound("No such order.")
+    return PublicOrder(
+        id=order.id, event_id=order.event_id, status=order.status,
+        total_amount=order.total_amount, currency=order.currency, expires_at=order.expires_at,
+        tickets=tickets_of(session, order.id) if order.paid_amount else [],
+    )  # fmt: skip
+
+
+def staff_order(session: Session, venue_id: str, order_id: str) -> OrderOut:
+    order = owned(session, Order, order_id, venue_id)
+    refunds = session.exec(
+        select(Refund).where(Refund.order_id == order.id).order_by(col(Refund.created_at))
+    )
+    return OrderOut(
+        **order.model_dump(exclude={"venue_id", "token_hash", "capacity", "locale",
+                                    "tickets_mailed_at", "updated_at"}),
+        items=[OrderItemOut.model_validate(i, from_attributes=True)
+               for i in items_of(session, order.id)],
+        refunds=[RefundOut.model_validate(r, from_attributes=True) for r in refunds],
+        tickets=tickets_of(session, order.id),
+    )  # fmt: skip
+
+
+def list_orders(session: Session, venue_id: str, query: OrderListQuery) -> Page[OrderSummary]:
+    statement = select(Order).where(Order.venue_id == venue_id)
+    if query.event_id:
+        statement = statement.where(Order.event_id == query.event_id)
+    if query.status:
+        statement = statement.where(Order.status == query.status)
+    if query.email:
+        statement = statement.where(Order.email == query.email)
+    rows, cursor = paginate(session, statement, col(Order.created_at), col(Order.id), query)
+    return Page[OrderSummary](
+        data=[OrderSummary.model_validate(r, from_attributes=True) for r in rows],
+        next_cursor=cursor,
+    )

@@ -1,0 +1,51 @@
+"""Which payment gateway a process uses, chosen from the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from config.settings import Settings
+from streamsvc.payments.gateway import (
+    InvalidWebhook,
+    PaymentGateway,
+    PaymentIntent,
+    PaymentProviderUnavailable,
+    Refund,
+)
+
+
+def gateway_from_settings(settings: Settings) -> PaymentGateway:
+    if settings.stripe_api_key is None:
+        return UnconfiguredGateway()
+    from streamsvc.payments.stripe_gateway import StripeGateway
+
+    return StripeGateway.from_settings(settings)
+
+
+class UnconfiguredGateway:
+    """No Stripe key: every payment call is refused as unavailable, and says why."""
+
+    _why = "STREAMSVC_STRIPE_API_KEY is not set"
+
+    def create_payment_intent(
+        self, *, amount: int, currency: str, metadata: Mapping[str, str], idempotency_key: str
+    ) -> PaymentIntent:
+        raise PaymentProviderUnavailable(self._why)
+
+    def retrieve_payment_intent(self, intent_id: str) -> PaymentIntent:
+        raise PaymentProviderUnavailable(self._why)
+
+    def cancel_payment_intent(self, intent_id: str, *, idempotency_key: str) -> PaymentIntent:
+        raise PaymentProviderUnavailable(self._why)
+
+    def create_refund(
+        self, *, payment_intent_id: str, amount: int, metadata: Mapping[str, str],
+        idempotency_key: str,
+    ) -> Refund:  # fmt: skip
+        raise PaymentProviderUnavailable(self._why)
+
+    def verify_webhook(
+        self, payload: bytes, signature_header: str, secrets: Sequence[str]
+    ) -> dict[str, Any]:
+        raise InvalidWebhook(self._why)

@@ -1,0 +1,110 @@
+"""The Stripe webhook inbox: store every event once, process it in a worker.
+
+`receive` runs in the webhook request: one INSERT ... ON CONFLICT DO NOTHING keyed
+by Stripe's event id, so a redelivery is recognised and nothing is enqueued twice.
+`process` runs in a Celery task: it locks the row, applies the event through
+orders.settlement (idempotent, order-independent) and marks the row processed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Session, col, select
+
+from streamsvc.db import UnitOfWork
+from streamsvc.orders import settlement
+from streamsvc.payments.models import StripeEvent
+
+log = logging.getLogger(__name__)
+
+PAYMENT_EVENTS = ("payment_intent.succeeded", "payment_intent.payment_failed",
+                  "payment_intent.canceled")  # fmt: skip
+REFUND_EVENTS = ("refund.created", "refund.updated", "refund.failed", "charge.refund.updated")
+DISPUTE_EVENTS = ("charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",
+                  "charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated")  # fmt: skip
+HANDLED = frozenset((*PAYMENT_EVENTS, *REFUND_EVENTS, *DISPUTE_EVENTS, "charge.refunded"))
+
+
+def receive(session: Session, event: dict[str, Any], now: datetime) -> bool:
+    """Store a verified event; True when it is new (and so must be processed)."""
+    kind = str(event.get("type", ""))[:100]
+    inserted = session.execute(
+        insert(StripeEvent)
+        .values(
+            id=str(event["id"])[:255],
+            type=kind,
+            created=int(event.get("created") or 0),
+            payload=event,
+            status="received" if kind in HANDLED else "ignored",
+            received_at=now,
+            processed_at=None if kind in HANDLED else now,
+        )
+        .on_conflict_do_nothing()
+        .returning(col(StripeEvent.id))
+    ).first()
+    return inserted is not None and kind in HANDLED
+
+
+def process(
+    uow: UnitOfWork, event_id: str, now: datetime, enqueue: Callable[[str, str], None]
+) -> str:
+    """Apply one stored event, once. Returns the row's status afterwards."""
+    session = uow.session
+    row = session.exec(
+        select(StripeEvent).where(StripeEvent.id == event_id).with_for_update(skip_locked=True)
+    ).first()
+    if row is None:
+        return "busy_or_unknown"  # another worker holds it, or it never existed
+    if row.status != "received":
+        return row.status
+    obj: dict[str, Any] = (row.payload.get("data") or {}).get("object") or {}
+    _apply(uow, kind=row.type, obj=obj, created=row.created, now=now, enqueue=enqueue)
+    row.status, row.processed_at, row.attempts = "processed", now, row.attempts + 1
+    session.add(row)
+    return row.status
+
+
+def _apply(
+    uow: UnitOfWork,
+    *,
+    kind: str,
+    obj: dict[str, Any],
+    created: int,
+    now: datetime,
+    enqueue: Callable[[str, str], None],
+) -> None:
+    session = uow.session
+    if kind in PAYMENT_EVENTS:
+        order = settlement.find_order(session, obj.get("id"), obj.get("metadata"))
+        if order is None:
+            log.info("%s for %s: no order of ours", kind, obj.get("id"))
+        elif kind == "payment_intent.succeeded":
+            amount = int(obj.get("amount_received") or obj.get("amount") or 0)
+            settlement.record_payment(uow, order, amount, now, enqueue)
+        else:
+            status = "expired" if order.expires_at <= now else "failed"
+            settlement.record_payment_failure(session, order, status, now)
+    elif kind == "charge.refunded":
+        refunds = ((obj.get("refunds") or {}).get("data")) or []
+        for refund in refunds:
+            refund.setdefault("payment_intent", obj.get("payment_intent"))
+            if not refund.get("payment_intent"):
+                refund["payment_intent"] = obj.get("payment_intent")
+            settlement.record_refund(session, refund, created, now)
+    elif kind in REFUND_EVENTS:
+        settlement.record_refund(session, obj, created, now)
+    elif kind in DISPUTE_EVENTS:
+        settlement.record_dispute(session, obj, created, now)
+
+
+def mark_failed(session: Session, event_id: str, error: str, now: datetime) -> None:
+    row = session.get(StripeEvent, event_id)
+    if row is not None and row.status == "received":
+        row.status, row.error, row.processed_at = "failed", error[:2000], now
+        row.attempts += 1
+        session.add(row)
