@@ -92,9 +92,29 @@ def clock() -> FixedClock:
     return FixedClock(datetime(2026, 12, 1, 12, 0, tzinfo=UTC))
 
 
+class RecordingQueue:
+    """Our TaskQueue protocol, recording instead of sending: tests run the work themselves
+    (or, in tests/e2e, a real worker does)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, tuple[str, ...]]] = []
+
+    def enqueue(self, name: str, *args: str) -> None:
+        self.sent.append((name, args))
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.sent]
+
+
 @pytest.fixture
-def client(settings: Settings, clock: FixedClock) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, clock), raise_server_exceptions=False) as test_client:
+def queue() -> RecordingQueue:
+    return RecordingQueue()
+
+
+@pytest.fixture
+def client(settings: Settings, clock: FixedClock, queue: RecordingQueue) -> Iterator[TestClient]:
+    app = create_app(settings, clock, queue=queue)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
 

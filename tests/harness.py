@@ -174,6 +174,7 @@ class WorkerProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, app: Any, timeout: float = 60) -> None:
+        app.control.purge()  # nothing left over from an earlier run
         with open(self.log_path, "ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "streamsvc", "worker", "--concurrency", "2",

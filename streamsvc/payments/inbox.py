@@ -30,8 +30,8 @@ DISPUTE_EVENTS = ("charge.dispute.created", "charge.dispute.updated", "charge.di
 HANDLED = frozenset((*PAYMENT_EVENTS, *REFUND_EVENTS, *DISPUTE_EVENTS, "charge.refunded"))
 
 
-def receive(session: Session, event: dict[str, Any], now: datetime) -> bool:
-    """Store a verified event; True when it is new (and so must be processed)."""
+def receive(session: Session, event: dict[str, Any], now: datetime) -> tuple[bool, bool]:
+    """Store a verified event: (is it new, must it be processed)."""
     kind = str(event.get("type", ""))[:100]
     inserted = session.execute(
         insert(StripeEvent)
@@ -47,7 +47,8 @@ def receive(session: Session, event: dict[str, Any], now: datetime) -> bool:
         .on_conflict_do_nothing()
         .returning(col(StripeEvent.id))
     ).first()
-    return inserted is not None and kind in HANDLED
+    new = inserted is not None
+    return new, new and kind in HANDLED
 
 
 def process(

@@ -38,8 +38,8 @@ async def stripe_webhook(request: Request) -> Response:
         raise BadRequest("The event has no id.", code="invalid_event")
 
     def store(uow: UnitOfWork) -> bool:
-        new = receive(uow.session, event, resources.clock.now())
-        if new:
+        new, to_process = receive(uow.session, event, resources.clock.now())
+        if to_process:
             event_id = event["id"]
             uow.after_commit(
                 lambda: resources.queue.enqueue("payments.process_stripe_event", event_id)
