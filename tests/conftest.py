@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,16 +11,19 @@ from typing import Any
 
 import pytest
 import redis
+import uvicorn
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from config.settings import Settings
 from streamsvc.app import create_app
 from streamsvc.db import make_engine
+from streamsvc.embedded import free_port
 from streamsvc.kit.clock import FixedClock
 from streamsvc.migrate import upgrade
 from streamsvc.models import metadata
 from tests.harness import Infrastructure, WorkerProcess
+from tests.mailbox import Mailbox, running_mailbox
 from workers.celery_app import create_celery
 
 _infra: Infrastructure | None = None
@@ -131,17 +136,47 @@ def localstripe(infra: Infrastructure) -> str:
     return infra.stripe_api_base
 
 
+@pytest.fixture
+def live_api(settings: Settings) -> Iterator[str]:
+    """The API served by uvicorn on a free port (so that localstripe can call its webhook),
+    with the real Celery queue: a worker does what the API enqueues."""
+    port = free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                            log_config=None, access_log=False, lifespan="on")  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=20)
+
+
 @pytest.fixture(scope="session")
 def celery_app(infra: Infrastructure) -> Any:
     return create_celery(infra.settings())
 
 
 @pytest.fixture(scope="session")
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server the worker delivers ticket mails to."""
+    with running_mailbox() as box:
+        yield box
+
+
+@pytest.fixture(scope="session")
 def worker(
-    infra: Infrastructure, celery_app: Any, tmp_path_factory: pytest.TempPathFactory
+    infra: Infrastructure,
+    celery_app: Any,
+    mailbox: Mailbox,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[WorkerProcess]:
     log_path: Path = tmp_path_factory.mktemp("worker") / "worker.log"
-    process = WorkerProcess(infra.environ(), log_path)
+    env = infra.environ(STREAMSVC_SMTP_HOST="127.0.0.1", STREAMSVC_SMTP_PORT=str(mailbox.port))
+    process = WorkerProcess(env, log_path)
     process.start(celery_app)
     yield process
     process.stop()

@@ -18,12 +18,12 @@ from streamsvc.app import create_app
 from streamsvc.kit.clock import FixedClock
 from tests.factories import (
     VenueHandle,
+    buy,
     make_event,
     make_performer,
     make_tier,
     make_venue,
     ok,
-    buy,
     published_event,
     put_split_rule,
     tier_body,

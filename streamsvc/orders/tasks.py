@@ -23,6 +23,9 @@ def send_tickets(self: StreamsvcTask, order_id: str) -> None:
         fulfilment.mail_tickets(resources.database, resources.settings, order_id,
                                 resources.clock.now())  # fmt: skip
     except fulfilment.MailDeliveryError as exc:
+        if exc.permanent:  # the server refused the address: retrying will not help
+            log.warning("tickets of order %s not mailed: %s", order_id, exc)
+            return
         raise self.retry(exc=exc, countdown=min(1800, 30 * 2**self.request.retries)) from exc
 
 

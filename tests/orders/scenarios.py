@@ -40,7 +40,9 @@ def failed(order: dict[str, Any]) -> dict[str, Any]:
     return event("payment_intent.payment_failed", pi, created=_created())
 
 
-def refund(order: dict[str, Any], refund_id: str, amount: int, status: str = "succeeded") -> dict[str, Any]:
+def refund(
+    order: dict[str, Any], refund_id: str, amount: int, status: str = "succeeded"
+) -> dict[str, Any]:
     obj = stripe_object("refund", id=refund_id, amount=amount, status=status,
                         payment_intent=order["payment"]["payment_intent_id"], metadata={})  # fmt: skip
     return event(f"refund.{'failed' if status == 'failed' else 'updated'}", obj, created=_created())
@@ -73,7 +75,9 @@ def deliver(client: TestClient, evt: dict[str, Any]) -> dict[str, Any]:
 def drain(database: Database, clock: FixedClock, enqueue: Callable[[str, str], None]) -> int:
     """Process every received inbox row, as the worker's task does."""
     with database.unit_of_work() as uow:
-        waiting = list(uow.session.exec(select(StripeEvent.id).where(StripeEvent.status == "received")))
+        waiting = list(
+            uow.session.exec(select(StripeEvent.id).where(StripeEvent.status == "received"))
+        )
     for event_id in waiting:
         with database.unit_of_work() as uow:
             inbox.process(uow, event_id, clock.now(), enqueue)

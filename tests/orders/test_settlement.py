@@ -18,11 +18,11 @@ from starlette.testclient import TestClient
 from config.settings import Settings
 from streamsvc.db import Database, make_engine
 from streamsvc.kit.clock import FixedClock
-from tests.conftest import RecordingQueue
-from tests.factories import VenueHandle, buy, make_tier, make_venue, ok, published_event
 from streamsvc.orders.buying import expired_pending
 from streamsvc.orders.fulfilment import expire
 from streamsvc.payments.factory import gateway_from_settings
+from tests.conftest import RecordingQueue
+from tests.factories import VenueHandle, buy, make_tier, make_venue, ok, published_event
 from tests.orders import scenarios as s
 
 
@@ -41,7 +41,9 @@ def shop(client: TestClient, clock: FixedClock) -> tuple[VenueHandle, dict[str, 
     return venue, event, tier["id"]
 
 
-def _state(client: TestClient, venue: VenueHandle, order_id: str, event_id: str, tier_id: str) -> Any:
+def _state(
+    client: TestClient, venue: VenueHandle, order_id: str, event_id: str, tier_id: str
+) -> Any:
     order = ok(client.get(f"/v1/orders/{order_id}", headers=venue.headers))
     tiers = ok(client.get(f"/v1/events/{event_id}/tiers", headers=venue.headers))["data"]
     tier = next(t for t in tiers if t["id"] == tier_id)
@@ -50,7 +52,9 @@ def _state(client: TestClient, venue: VenueHandle, order_id: str, event_id: str,
         "refunded": order["refunded_amount"],
         "dispute": order["dispute_status"],
         "tickets": sorted(t["status"] for t in order["tickets"]),
-        "refunds": sorted((r["stripe_refund_id"], r["amount"], r["status"]) for r in order["refunds"]),
+        "refunds": sorted(
+            (r["stripe_refund_id"], r["amount"], r["status"]) for r in order["refunds"]
+        ),
         "sold": tier["sold"],
         "held": tier["held"],
     }

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from config.settings import Settings
+from streamsvc.db import Database, make_engine
+from streamsvc.kit.clock import FixedClock
+from streamsvc.orders import cancellation
+from streamsvc.orders.fulfilment import reconcile_pending
+from streamsvc.orders.refunds import submit_refund
+from streamsvc.payments.factory import gateway_from_settings
+from streamsvc.payments.gateway import PaymentGateway
+from tests.conftest import RecordingQueue
+from tests.factories import VenueHandle, buy, make_tier, make_venue, ok, published_event
+from tests.orders import scenarios as s
+from tests.stripe_helpers import get_object, pay_with_card
+
+
+@pytest.fixture
+def database(settings: Settings) -> Any:
+    database = Database(make_engine(settings.require("database_url"), pool_size=2))
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def gateway(settings: Settings) -> Any:
+    gateway = gateway_from_settings(settings)
+    yield gateway
+    getattr(gateway, "close", lambda: None)()
+
+
+@pytest.fixture
+def shop(client: TestClient, clock: FixedClock) -> tuple[VenueHandle, dict[str, Any], str]:
+    venue = make_venue(client)
+    event = published_event(client, venue, clock.now())
+    tier = make_tier(client, venue, event["id"], name="Limited", capacity=10, price_amount=2000)
+    return venue, event, tier["id"]
+
+
+def _paid_order(client: TestClient, database: Database, clock: FixedClock, localstripe: str,
+                event_id: str, tier_id: str, quantity: int = 2) -> dict[str, Any]:  # fmt: skip
+    """Bought through the API, paid at localstripe with a card, confirmed by webhook."""
+    order = buy(client, event_id, tier_id, quantity=quantity)
+    pay_with_card(localstripe, order["payment"]["payment_intent_id"])
+    s.deliver(client, s.succeeded(order))
+    s.drain(database, clock, RecordingQueue().enqueue)
+    result: dict[str, Any] = order
+    return result
+
+
+def test_full_refund_revokes_tickets(
+    client: TestClient, clock: FixedClock, database: Database, gateway: PaymentGateway,
+    localstripe: str, shop: Any, queue: RecordingQueue,
+) -> None:  # fmt: skip
+    venue, event, tier_id = shop
+    order = _paid_order(client, database, clock, localstripe, event["id"], tier_id)
+    url = f"/v1/orders/{order['id']}/refunds"
+    response = client.post(url, json={"reason": "changed plans"}, headers=venue.headers)
+    assert response.status_code == 202, response.text
+    refund = response.json()
+    assert (refund["amount"], refund["status"], refund["origin"]) == (4000, "requested", "staff")
+    assert ("payments.submit_refund", (refund["id"],)) in queue.sent
+    # Access goes at once, before Stripe has even been asked.
+    staff = ok(client.get(f"/v1/orders/{order['id']}", headers=venue.headers))
+    assert staff["status"] == "refunded"
+    assert {t["status"] for t in staff["tickets"]} == {"revoked"}
+    stored = submit_refund(database, gateway, refund["id"], clock.now())
+    assert stored.status == "succeeded" and stored.stripe_refund_id
+    again = submit_refund(database, gateway, refund["id"], clock.now())
+    assert again.stripe_refund_id == stored.stripe_refund_id  # sent once
+    charge = get_object(localstripe, f"/v1/payment_intents/{order['payment']['payment_intent_id']}")
+    assert charge["status"] == "succeeded"
+    more = client.post(url, json={}, headers=venue.headers)
+    assert more.status_code == 409
+    assert more.json()["error"]["code"] == "not_refundable"
+
+
+def test_partial_refund_keeps_tickets_and_is_bounded(
+    client: TestClient, clock: FixedClock, database: Database, gateway: PaymentGateway,
+    localstripe: str, shop: Any,
+) -> None:  # fmt: skip
+    venue, event, tier_id = shop
+    order = _paid_order(client, database, clock, localstripe, event["id"], tier_id)
+    url = f"/v1/orders/{order['id']}/refunds"
+    headers = {**venue.headers, "Idempotency-Key": "goodwill-1"}
+    first = client.post(url, json={"amount": 1500, "reason": "late start"}, headers=headers)
+    replay = client.post(url, json={"amount": 1500, "reason": "late start"}, headers=headers)
+    assert first.status_code == replay.status_code == 202
+    assert first.json() == replay.json()
+    assert client.post(url, json={"amount": 999}, headers=headers).status_code == 409
+    too_much = client.post(url, json={"amount": 2501}, headers=venue.headers)
+    assert too_much.status_code == 422
+    assert too_much.json()["error"]["fields"] == {"amount": "at most 2500"}
+    submit_refund(database, gateway, first.json()["id"], clock.now())
+    staff = ok(client.get(f"/v1/orders/{order['id']}", headers=venue.headers))
+    assert (staff["status"], staff["refunded_amount"]) == ("partially_refunded", 1500)
+    assert {t["status"] for t in staff["tickets"]} == {"valid"}
+
+
+def test_cancelling_an_event_refunds_everyone_once(
+    client: TestClient, clock: FixedClock, database: Database, gateway: PaymentGateway,
+    localstripe: str, shop: Any, queue: RecordingQueue,
+) -> None:  # fmt: skip
+    venue, event, tier_id = shop
+    paid = [
+        _paid_order(client, database, clock, localstripe, event["id"], tier_id, q) for q in (1, 3)
+    ]
+    pending = buy(client, event["id"], tier_id, quantity=2)
+    response = client.post(f"/v1/events/{event['id']}/cancel", headers=venue.headers)
+    assert response.status_code == 202
+    job = response.json()
+    assert (job["status"], job["kind"]) == ("queued", "event_cancellation")
+    assert ("orders.run_cancellation", (job["id"],)) in queue.sent
+    # Access is gone at once; the pending order stops and gives its seats back.
+    for order in paid:
+        tickets = ok(client.get(f"/v1/orders/{order['id']}", headers=venue.headers))["tickets"]
+        assert {t["status"] for t in tickets} == {"revoked"}
+    assert (
+        ok(client.get(f"/v1/orders/{pending['id']}", headers=venue.headers))["status"]
+        == "cancelled"
+    )
+    assert (
+        ok(client.get(f"/v1/events/{event['id']}", headers=venue.headers))["status"] == "cancelled"
+    )
+    cancellation.run(database, gateway, job["id"], clock.now())
+    cancellation.run(database, gateway, job["id"], clock.now())  # a re-run after a "crash"
+    done = ok(client.get(f"/v1/jobs/{job['id']}", headers=venue.headers))
+    assert done["status"] == "succeeded"
+    assert done["progress"] == {"done": 2, "total": 2}
+    for order in paid:
+        staff = ok(client.get(f"/v1/orders/{order['id']}", headers=venue.headers))
+        assert staff["status"] == "cancelled"
+        assert [(r["origin"], r["status"], r["amount"]) for r in staff["refunds"]] == [
+            ("event_cancelled", "succeeded", staff["paid_amount"])
+        ]
+    # Nothing is for sale, and cancelling again does not start a second job.
+    again = client.post(f"/v1/events/{event['id']}/cancel", headers=venue.headers)
+    assert again.status_code == 202 and again.json()["id"] != job["id"]
+    cancellation.run(database, gateway, again.json()["id"], clock.now())
+    for order in paid:
+        assert (
+            len(ok(client.get(f"/v1/orders/{order['id']}", headers=venue.headers))["refunds"]) == 1
+        )
+
+
+def test_a_lost_webhook_loses_no_sale(
+    client: TestClient, clock: FixedClock, database: Database, gateway: PaymentGateway,
+    localstripe: str, shop: Any,
+) -> None:  # fmt: skip
+    venue, event, tier_id = shop
+    order = buy(client, event["id"], tier_id, quantity=2)
+    pay_with_card(localstripe, order["payment"]["payment_intent_id"])  # the webhook never comes
+    followups = RecordingQueue()
+    reconcile_pending(database, gateway, order["id"], clock.now(), followups.enqueue)
+    staff = ok(client.get(f"/v1/orders/{order['id']}", headers=venue.headers))
+    assert staff["status"] == "paid" and len(staff["tickets"]) == 2
+    assert followups.names() == ["orders.send_tickets"]
