@@ -17,18 +17,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import commerce
 from bench.load import LoadResult, run_load
 from bench.server import ProductionServer
-from tests.harness import Infrastructure
+from streamsvc.migrate import upgrade
+from tests.harness import TEST_STRIPE_KEY, TEST_WEBHOOK_SECRET, Infrastructure
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 class Context:
-    def __init__(self, server: ProductionServer, duration: float, connections: int) -> None:
+    def __init__(
+        self, server: ProductionServer, duration: float, connections: int, env: dict[str, str]
+    ) -> None:
         self.server = server
         self.duration = duration
         self.connections = connections
+        self.env = env
 
     def load(self, path: str, headers: dict[str, str] | None = None) -> LoadResult:
         return run_load(
@@ -44,7 +49,21 @@ def ceiling(ctx: Context) -> LoadResult:
     return ctx.load("/healthz")
 
 
-BENCHMARKS: dict[str, Callable[[Context], LoadResult]] = {"ceiling": ceiling}
+def order_burst(ctx: Context) -> LoadResult:
+    return commerce.order_burst(
+        ctx.server.base_url, ctx.env["STREAMSVC_PLATFORM_KEY"], ctx.env["STREAMSVC_STRIPE_API_BASE"]
+    )
+
+
+def webhook_ingest(ctx: Context) -> LoadResult:
+    return commerce.webhook_ingest(ctx.server.base_url)
+
+
+BENCHMARKS: dict[str, Callable[[Context], LoadResult]] = {
+    "ceiling": ceiling,
+    "order_burst": order_burst,
+    "webhook_ingest": webhook_ingest,
+}
 
 
 def main() -> int:
@@ -58,9 +77,10 @@ def main() -> int:
     RESULTS.mkdir(exist_ok=True)
     rows: list[tuple[str, LoadResult, float]] = []
     env = infra.environ(STREAMSVC_ENV="production", **_production_secrets())
+    upgrade(infra.database_url)
     try:
         with ProductionServer(env, RESULTS / "server.log") as server:
-            ctx = Context(server, args.duration, args.connections)
+            ctx = Context(server, args.duration, args.connections, env)
             base = ceiling(ctx)
             for name in args.names:
                 result = base if name == "ceiling" else BENCHMARKS[name](ctx)
@@ -79,8 +99,11 @@ def _production_secrets() -> dict[str, str]:
     """Throwaway secrets so the server runs with STREAMSVC_ENV=production checks on."""
     secret = os.urandom(24).hex()
     return {
-        "STREAMSVC_STRIPE_API_KEY": "sk_test_bench",
-        "STREAMSVC_STRIPE_WEBHOOK_SECRETS": "whsec_" + secret,
+        # localstripe from the test harness; buyers all come from 127.0.0.1
+        "STREAMSVC_STRIPE_API_KEY": TEST_STRIPE_KEY,
+        "STREAMSVC_STRIPE_WEBHOOK_SECRETS": TEST_WEBHOOK_SECRET,
+        "STREAMSVC_ORDER_RATE_PER_IP": "100000000",
+        "STREAMSVC_ORDER_RATE_PER_EMAIL": "100000000",
         "STREAMSVC_TOKEN_KEYS": f"bench:{secret}",
         "STREAMSVC_TOKEN_SIGNING_KEY_ID": "bench",
         "STREAMSVC_PLATFORM_KEY": secret,

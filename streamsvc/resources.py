@@ -36,13 +36,17 @@ class Resources:
         queue: TaskQueue | None = None,
     ) -> Resources:
         database = Database(make_engine(settings.require("database_url")))
-        redis = aioredis.Redis.from_url(
+        # A blocking pool: past 64 connections a request waits for one (up to 2 s)
+        # instead of failing, which matters under a burst of buyers.
+        pool = aioredis.BlockingConnectionPool.from_url(
             settings.require("redis_url"),
             max_connections=64,
+            timeout=2,
             socket_connect_timeout=2,
             socket_timeout=2,
             health_check_interval=30,
         )
+        redis = aioredis.Redis(connection_pool=pool)
         return cls(
             settings=settings,
             database=database,
@@ -55,6 +59,7 @@ class Resources:
 
     async def close(self) -> None:
         await self.redis.aclose()
+        await self.redis.connection_pool.disconnect()
         self.database.dispose()
         close_gateway = getattr(self.gateway, "close", None)
         if close_gateway is not None:

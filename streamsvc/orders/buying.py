@@ -13,6 +13,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -65,15 +66,12 @@ def reserve(
         )
     tiers = {t.id: t for t in session.exec(select(Tier).where(Tier.event_id == event.id))}
     total = _price(data, tiers, event, now, settings.order_max_quantity)
-    # Hold in tier-id order, so two orders for the same tiers cannot deadlock.
-    for i, item in sorted(enumerate(data.items), key=lambda pair: pair[1].tier_id):
-        if not capacity.hold(session, item.tier_id, item.quantity):
-            left = _available(session, item.tier_id)
-            raise Conflict(
-                "Not enough tickets left.",
-                code="sold_out",
-                fields={f"items[{i}].quantity": f"{left} left"},
-            )
+    # Refuse at once what is visibly gone, without queueing for the tier's row lock
+    # (a burst of buyers for the last seats must not wait in line to hear "sold out").
+    for i, item in enumerate(data.items):
+        tier = tiers[item.tier_id]
+        if tier.capacity is not None and tier.sold + tier.held + item.quantity > tier.capacity:
+            _sold_out(i, max(0, tier.capacity - tier.sold - tier.held))
     rule_version = session.exec(
         select(func.max(SplitRule.version)).where(SplitRule.event_id == event.id)
     ).one()
@@ -111,7 +109,20 @@ def reserve(
             )
         )
     session.flush()
+    # Hold last, in tier-id order: the row locks are held only until the commit, and
+    # two orders for the same tiers cannot deadlock.
+    for i, item in sorted(enumerate(data.items), key=lambda pair: pair[1].tier_id):
+        if not capacity.hold(session, item.tier_id, item.quantity):
+            _sold_out(i, _available(session, item.tier_id))
     return Reservation(order, token)
+
+
+def _sold_out(index: int, left: int) -> NoReturn:
+    raise Conflict(
+        "Not enough tickets left.",
+        code="sold_out",
+        fields={f"items[{index}].quantity": f"{left} left"},
+    )
 
 
 def _price(
