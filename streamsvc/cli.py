@@ -15,9 +15,16 @@ from config.settings import Settings, SettingsError, load_settings
 log = logging.getLogger("streamsvc.cli")
 
 
-def _settings() -> Settings:
+def _settings(*, find_embedded: bool = False) -> Settings:
     try:
         settings = load_settings()
+        if find_embedded and not settings.database_url and not settings.is_production:
+            # `streamsvc run` is up with its embedded PostgreSQL: use that one.
+            from streamsvc.embedded import running_database_url
+
+            url = running_database_url(settings.data_dir)
+            if url is not None:
+                settings = load_settings(database_url=url)
     except SettingsError as exc:
         raise SystemExit(f"streamsvc: {exc}") from None
     configure_logging(settings)
@@ -89,7 +96,7 @@ def cmd_worker_ping(args: argparse.Namespace) -> int:
 def cmd_venue(args: argparse.Namespace) -> int:
     from streamsvc.venues.cli import run_create
 
-    return run_create(_settings(), args)
+    return run_create(_settings(find_embedded=True), args)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ development and by the test harness when no local servers are reachable.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import warnings
 from pathlib import Path
 from typing import Any
@@ -85,6 +87,15 @@ class EmbeddedPostgres:
         if self._server is not None:
             self._server.cleanup()
             self._server = None
+
+
+def running_database_url(data_dir: Path, database: str = "streamsvc") -> str | None:
+    """The URL of the embedded PostgreSQL that `streamsvc run` keeps in `data_dir`, if it
+    is running now (so that other commands, like `venue create`, find it)."""
+    socket_dir = (data_dir / "postgres").resolve()
+    if not any(socket_dir.glob(".s.PGSQL.*")):
+        return None
+    return f"postgresql+psycopg://postgres@/{database}?host={socket_dir}"
 
 
 class EmbeddedRedis:
@@ -159,6 +170,17 @@ class LocalStripe:
                 out.close()  # type: ignore[union-attr]
         wait_for_port(self.port, self._process)
         return self.url
+
+    def send_webhooks_to(self, url: str, secret: str) -> None:
+        """Have localstripe sign and send its events to our webhook, as Stripe would."""
+        request = urllib.request.Request(  # noqa: S310 (our own localstripe, http)
+            f"{self.url}/_config/webhooks/streamsvc",
+            data=json.dumps({"url": url, "secret": secret}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 (our own localstripe)
+            pass
 
     def stop(self) -> None:
         if self._process is not None:

@@ -55,6 +55,8 @@ class Supervisor:
                 env["STREAMSVC_STRIPE_API_KEY"] = SIMULATED_STRIPE_KEY
                 env["STREAMSVC_STRIPE_API_BASE"] = stripe.start()
                 servers.callback(stripe.stop)
+                secret = self.settings.stripe_webhook_secrets[0].get_secret_value()
+                stripe.send_webhooks_to(f"http://{self.host}:{self.port}/v1/stripe/webhook", secret)
                 say("!" * 72)
                 say("!! PAYMENTS ARE SIMULATED: no STREAMSVC_STRIPE_API_KEY is set, so")
                 say(f"!! localstripe at {stripe.url} stands in for Stripe. No money moves.")
