@@ -159,3 +159,27 @@ def test_a_lost_webhook_loses_no_sale(
     staff = ok(client.get(f"/v1/orders/{order['id']}", headers=venue.headers))
     assert staff["status"] == "paid" and len(staff["tickets"]) == 2
     assert followups.names() == ["orders.send_tickets"]
+
+
+def test_unpaid_orders_expire_cancel_their_intent_and_free_the_seats(
+    client: TestClient, clock: FixedClock, database: Database, gateway: PaymentGateway,
+    localstripe: str, shop: Any, settings: Settings,
+) -> None:  # fmt: skip
+    from streamsvc.orders.buying import expired_pending
+    from streamsvc.orders.fulfilment import expire
+
+    venue, event, tier_id = shop
+    order = buy(client, event["id"], tier_id, quantity=4)
+    with database.unit_of_work() as uow:
+        assert expired_pending(uow.session, clock.now()) == []  # still held
+    clock.advance(minutes=settings.reservation_minutes, seconds=1)
+    with database.unit_of_work() as uow:
+        due = expired_pending(uow.session, clock.now())
+    assert due == [order["id"]]
+    expire(database, gateway, order["id"], clock.now(), RecordingQueue().enqueue)
+    expire(database, gateway, order["id"], clock.now(), RecordingQueue().enqueue)  # idempotent
+    assert ok(client.get(f"/v1/orders/{order['id']}", headers=venue.headers))["status"] == "expired"
+    intent = get_object(localstripe, f"/v1/payment_intents/{order['payment']['payment_intent_id']}")
+    assert intent["status"] == "canceled"
+    tiers = ok(client.get(f"/v1/events/{event['id']}/tiers", headers=venue.headers))["data"]
+    assert next(t for t in tiers if t["id"] == tier_id)["held"] == 0
