@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -85,3 +86,11 @@ def complete(
         record.status_code = status_code
         record.response = response
         session.add(record)
+
+
+def purge(session: Session, older_than: datetime) -> int:
+    """Forget keys past their useful life (they hold answers with order tokens in them)."""
+    result = session.execute(
+        delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < older_than)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

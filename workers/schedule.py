@@ -29,6 +29,11 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": 300.0,
             "options": {"expires": 300},
         },
+        "purge-idempotency-keys": {
+            "task": "orders.purge_idempotency_keys",
+            "schedule": 3600.0,
+            "options": {"expires": 3600},
+        },
         "advance-event-states": {
             "task": "catalog.advance_event_states",
             "schedule": 60.0,

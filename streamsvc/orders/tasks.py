@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from celery import shared_task
 
+from streamsvc import idempotency
 from streamsvc.orders import cancellation, fulfilment
 from streamsvc.orders.buying import expired_pending, stale_pending
 from streamsvc.payments.tasks import MONEY
@@ -52,6 +53,15 @@ def check_pending_payments(self: StreamsvcTask) -> int:
         fulfilment.reconcile_pending(resources.database, resources.gateway, order_id,
                                      resources.clock.now(), self.enqueue)  # fmt: skip
     return len(waiting)
+
+
+@shared_task(  # type: ignore[untyped-decorator]
+    base=StreamsvcTask, bind=True, name="orders.purge_idempotency_keys", ignore_result=True
+)
+def purge_idempotency_keys(self: StreamsvcTask) -> int:
+    """Idempotency-Keys are kept for a day, as Stripe keeps its own."""
+    with self.unit_of_work() as uow:
+        return idempotency.purge(uow.session, self.resources.clock.now() - timedelta(days=1))
 
 
 @shared_task(name="orders.run_cancellation", max_retries=10, **MONEY)  # type: ignore[untyped-decorator]

@@ -139,3 +139,29 @@ def test_orders_are_rate_limited(client: TestClient, clock: FixedClock, settings
     assert limited.status_code == 429
     assert int(limited.headers["retry-after"]) > 0
     assert limited.json()["error"]["code"] == "rate_limited"
+
+
+def test_idempotency_keys_are_forgotten_after_a_day(
+    client: TestClient, clock: FixedClock, settings: Any
+) -> None:
+    from datetime import timedelta
+
+    from streamsvc import idempotency
+    from streamsvc.db import Database, make_engine
+
+    _, event, tiers = _event_with_tiers(client, clock)
+    url = f"/v1/public/events/{event['id']}/orders"
+    body = {
+        "email": "a@b.nl",
+        "country": "NL",
+        "items": [{"tier_id": tiers["hd"]["id"], "quantity": 1}],
+    }
+    first = client.post(url, json=body, headers={"Idempotency-Key": "k-1"}).json()
+    database = Database(make_engine(settings.require("database_url"), pool_size=1))
+    with database.unit_of_work() as uow:
+        assert idempotency.purge(uow.session, clock.now() - timedelta(days=1)) == 0
+    with database.unit_of_work() as uow:
+        assert idempotency.purge(uow.session, clock.now() + timedelta(seconds=1)) == 1
+    database.dispose()
+    second = client.post(url, json=body, headers={"Idempotency-Key": "k-1"}).json()
+    assert second["id"] != first["id"]  # a new order: the key was forgotten
