@@ -7,36 +7,17 @@ from typing import Any
 from config.settings import Settings
 
 
+def _every(task: str, seconds: float) -> dict[str, Any]:
+    # A run that waited longer than its period is dropped: the next one does the work.
+    return {"task": task, "schedule": seconds, "options": {"expires": seconds}}
+
+
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     return {
-        "worker-heartbeat": {
-            "task": "ops.worker_heartbeat",
-            "schedule": float(settings.worker_heartbeat_seconds),
-            "options": {"expires": settings.worker_heartbeat_seconds},
-        },
-        "expire-reservations": {
-            "task": "orders.expire_reservations",
-            "schedule": 30.0,
-            "options": {"expires": 30},
-        },
-        "check-pending-payments": {
-            "task": "orders.check_pending_payments",
-            "schedule": 120.0,
-            "options": {"expires": 120},
-        },
-        "retry-unsubmitted-refunds": {
-            "task": "payments.retry_unsubmitted_refunds",
-            "schedule": 300.0,
-            "options": {"expires": 300},
-        },
-        "purge-idempotency-keys": {
-            "task": "orders.purge_idempotency_keys",
-            "schedule": 3600.0,
-            "options": {"expires": 3600},
-        },
-        "advance-event-states": {
-            "task": "catalog.advance_event_states",
-            "schedule": 60.0,
-            "options": {"expires": 60},
-        },
+        "worker-heartbeat": _every("ops.worker_heartbeat", settings.worker_heartbeat_seconds),
+        "expire-reservations": _every("orders.expire_reservations", 30),
+        "check-pending-payments": _every("orders.check_pending_payments", 120),
+        "retry-unsubmitted-refunds": _every("payments.retry_unsubmitted_refunds", 300),
+        "purge-idempotency-keys": _every("orders.purge_idempotency_keys", 3600),
+        "advance-event-states": _every("catalog.advance_event_states", 60),
     }
