@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -96,6 +96,16 @@ class Settings(BaseSettings):
     order_rate_per_ip: int = Field(default=30, ge=1)  # orders per client address per minute
     order_rate_per_email: int = Field(default=10, ge=1)  # orders per e-mail address per hour
 
+    # Viewing
+    viewing_token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
+    viewing_clock_skew_seconds: int = Field(default=30, ge=0, le=300)
+    # A device that sent no heartbeat for this long gives its slot back.
+    viewing_session_idle_seconds: int = Field(default=420, ge=60, le=86_400)
+    # The header a trusted CDN or proxy sets to the viewer's country (ISO 3166-1 alpha-2).
+    country_header: str = "CF-IPCountry"
+    # What a missing or unknown country means for events that restrict countries.
+    missing_country: Literal["allow", "deny"] = "deny"
+
     # Mail (tickets). Without a host, mails are written to DATA_DIR/outbox instead.
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -127,6 +137,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"STREAMSVC_TOKEN_SIGNING_KEY_ID={self.token_signing_key_id!r} is not a key id "
                 "in STREAMSVC_TOKEN_KEYS"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _sessions_outlive_tokens(self) -> Settings:
+        if self.viewing_session_idle_seconds <= (
+            self.viewing_token_ttl_seconds + self.viewing_clock_skew_seconds
+        ):
+            raise ValueError(
+                "STREAMSVC_VIEWING_SESSION_IDLE_SECONDS must exceed the token lifetime plus "
+                "the clock-skew leeway, or live tokens would outlive their sessions"
             )
         return self
 

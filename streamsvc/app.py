@@ -30,6 +30,7 @@ from streamsvc.payments import routes as payments_routes
 from streamsvc.payments.gateway import PaymentGateway
 from streamsvc.resources import Resources
 from streamsvc.venues import routes as venues_routes
+from streamsvc.viewing import routes as viewing_routes
 from workers.queue import TaskQueue
 
 log = logging.getLogger(__name__)
@@ -100,9 +101,12 @@ def create_app(
             *orders_routes.routes,
             *payments_routes.routes,
             *jobs_routes.routes,
+            *viewing_routes.routes,
         ],
         middleware=[
-            Middleware(RequestContextMiddleware, metrics=metrics),
+            Middleware(
+                RequestContextMiddleware, metrics=metrics, quiet_paths=viewing_routes.QUIET_PATHS
+            ),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
         exception_handlers={

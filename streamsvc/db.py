@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import sessionmaker
@@ -60,11 +61,19 @@ class UnitOfWork:
                 log.exception("after-commit callback failed")
 
 
-class Database:
-    """The engine and a factory of units of work."""
+CommitHook = Callable[[dict[str, Any]], None]
 
-    def __init__(self, engine: Engine) -> None:
+
+class Database:
+    """The engine and a factory of units of work.
+
+    `hooks` run after every commit with what the services noted in `session.info`
+    (e.g. ticket status changes, which viewing mirrors in Redis at once).
+    """
+
+    def __init__(self, engine: Engine, hooks: list[CommitHook] | None = None) -> None:
         self.engine = engine
+        self.hooks = list(hooks or [])
         self._sessions = sessionmaker(engine, class_=Session, expire_on_commit=False)
 
     @contextmanager
@@ -74,11 +83,17 @@ class Database:
         try:
             yield uow
             uow.session.commit()
+            noted = dict(uow.session.info)
         except BaseException:
             uow.session.rollback()
             raise
         finally:
             uow.session.close()
+        for hook in self.hooks:
+            try:
+                hook(noted)
+            except Exception:
+                log.exception("after-commit hook failed")
         uow._run_after_commit()
 
     def dispose(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import redis as redis_sync
 import redis.asyncio as aioredis
 
 from config.settings import Settings
@@ -12,6 +13,9 @@ from streamsvc.kit.clock import Clock
 from streamsvc.ops.metrics import HttpMetrics
 from streamsvc.payments.factory import gateway_from_settings
 from streamsvc.payments.gateway import PaymentGateway
+from streamsvc.viewing.revocation import RevocationMirror
+from streamsvc.viewing.store import ViewingStore
+from streamsvc.viewing.tokens import TokenSigner, signer_from_settings
 from workers.celery_app import create_celery
 from workers.queue import CeleryQueue, TaskQueue
 
@@ -25,6 +29,9 @@ class Resources:
     clock: Clock
     gateway: PaymentGateway
     queue: TaskQueue
+    signer: TokenSigner
+    viewing: ViewingStore
+    sync_redis: redis_sync.Redis
 
     @classmethod
     def build(
@@ -35,7 +42,14 @@ class Resources:
         gateway: PaymentGateway | None = None,
         queue: TaskQueue | None = None,
     ) -> Resources:
-        database = Database(make_engine(settings.require("database_url")))
+        # Ticket status changes are mirrored in Redis right after each commit.
+        sync_redis = redis_sync.Redis.from_url(
+            settings.require("redis_url"), socket_connect_timeout=2, socket_timeout=2
+        )
+        database = Database(
+            make_engine(settings.require("database_url")),
+            hooks=[RevocationMirror(sync_redis, settings)],
+        )
         # A blocking pool: past 64 connections a request waits for one (up to 2 s)
         # instead of failing, which matters under a burst of buyers.
         pool = aioredis.BlockingConnectionPool.from_url(
@@ -55,11 +69,15 @@ class Resources:
             clock=clock,
             gateway=gateway or gateway_from_settings(settings),
             queue=queue or CeleryQueue(create_celery(settings)),
+            signer=signer_from_settings(settings),
+            viewing=ViewingStore(redis, settings.viewing_session_idle_seconds),
+            sync_redis=sync_redis,
         )
 
     async def close(self) -> None:
         await self.redis.aclose()
         await self.redis.connection_pool.disconnect()
+        self.sync_redis.close()
         self.database.dispose()
         close_gateway = getattr(self.gateway, "close", None)
         if close_gateway is not None:

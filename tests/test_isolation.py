@@ -69,6 +69,7 @@ STAFF_ROUTES: dict[tuple[str, str], Any] = {
     ("PUT", "/v1/events/{event_id}/split-rule"): lambda t: _split_rule(t.b.id),
     ("GET", "/v1/events/{event_id}/split-rule"): None,
     ("POST", "/v1/events/{event_id}/cancel"): None,
+    ("POST", "/v1/tickets/{ticket_id}/revoke"): None,
     ("GET", "/v1/orders"): None,
     ("GET", "/v1/orders/{order_id}"): None,
     ("POST", "/v1/orders/{order_id}/refunds"): lambda t: {"amount": 100},

@@ -14,6 +14,7 @@ from streamsvc.db import Database, UnitOfWork, make_engine
 from streamsvc.kit.clock import Clock, SystemClock
 from streamsvc.payments.factory import gateway_from_settings
 from streamsvc.payments.gateway import PaymentGateway
+from streamsvc.viewing.revocation import RevocationMirror
 
 
 class WorkerResources:
@@ -25,7 +26,10 @@ class WorkerResources:
 
     @cached_property
     def database(self) -> Database:
-        return Database(make_engine(self.settings.require("database_url"), pool_size=2))
+        return Database(
+            make_engine(self.settings.require("database_url"), pool_size=2),
+            hooks=[RevocationMirror(self.redis, self.settings)],
+        )
 
     @cached_property
     def gateway(self) -> PaymentGateway:

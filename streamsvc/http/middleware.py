@@ -36,9 +36,12 @@ def _error_response(error: ServiceError) -> tuple[Message, Message]:
 class RequestContextMiddleware:
     """Give every request an id (kept from X-Request-ID when sane), log and count it."""
 
-    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: HttpMetrics, quiet_paths: frozenset[str] = frozenset()
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.quiet_paths = quiet_paths  # hot paths: logged at debug only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,7 +78,8 @@ class RequestContextMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe(scope["method"], template, status, elapsed)
             # The path without its query string: viewing tokens may travel there.
-            access_log.info(
+            access_log.log(
+                logging.DEBUG if scope["path"] in self.quiet_paths else logging.INFO,
                 "%s %s",
                 scope["method"],
                 scope["path"],

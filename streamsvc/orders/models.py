@@ -63,5 +63,6 @@ class Ticket(SQLModel, table=True):
     event_id: str = Field(foreign_key="events.id", index=True, max_length=32)
     venue_id: str = Field(foreign_key="venues.id", max_length=32)
     status: str = Field(max_length=12)  # valid | suspended | revoked
+    revoked_by_staff: bool = False  # an admin revoked this one ticket: final
     created_at: datetime = timestamp()
     updated_at: datetime = timestamp()

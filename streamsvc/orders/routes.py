@@ -34,6 +34,7 @@ from streamsvc.orders.schemas import (
     PublicOrderQuery,
     RefundCreate,
     RefundOut,
+    TicketPublic,
 )
 from streamsvc.payments.gateway import PaymentProviderUnavailable
 
@@ -209,6 +210,16 @@ def cancel_event(call: Call) -> JobPublic:
     return job_public(job)
 
 
+@endpoint(
+    summary="Revoke one ticket at once, for good (its sessions are refused)",
+    tags=("orders",), access=Access.admin, response=TicketPublic, errors=(404,),
+)  # fmt: skip
+def revoke_ticket(call: Call) -> TicketPublic:
+    ticket = views.revoke_ticket(call.session, call.venue_id, call.path("ticket_id"),
+                                 call.clock.now())  # fmt: skip
+    return TicketPublic(code=ticket.code, tier_id=ticket.tier_id, status="revoked")
+
+
 routes = [
     Route("/v1/public/events/{event_id}/orders", create_order, methods=["POST"]),
     Route("/v1/public/orders/{order_id}", read_public_order, methods=["GET"]),
@@ -216,4 +227,5 @@ routes = [
     Route("/v1/orders/{order_id}", get_order, methods=["GET"]),
     Route("/v1/orders/{order_id}/refunds", refund_order, methods=["POST"]),
     Route("/v1/events/{event_id}/cancel", cancel_event, methods=["POST"]),
+    Route("/v1/tickets/{ticket_id}/revoke", revoke_ticket, methods=["POST"]),
 ]

@@ -17,6 +17,7 @@ from streamsvc.catalog.models import Event
 from streamsvc.orders.models import Order, Ticket
 from streamsvc.payments.models import Dispute, Refund
 
+TICKET_CHANGES = "ticket_status_changes"  # session.info key: ticket id -> new status
 ACTIVE_REFUND = ("requested", "pending", "succeeded")
 OPEN_DISPUTE = ("warning_needs_response", "warning_under_review", "needs_response",
                 "under_review")  # fmt: skip
@@ -62,8 +63,19 @@ def recompute(session: Session, order: Order, now: datetime) -> None:
         order.status = "cancelled"
     order.updated_at = now
     session.add(order)
-    session.execute(
+    changed = session.execute(
         update(Ticket)
-        .where(col(Ticket.order_id) == order.id, col(Ticket.status) != ticket_status)
+        .where(
+            col(Ticket.order_id) == order.id,
+            col(Ticket.status) != ticket_status,
+            col(Ticket.revoked_by_staff).is_(False),
+        )
         .values(status=ticket_status, updated_at=now)
-    )
+        .returning(col(Ticket.id))
+    ).scalars()
+    note_ticket_statuses(session, {ticket_id: ticket_status for ticket_id in changed})
+
+
+def note_ticket_statuses(session: Session, statuses: dict[str, str]) -> None:
+    """Remember status changes, for the after-commit hooks (viewing mirrors them in Redis)."""
+    session.info.setdefault(TICKET_CHANGES, {}).update(statuses)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -19,6 +20,7 @@ from streamsvc.orders.schemas import (
     RefundOut,
     TicketPublic,
 )
+from streamsvc.orders.state import note_ticket_statuses
 from streamsvc.payments.models import Refund
 from streamsvc.venues.tenancy import owned
 
@@ -69,3 +71,12 @@ def list_orders(session: Session, venue_id: str, query: OrderListQuery) -> Page[
         data=[OrderSummary.model_validate(r, from_attributes=True) for r in rows],
         next_cursor=cursor,
     )
+
+
+def revoke_ticket(session: Session, venue_id: str, ticket_id: str, now: datetime) -> Ticket:
+    """An admin's revocation: final, whatever later happens to the order."""
+    ticket = owned(session, Ticket, ticket_id, venue_id, lock=True)
+    ticket.revoked_by_staff, ticket.status, ticket.updated_at = True, "revoked", now
+    session.add(ticket)
+    note_ticket_statuses(session, {ticket.id: "revoked"})
+    return ticket

@@ -1,0 +1,137 @@
+"""Redeeming tickets, renewing tokens and authorizing playback.
+
+PostgreSQL is asked when a session starts and at every heartbeat (is the ticket
+still valid, is the window still open); Redis alone on every authorize request,
+so the hot path never touches the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from config.settings import Settings
+from streamsvc.catalog.models import Event, Tier
+from streamsvc.errors import Forbidden, NotFound, ServiceError, Unauthenticated
+from streamsvc.orders.models import Ticket
+from streamsvc.viewing.access import qualities_for, uri_refusal, window
+from streamsvc.viewing.store import ViewingStore
+from streamsvc.viewing.tokens import Claims, InvalidToken, TokenSigner
+
+# Refusals that mean "get a new token" (401) rather than "you may not" (403).
+UNAUTHENTICATED = frozenset({"missing_token", "invalid_token", "session_unknown"})
+
+
+@dataclass(frozen=True)
+class Admission:
+    ticket_id: str
+    event_id: str
+    qualities: tuple[str, ...]
+    extras: tuple[str, ...]
+    max_devices: int
+    policy: str
+    playback: str
+    closes_at: datetime
+
+
+def _load(session: Session, *where: object) -> tuple[Ticket, Tier, Event] | None:
+    query = (
+        select(Ticket, Tier, Event)
+        .join(Tier, col(Tier.id) == col(Ticket.tier_id))
+        .join(Event, col(Event.id) == col(Ticket.event_id))
+        .where(*where)  # type: ignore[arg-type]
+    )
+    row = session.exec(query).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def admit(
+    session: Session, code: str, now: datetime, country: str | None, settings: Settings
+) -> Admission:
+    """May this ticket start watching now, from this country? 404 / 403 with a code."""
+    found = _load(session, col(Ticket.code) == code)
+    if found is None:
+        raise NotFound("No such ticket.")
+    ticket, tier, event = found
+    closes_at = _check(ticket, tier, event, now)
+    if event.allowed_countries:
+        allowed = (
+            country in event.allowed_countries if country else settings.missing_country == "allow"
+        )
+        if not allowed:
+            raise Forbidden("This event is not shown in your country.", code="country_not_allowed")
+    return Admission(
+        ticket_id=ticket.id, event_id=event.id, qualities=qualities_for(tier.quality),
+        extras=tuple(tier.extras), max_devices=tier.max_devices, policy=tier.on_device_limit,
+        playback=(event.playback or "").rstrip("/"), closes_at=closes_at,
+    )  # fmt: skip
+
+
+def still_admitted(session: Session, ticket_id: str, now: datetime) -> datetime:
+    """The heartbeat's check against the truth; returns when the window closes."""
+    found = _load(session, col(Ticket.id) == ticket_id)
+    if found is None:
+        raise Forbidden("This ticket no longer exists.", code="revoked")
+    return _check(*found, now)
+
+
+def _check(ticket: Ticket, tier: Tier, event: Event, now: datetime) -> datetime:
+    if ticket.status != "valid" or event.status == "cancelled":
+        raise Forbidden("This ticket no longer gives access.", code="revoked")
+    opens, closes = window(event.starts_at, event.ends_at, event.doors_open_minutes,
+                           tier.rewatch_hours)  # fmt: skip
+    if not opens <= now < closes:
+        raise Forbidden(
+            "This ticket plays from doors-open until the end of its rewatch window.",
+            code="outside_window",
+            details={"opens_at": opens.isoformat(), "closes_at": closes.isoformat()},
+        )
+    return closes
+
+
+def issue(signer: TokenSigner, claims: Claims) -> str:
+    return signer.sign(claims)
+
+
+def verify(signer: TokenSigner, token: str | None, settings: Settings, now: datetime) -> Claims:
+    if not token:
+        raise Unauthenticated("Send the viewing token.", code="missing_token")
+    try:
+        return signer.verify(token, now.timestamp(), settings.viewing_clock_skew_seconds)
+    except InvalidToken as exc:
+        raise Unauthenticated(
+            f"The viewing token is not valid: {exc}.", code="invalid_token"
+        ) from exc
+
+
+async def authorize(
+    store: ViewingStore, signer: TokenSigner, settings: Settings, *, token: str | None,
+    path: str | None, now: datetime,
+) -> Claims:  # fmt: skip
+    """Allow, or raise 401/403 with a code: token, then URI, then one Redis round trip."""
+    claims = verify(signer, token, settings, now)
+    if path is not None:
+        refusal = uri_refusal(path, claims.event_id, claims.qualities)
+        if refusal is not None:
+            raise Forbidden("This token is not for that stream.", code=refusal)
+    state = await store.session_state(claims.ticket_id, claims.session_id)
+    refuse_state(state)
+    return claims
+
+
+def refuse_state(state: str) -> None:
+    if state == "active":
+        return
+    if state == "unknown":
+        raise Unauthenticated("The viewing session has ended; start a new one.",
+                              code="session_unknown")  # fmt: skip
+    if state == "replaced":
+        raise Forbidden("Another device took this session's place.", code="session_replaced")
+    raise Forbidden("This ticket no longer gives access.", code="revoked",
+                    details={"state": state})  # fmt: skip
+
+
+def status_of(error: ServiceError) -> int:
+    return 401 if error.code in UNAUTHENTICATED else error.status

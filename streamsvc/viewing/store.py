@@ -1,0 +1,149 @@
+"""Viewing state in Redis: sessions, device slots and revocation markers.
+
+Device limits are enforced inside one Lua script per redemption, so two devices
+racing for the last slot cannot both win. The scripts touch the session keys of
+one ticket, which share its hash tag (keys.py), so they stay within one slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+import redis.asyncio as aioredis
+
+from streamsvc.viewing import keys
+
+_START = """
+local devices, bydev, revoked = KEYS[1], KEYS[2], KEYS[3]
+local prefix, device, sid = ARGV[1], ARGV[2], ARGV[3]
+local now, idle_ms, maxd = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local policy, ttl = ARGV[7], tonumber(ARGV[8])
+local state = redis.call('GET', revoked)
+if state then return {'revoked', state} end
+-- devices that stopped sending heartbeats give their slot back
+for _, old in ipairs(redis.call('ZRANGEBYSCORE', devices, '-inf', now - idle_ms)) do
+  local dev = redis.call('HGET', prefix .. old, 'device')
+  redis.call('ZREM', devices, old)
+  redis.call('DEL', prefix .. old)
+  if dev and redis.call('HGET', bydev, dev) == old then redis.call('HDEL', bydev, dev) end
+end
+-- the same device again keeps its slot and its session
+local existing = redis.call('HGET', bydev, device)
+if existing and redis.call('HGET', prefix .. existing, 'state') == 'active' then
+  redis.call('ZADD', devices, now, existing)
+  redis.call('EXPIRE', prefix .. existing, ttl)
+  redis.call('EXPIRE', devices, ttl)
+  redis.call('EXPIRE', bydev, ttl)
+  return {'ok', existing}
+end
+if redis.call('ZCARD', devices) >= maxd then
+  if policy ~= 'drop_oldest' then return {'device_limit', ''} end
+  local victim = redis.call('ZPOPMIN', devices)[1]
+  local vdev = redis.call('HGET', prefix .. victim, 'device')
+  redis.call('HSET', prefix .. victim, 'state', 'replaced')
+  redis.call('EXPIRE', prefix .. victim, ttl)
+  if vdev and redis.call('HGET', bydev, vdev) == victim then redis.call('HDEL', bydev, vdev) end
+end
+redis.call('HSET', prefix .. sid, 'device', device, 'state', 'active', 'started', now)
+redis.call('EXPIRE', prefix .. sid, ttl)
+redis.call('ZADD', devices, now, sid)
+redis.call('HSET', bydev, device, sid)
+redis.call('EXPIRE', devices, ttl)
+redis.call('EXPIRE', bydev, ttl)
+return {'ok', sid}
+"""
+
+_HEARTBEAT = """
+local state = redis.call('GET', KEYS[2])
+if state then return state end
+local s = redis.call('HGET', KEYS[3], 'state')
+if not s then return 'unknown' end
+if s ~= 'active' then return s end
+redis.call('ZADD', KEYS[1], 'XX', tonumber(ARGV[2]), ARGV[1])
+redis.call('EXPIRE', KEYS[3], tonumber(ARGV[3]))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+return 'active'
+"""
+
+_END = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+local dev = redis.call('HGET', KEYS[3], 'device')
+if dev and redis.call('HGET', KEYS[2], dev) == ARGV[1] then redis.call('HDEL', KEYS[2], dev) end
+return redis.call('DEL', KEYS[3])
+"""
+
+
+@dataclass(frozen=True)
+class Slot:
+    outcome: str  # ok | device_limit | revoked
+    session_id: str  # the session (ok), or the revocation state (revoked)
+
+
+class ViewingStore:
+    """Sessions and revocation state of tickets, in Redis (async, for the API)."""
+
+    def __init__(self, client: aioredis.Redis, idle_seconds: int) -> None:
+        self.client = client
+        self.idle_seconds = idle_seconds
+        self._start = client.register_script(_START)
+        self._heartbeat = client.register_script(_HEARTBEAT)
+        self._end = client.register_script(_END)
+
+    async def start_session(
+        self, ticket_id: str, device_id: str, new_session_id: str, *, now_ms: int,
+        max_devices: int, policy: str,
+    ) -> Slot:  # fmt: skip
+        devices, by_device, revoked = keys.ticket_keys(ticket_id)
+        outcome, session_id = await self._start(
+            keys=[devices, by_device, revoked],
+            args=[keys.session_prefix(ticket_id), device_id, new_session_id, now_ms,
+                  self.idle_seconds * 1000, max_devices, policy, self.idle_seconds],
+        )  # fmt: skip
+        return Slot(_text(outcome), _text(session_id))
+
+    async def heartbeat(self, ticket_id: str, session_id: str, now_ms: int) -> str:
+        """active | replaced | revoked | suspended | unknown (expired or lost)."""
+        devices, _, revoked = keys.ticket_keys(ticket_id)
+        state = await self._heartbeat(
+            keys=[devices, revoked, keys.session_key(ticket_id, session_id)],
+            args=[session_id, now_ms, self.idle_seconds],
+        )
+        return _text(state)
+
+    async def end_session(self, ticket_id: str, session_id: str) -> bool:
+        devices, by_device, _ = keys.ticket_keys(ticket_id)
+        removed = await self._end(
+            keys=[devices, by_device, keys.session_key(ticket_id, session_id)], args=[session_id]
+        )
+        return bool(removed)
+
+    async def session_state(self, ticket_id: str, session_id: str) -> str:
+        """The authorize check: one round trip (a pipeline of two reads in one slot)."""
+        _, _, revoked = keys.ticket_keys(ticket_id)
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.get(revoked)
+            pipe.hget(keys.session_key(ticket_id, session_id), "state")
+            marker, state = await pipe.execute()
+        if marker is not None:
+            return _text(marker)
+        return _text(state) if state is not None else "unknown"
+
+
+def mark_tickets(client: redis.Redis, statuses: dict[str, str], marker_ttl: int) -> None:
+    """Mirror ticket statuses from PostgreSQL: revoked and suspended tickets are refused
+    at once by heartbeat and authorize; a valid one (a dispute won) is let back in."""
+    if not statuses:
+        return
+    with client.pipeline(transaction=False) as pipe:
+        for ticket_id, status in statuses.items():
+            _, _, revoked = keys.ticket_keys(ticket_id)
+            if status in ("revoked", "suspended"):
+                pipe.set(revoked, status, ex=marker_ttl)
+            else:
+                pipe.delete(revoked)
+        pipe.execute()
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
