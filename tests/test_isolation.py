@@ -10,12 +10,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqlmodel import select
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from config.settings import Settings
 from streamsvc.app import create_app
+from streamsvc.db import Database, make_engine
 from streamsvc.kit.clock import FixedClock
+from streamsvc.orders.models import Ticket
+from tests.conftest import RecordingQueue
 from tests.factories import (
     VenueHandle,
     buy,
@@ -28,6 +32,7 @@ from tests.factories import (
     put_split_rule,
     tier_body,
 )
+from tests.orders import scenarios as s
 
 
 @dataclass
@@ -95,7 +100,7 @@ def test_the_walk_covers_every_staff_route() -> None:
 
 
 @pytest.fixture
-def tenants(client: TestClient, clock: FixedClock) -> Tenants:
+def tenants(client: TestClient, clock: FixedClock, settings: Settings) -> Tenants:
     a, b = make_venue(client, "Venue A"), make_venue(client, "Venue B")
     spare = ok(client.post("/v1/api-keys", json={"role": "admin", "label": "spare"},
                            headers=a.headers), 201)  # fmt: skip
@@ -105,10 +110,16 @@ def tenants(client: TestClient, clock: FixedClock) -> Tenants:
     put_split_rule(client, a, event["id"], [performer["id"]])
     ok(client.post(f"/v1/events/{event['id']}/publish", headers=a.headers))
     order = buy(client, event["id"], tier["id"])
+    s.deliver(client, s.succeeded(order))  # paid, so it has a ticket
+    database = Database(make_engine(settings.require("database_url"), pool_size=1))
+    s.drain(database, clock, RecordingQueue().enqueue)
+    with database.unit_of_work() as uow:
+        ticket_id = uow.session.exec(select(Ticket.id).where(Ticket.order_id == order["id"])).one()
+    database.dispose()
     other = published_event(client, a, clock.now())
     job = ok(client.post(f"/v1/events/{other['id']}/cancel", headers=a.headers), 202)
     ids = {"event_id": event["id"], "tier_id": tier["id"], "performer_id": performer["id"],
-           "key_id": spare["id"], "order_id": order["id"], "job_id": job["id"]}  # fmt: skip
+           "key_id": spare["id"], "order_id": order["id"], "job_id": job["id"], "ticket_id": ticket_id}  # fmt: skip
     return Tenants(a, b, ids)
 
 
