@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 from collections.abc import Callable
@@ -17,9 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import commerce
+from bench import commerce, viewing
 from bench.load import LoadResult, run_load
 from bench.server import ProductionServer
+from config.settings import Settings
 from streamsvc.migrate import upgrade
 from tests.harness import TEST_STRIPE_KEY, TEST_WEBHOOK_SECRET, Infrastructure
 
@@ -34,6 +36,17 @@ class Context:
         self.duration = duration
         self.connections = connections
         self.env = env
+        self._box: viewing.Box | None = None
+
+    @property
+    def box(self) -> viewing.Box:
+        """A venue with an event whose doors are open, built on first use."""
+        if self._box is None:
+            settings = Settings(database_url=self.env["STREAMSVC_DATABASE_URL"],
+                                redis_url=self.env["STREAMSVC_REDIS_URL"])  # fmt: skip
+            self._box = viewing.Box(self.server.base_url, self.env["STREAMSVC_PLATFORM_KEY"],
+                                    settings)  # fmt: skip
+        return self._box
 
     def load(self, path: str, headers: dict[str, str] | None = None) -> LoadResult:
         return run_load(
@@ -59,8 +72,29 @@ def webhook_ingest(ctx: Context) -> LoadResult:
     return commerce.webhook_ingest(ctx.server.base_url)
 
 
+def authorize(ctx: Context) -> LoadResult:
+    """The hot path, loaded exactly as the ceiling is (same tool, duration, connections)."""
+    viewer, _ = ctx.box.viewer()
+    result = ctx.load("/v1/viewing/authorize", headers=ctx.box.authorize_headers(viewer))
+    assert set(result.statuses) <= {"204"}, result.statuses
+    return result
+
+
+def session_start(ctx: Context) -> LoadResult:
+    return viewing.session_start(ctx.box, ctx.server.base_url)
+
+
+def revocation(ctx: Context) -> LoadResult:
+    figures = viewing.revocation(ctx.box, ctx.server.base_url)
+    return LoadResult("python", figures["revocations"], 0, 0.0, float("nan"),
+                      figures["p50_ms"], figures["p99_ms"], {}, extra=figures)  # fmt: skip
+
+
 BENCHMARKS: dict[str, Callable[[Context], LoadResult]] = {
     "ceiling": ceiling,
+    "authorize": authorize,
+    "session_start": session_start,
+    "revocation": revocation,
     "order_burst": order_burst,
     "webhook_ingest": webhook_ingest,
 }
@@ -75,20 +109,24 @@ def main() -> int:
 
     infra = Infrastructure.resolve()
     RESULTS.mkdir(exist_ok=True)
-    rows: list[tuple[str, LoadResult, float]] = []
+    rows: list[tuple[str, LoadResult, float | None]] = []
     env = infra.environ(STREAMSVC_ENV="production", **_production_secrets())
     upgrade(infra.database_url)
     try:
         with ProductionServer(env, RESULTS / "server.log") as server:
             ctx = Context(server, args.duration, args.connections, env)
             base = ceiling(ctx)
-            for name in args.names:
-                result = base if name == "ceiling" else BENCHMARKS[name](ctx)
-                ratio = result.requests_per_second / base.requests_per_second
-                rows.append((name, result, ratio))
-                _write(
-                    name, result=result, ratio=ratio, base=base, workers=server.workers, args=args
-                )
+            try:
+                for name in args.names:
+                    result = base if name == "ceiling" else BENCHMARKS[name](ctx)
+                    rps = result.requests_per_second
+                    ratio = None if math.isnan(rps) else rps / base.requests_per_second
+                    rows.append((name, result, ratio))
+                    _write(name, result=result, ratio=ratio, base=base, workers=server.workers,
+                           args=args)  # fmt: skip
+            finally:
+                if ctx._box is not None:
+                    ctx._box.close()
     finally:
         infra.close()
     _print_table(rows)
@@ -115,7 +153,7 @@ def _write(
     name: str,
     *,
     result: LoadResult,
-    ratio: float,
+    ratio: float | None,
     base: LoadResult,
     workers: int,
     args: argparse.Namespace,
@@ -127,20 +165,20 @@ def _write(
         "server": {"uvicorn_workers": workers, "env": "production"},
         "connections": args.connections,
         **result.as_dict(),
-        "ratio_to_ceiling": round(ratio, 3),
+        "ratio_to_ceiling": round(ratio, 3) if ratio is not None else None,
         "ceiling_requests_per_second": round(base.requests_per_second, 1),
     }
     (RESULTS / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
 
 
-def _print_table(rows: list[tuple[str, LoadResult, float]]) -> None:
+def _print_table(rows: list[tuple[str, LoadResult, float | None]]) -> None:
     header = f"{'benchmark':<22}{'req/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'ratio':>8}  tool"
     print(header)
     print("-" * len(header))
     for name, r, ratio in rows:
         print(
             f"{name:<22}{r.requests_per_second:>12.1f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}"
-            f"{ratio:>8.3f}  {r.tool}"
+            f"{ratio if ratio is not None else float('nan'):>8.3f}  {r.tool}"
         )
     print(f"results: {RESULTS}/<name>.json")
 

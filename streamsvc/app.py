@@ -93,7 +93,9 @@ def create_app(
             await resources.close()
 
     app = Starlette(
+        # The router tries routes in order: the media servers' hot path comes first.
         routes=[
+            *viewing_routes.routes,
             *ops_routes.routes,
             *venues_routes.routes,
             *catalog_routes.routes,
@@ -101,7 +103,6 @@ def create_app(
             *orders_routes.routes,
             *payments_routes.routes,
             *jobs_routes.routes,
-            *viewing_routes.routes,
         ],
         middleware=[
             Middleware(

@@ -70,15 +70,28 @@ class Resources:
             gateway=gateway or gateway_from_settings(settings),
             queue=queue or CeleryQueue(create_celery(settings)),
             signer=signer_from_settings(settings),
-            viewing=ViewingStore(redis, settings.viewing_session_idle_seconds),
+            viewing=ViewingStore(_hot_path_redis(settings), settings.viewing_session_idle_seconds),
             sync_redis=sync_redis,
         )
 
     async def close(self) -> None:
         await self.redis.aclose()
         await self.redis.connection_pool.disconnect()
+        await self.viewing.client.aclose()
         self.sync_redis.close()
         self.database.dispose()
         close_gateway = getattr(self.gateway, "close", None)
         if close_gateway is not None:
             close_gateway()
+
+
+def _hot_path_redis(settings: Settings) -> aioredis.Redis:
+    """Authorize's own client: a plain pool (cheaper per call than the blocking one)
+    large enough for every request a process can have in flight."""
+    return aioredis.Redis.from_url(
+        settings.require("redis_url"),
+        max_connections=512,
+        socket_connect_timeout=2,
+        socket_timeout=2,
+        health_check_interval=30,
+    )

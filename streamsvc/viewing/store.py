@@ -66,6 +66,12 @@ redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 return 'active'
 """
 
+_STATE = """
+local marker = redis.call('GET', KEYS[1])
+if marker then return marker end
+return redis.call('HGET', KEYS[2], 'state') or 'unknown'
+"""
+
 _END = """
 redis.call('ZREM', KEYS[1], ARGV[1])
 local dev = redis.call('HGET', KEYS[3], 'device')
@@ -89,6 +95,7 @@ class ViewingStore:
         self._start = client.register_script(_START)
         self._heartbeat = client.register_script(_HEARTBEAT)
         self._end = client.register_script(_END)
+        self._state = client.register_script(_STATE)
 
     async def start_session(
         self, ticket_id: str, device_id: str, new_session_id: str, *, now_ms: int,
@@ -119,15 +126,10 @@ class ViewingStore:
         return bool(removed)
 
     async def session_state(self, ticket_id: str, session_id: str) -> str:
-        """The authorize check: one round trip (a pipeline of two reads in one slot)."""
+        """The authorize check: one round trip (one script reading two keys of one slot)."""
         _, _, revoked = keys.ticket_keys(ticket_id)
-        async with self.client.pipeline(transaction=False) as pipe:
-            pipe.get(revoked)
-            pipe.hget(keys.session_key(ticket_id, session_id), "state")
-            marker, state = await pipe.execute()
-        if marker is not None:
-            return _text(marker)
-        return _text(state) if state is not None else "unknown"
+        state = await self._state(keys=[revoked, keys.session_key(ticket_id, session_id)])
+        return _text(state)
 
 
 def mark_tickets(client: redis.Redis, statuses: dict[str, str], marker_ttl: int) -> None:
