@@ -164,7 +164,11 @@ def _write(
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "server": {"uvicorn_workers": workers, "env": "production"},
         "connections": args.connections,
-        **result.as_dict(),
+        # NaN is not JSON: a benchmark with no rate (revocation) writes null.
+        **{
+            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in result.as_dict().items()
+        },
         "ratio_to_ceiling": round(ratio, 3) if ratio is not None else None,
         "ceiling_requests_per_second": round(base.requests_per_second, 1),
     }
