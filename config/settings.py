@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     viewing_clock_skew_seconds: int = Field(default=30, ge=0, le=300)
     # A device that sent no heartbeat for this long gives its slot back.
     viewing_session_idle_seconds: int = Field(default=420, ge=60, le=86_400)
+    # How long an API process may answer authorize for an active session from memory.
+    # Revocations, replacements and ended sessions reach every process by pub/sub
+    # within milliseconds and clear it; this bounds staleness should a message be
+    # lost. 0 asks Redis on every request.
+    viewing_authorize_cache_seconds: float = Field(default=1.0, ge=0, le=10)
     # The header a trusted CDN or proxy sets to the viewer's country (ISO 3166-1 alpha-2).
     country_header: str = "CF-IPCountry"
     # What a missing or unknown country means for events that restrict countries.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -87,9 +89,13 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         resources = Resources.build(settings, metrics, clock, gateway, queue)
         app.state.resources = resources
+        listener = asyncio.create_task(resources.viewing.listen())
         try:
             yield
         finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
             await resources.close()
 
     app = Starlette(

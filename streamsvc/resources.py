@@ -70,7 +70,11 @@ class Resources:
             gateway=gateway or gateway_from_settings(settings),
             queue=queue or CeleryQueue(create_celery(settings)),
             signer=signer_from_settings(settings),
-            viewing=ViewingStore(_hot_path_redis(settings), settings.viewing_session_idle_seconds),
+            viewing=ViewingStore(
+                _hot_path_redis(settings),
+                settings.viewing_session_idle_seconds,
+                settings.viewing_authorize_cache_seconds,
+            ),
             sync_redis=sync_redis,
         )
 

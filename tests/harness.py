@@ -134,6 +134,9 @@ class Infrastructure:
             "redis_url": self.redis_url,
             "celery_broker_url": broker_url_for(self.redis_url),
             "worker_heartbeat_seconds": 5,
+            # Tests assert revocation on the very next request: ask Redis every time
+            # (tests/viewing/test_authorize_cache.py covers the cache).
+            "viewing_authorize_cache_seconds": 0,
             "log_level": "WARNING",
             "stripe_api_key": TEST_STRIPE_KEY,
             "stripe_api_base": self.stripe_api_base,

@@ -8,6 +8,7 @@ together:
     streamsvc:view:{<ticket id>}:by-device    HASH  device id -> session id
     streamsvc:view:{<ticket id>}:s:<session>  HASH  device, state (active|replaced), started
     streamsvc:view:{<ticket id>}:revoked      STRING revoked|suspended
+    streamsvc:view:changes                     pub/sub channel of ticket ids (see below)
 
 TTLs: session keys live `session_idle_seconds` after their last heartbeat, so a
 player that stopped frees its device slot; the revocation marker lives as long as
@@ -19,6 +20,10 @@ redemption checks the ticket in PostgreSQL.
 from __future__ import annotations
 
 PREFIX = "streamsvc:view:"
+# Pub/sub: a ticket id is published whenever what authorize would answer for it may
+# have changed (revoked, restored, a session replaced or ended), so that API
+# processes drop what they remembered about it at once.
+CHANGES_CHANNEL = "streamsvc:view:changes"
 
 
 def ticket_keys(ticket_id: str) -> tuple[str, str, str]:

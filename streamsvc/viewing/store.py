@@ -7,18 +7,25 @@ one ticket, which share its hash tag (keys.py), so they stay within one slot.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from dataclasses import dataclass
 
 import redis
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from streamsvc.viewing import keys
+
+log = logging.getLogger(__name__)
+_CACHE_LIMIT = 100_000  # tickets remembered per process, at most
 
 _START = """
 local devices, bydev, revoked = KEYS[1], KEYS[2], KEYS[3]
 local prefix, device, sid = ARGV[1], ARGV[2], ARGV[3]
 local now, idle_ms, maxd = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local policy, ttl = ARGV[7], tonumber(ARGV[8])
+local policy, ttl, channel, ticket = ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
 local state = redis.call('GET', revoked)
 if state then return {'revoked', state} end
 -- devices that stopped sending heartbeats give their slot back
@@ -44,6 +51,7 @@ if redis.call('ZCARD', devices) >= maxd then
   redis.call('HSET', prefix .. victim, 'state', 'replaced')
   redis.call('EXPIRE', prefix .. victim, ttl)
   if vdev and redis.call('HGET', bydev, vdev) == victim then redis.call('HDEL', bydev, vdev) end
+  redis.call('PUBLISH', channel, ticket)
 end
 redis.call('HSET', prefix .. sid, 'device', device, 'state', 'active', 'started', now)
 redis.call('EXPIRE', prefix .. sid, ttl)
@@ -76,6 +84,7 @@ _END = """
 redis.call('ZREM', KEYS[1], ARGV[1])
 local dev = redis.call('HGET', KEYS[3], 'device')
 if dev and redis.call('HGET', KEYS[2], dev) == ARGV[1] then redis.call('HDEL', KEYS[2], dev) end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
 return redis.call('DEL', KEYS[3])
 """
 
@@ -89,9 +98,15 @@ class Slot:
 class ViewingStore:
     """Sessions and revocation state of tickets, in Redis (async, for the API)."""
 
-    def __init__(self, client: aioredis.Redis, idle_seconds: int) -> None:
+    def __init__(
+        self, client: aioredis.Redis, idle_seconds: int, cache_seconds: float = 1.0
+    ) -> None:
         self.client = client
         self.idle_seconds = idle_seconds
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, dict[str, tuple[str, float]]] = {}
+        self._generation = 0
+        self._listening = False
         self._start = client.register_script(_START)
         self._heartbeat = client.register_script(_HEARTBEAT)
         self._end = client.register_script(_END)
@@ -105,7 +120,8 @@ class ViewingStore:
         outcome, session_id = await self._start(
             keys=[devices, by_device, revoked],
             args=[keys.session_prefix(ticket_id), device_id, new_session_id, now_ms,
-                  self.idle_seconds * 1000, max_devices, policy, self.idle_seconds],
+                  self.idle_seconds * 1000, max_devices, policy, self.idle_seconds,
+                  keys.CHANGES_CHANNEL, ticket_id],
         )  # fmt: skip
         return Slot(_text(outcome), _text(session_id))
 
@@ -121,15 +137,62 @@ class ViewingStore:
     async def end_session(self, ticket_id: str, session_id: str) -> bool:
         devices, by_device, _ = keys.ticket_keys(ticket_id)
         removed = await self._end(
-            keys=[devices, by_device, keys.session_key(ticket_id, session_id)], args=[session_id]
+            keys=[devices, by_device, keys.session_key(ticket_id, session_id)],
+            args=[session_id, keys.CHANGES_CHANNEL, ticket_id],
         )
         return bool(removed)
 
     async def session_state(self, ticket_id: str, session_id: str) -> str:
-        """The authorize check: one round trip (one script reading two keys of one slot)."""
+        """The authorize check: at most one round trip (one script reading two keys of
+        one slot); an active session seen within `cache_seconds` is answered from
+        memory, for as long as the change channel is heard."""
+        cached = self._cache.get(ticket_id)
+        if cached is not None and self._listening:
+            hit = cached.get(session_id)
+            if hit is not None and hit[1] > time.monotonic():
+                return hit[0]
+        generation = self._generation
         _, _, revoked = keys.ticket_keys(ticket_id)
-        state = await self._state(keys=[revoked, keys.session_key(ticket_id, session_id)])
-        return _text(state)
+        state = _text(await self._state(keys=[revoked, keys.session_key(ticket_id, session_id)]))
+        # Remember only what allows, and only if no change arrived meanwhile.
+        if (
+            state == "active"
+            and self.cache_seconds > 0
+            and self._listening
+            and self._generation == generation
+        ):
+            if len(self._cache) > _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache.setdefault(ticket_id, {})[session_id] = (
+                state,
+                time.monotonic() + self.cache_seconds,
+            )
+        return state
+
+    def forget(self, ticket_id: str) -> None:
+        """Something changed for this ticket: ask Redis next time."""
+        self._generation += 1  # a read in flight now must not remember what it saw
+        self._cache.pop(ticket_id, None)
+
+    async def listen(self) -> None:
+        """Hear the change channel until cancelled; remember nothing while deaf."""
+        while True:
+            pubsub = self.client.pubsub()
+            try:
+                await pubsub.subscribe(keys.CHANGES_CHANNEL)
+                self._listening = True
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self.forget(_text(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except RedisError:
+                log.warning("viewing change channel lost; answering from Redis only")
+            finally:
+                self._listening = False
+                self._cache.clear()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(1)
 
 
 def mark_tickets(client: redis.Redis, statuses: dict[str, str], marker_ttl: int) -> None:
@@ -144,6 +207,7 @@ def mark_tickets(client: redis.Redis, statuses: dict[str, str], marker_ttl: int)
                 pipe.set(revoked, status, ex=marker_ttl)
             else:
                 pipe.delete(revoked)
+            pipe.publish(keys.CHANGES_CHANNEL, ticket_id)
         pipe.execute()
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from config.settings import Settings
 
 VERSION = "v1"
+_VERIFIED_LIMIT = 50_000
 MAX_TOKEN_LENGTH = 2048
 
 
@@ -57,6 +58,8 @@ class TokenSigner:
             raise ValueError("the signing key id must be one of the keys")
         self._keys = dict(keys)
         self._kid = signing_key_id
+        # Tokens already verified (a player asks for every segment with the same one).
+        self._verified: dict[str, Claims] = {}
 
     def sign(self, claims: Claims) -> str:
         body = {
@@ -69,6 +72,18 @@ class TokenSigner:
         return f"{signed}.{_b64(_mac(self._keys[self._kid], signed))}"
 
     def verify(self, token: str, now: float, leeway: int) -> Claims:
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._check(token)
+            if len(self._verified) >= _VERIFIED_LIMIT:
+                self._verified.clear()
+            self._verified[token] = claims
+        if now > claims.expires_at + leeway:
+            raise InvalidToken("expired token")
+        return claims
+
+    def _check(self, token: str) -> Claims:
+        """Signature and shape; the result depends on the token alone, so it is kept."""
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("malformed token")
         parts = token.split(".")
@@ -93,8 +108,6 @@ class TokenSigner:
             )  # fmt: skip
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidToken("malformed token") from exc
-        if now > claims.expires_at + leeway:
-            raise InvalidToken("expired token")
         return claims
 
 
