@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -56,3 +57,31 @@ class Money:
         sign = "-" if self.amount < 0 else ""
         whole, frac = divmod(abs(self.amount), 10**places)
         return f"{sign}{whole}.{frac:0{places}d}" if places else f"{sign}{whole}"
+
+
+def allocate(total: int, weights: Sequence[int]) -> list[int]:
+    """Split `total` minor units in proportion to `weights`, exactly (largest remainder).
+
+    The parts sum to `total`, and each part is within one minor unit of its exact
+    quota `total * weight / sum(weights)`. Units left after flooring go to the
+    largest remainders; ties go to the earlier weight, so the result is the same
+    every time. A negative total is split as its positive mirror, negated. This is
+    the one allocation function of streamsvc: every split goes through it.
+    """
+    if not weights:
+        raise ValueError("nothing to allocate to")
+    if any(isinstance(w, bool) or not isinstance(w, int) or w < 0 for w in weights):
+        raise ValueError("weights are non-negative integers")
+    whole = sum(weights)
+    if whole == 0:
+        raise ValueError("the weights sum to zero")
+    if total < 0:
+        return [-part for part in allocate(-total, weights)]
+    floors = [total * w // whole for w in weights]
+    remainders = [total * w % whole for w in weights]
+    left = total - sum(floors)
+    # Largest remainder first; among equals, the earlier index.
+    order = sorted(range(len(weights)), key=lambda i: (-remainders[i], i))
+    for i in order[:left]:
+        floors[i] += 1
+    return floors
