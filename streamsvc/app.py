@@ -24,6 +24,7 @@ from streamsvc.http.middleware import BodySizeLimitMiddleware, RequestContextMid
 from streamsvc.http.openapi import build_openapi
 from streamsvc.jobs import routes as jobs_routes
 from streamsvc.kit.clock import Clock, SystemClock
+from streamsvc.ledger import routes as ledger_routes
 from streamsvc.listings import routes as listings_routes
 from streamsvc.ops import routes as ops_routes
 from streamsvc.ops.metrics import HttpMetrics
@@ -109,6 +110,7 @@ def create_app(
             *orders_routes.routes,
             *payments_routes.routes,
             *jobs_routes.routes,
+            *ledger_routes.routes,
         ],
         middleware=[
             Middleware(

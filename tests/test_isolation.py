@@ -79,6 +79,7 @@ STAFF_ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "/v1/orders/{order_id}"): None,
     ("POST", "/v1/orders/{order_id}/refunds"): lambda t: {"amount": 100},
     ("GET", "/v1/jobs/{job_id}"): None,
+    ("GET", "/v1/finance/ledger"): None,
 }
 
 

@@ -33,3 +33,14 @@ def test_one_head_and_the_database_is_at_it(infra: Infrastructure, engine: Any) 
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_heads()
     assert set(current) == set(heads)
+
+
+def test_migrations_go_down_and_up_again(infra: Infrastructure, engine: Any) -> None:
+    from alembic import command
+
+    config = alembic_config(infra.database_url)
+    command.downgrade(config, "base")
+    with engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_heads() == ()
+    command.upgrade(config, "head")
+    test_autogenerate_finds_no_difference(infra, engine)

@@ -1,0 +1,56 @@
+"""The double-entry ledger: accounts, transactions and their entries.
+
+Append-only, and balanced by the database itself (see migration 0004): a deferred
+constraint trigger refuses, at commit, any transaction whose entries do not sum to
+zero, that has fewer than two entries, or whose entries are in another currency;
+other triggers refuse every UPDATE and DELETE. Corrections are reversing
+transactions. Every transaction carries a unique reference, so posting twice is a
+no-op.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from streamsvc.kit.columns import timestamp
+
+
+class LedgerAccount(SQLModel, table=True):
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (UniqueConstraint("venue_id", "code", "currency", name="ledger_account_once"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    venue_id: str = Field(foreign_key="venues.id", index=True, max_length=32)
+    # e.g. stripe_balance, vat_payable, stripe_fees, platform_fees,
+    # costs_recouped:<event>, payable:<party type>:<party id>
+    code: str = Field(max_length=120)
+    currency: str = Field(max_length=3)
+    created_at: datetime = timestamp()
+
+
+class LedgerTransaction(SQLModel, table=True):
+    __tablename__ = "ledger_transactions"
+
+    id: str = Field(primary_key=True, max_length=32)
+    venue_id: str = Field(foreign_key="venues.id", index=True, max_length=32)
+    event_id: str | None = Field(default=None, foreign_key="events.id", index=True, max_length=32)
+    reference: str = Field(max_length=255, unique=True)  # charge:{id}, refund:{id}, ...
+    currency: str = Field(max_length=3)
+    description: str = Field(default="", max_length=500)
+    reverses: str | None = Field(default=None, foreign_key="ledger_transactions.id", max_length=32)
+    posted_at: datetime = timestamp(index=True)
+
+
+class LedgerEntry(SQLModel, table=True):
+    __tablename__ = "ledger_entries"
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True)
+    )
+    transaction_id: str = Field(foreign_key="ledger_transactions.id", index=True, max_length=32)
+    account_id: str = Field(foreign_key="ledger_accounts.id", index=True, max_length=32)
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))  # debit > 0, credit < 0
+    currency: str = Field(max_length=3)
