@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -95,8 +94,8 @@ def create_app(
             yield
         finally:
             listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            # A subscription torn down mid-read must not hold up shutdown.
+            await asyncio.wait({listener}, timeout=2)
             await resources.close()
 
     app = Starlette(

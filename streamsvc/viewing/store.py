@@ -8,6 +8,7 @@ one ticket, which share its hash tag (keys.py), so they stay within one slot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -191,7 +192,8 @@ class ViewingStore:
             finally:
                 self._listening = False
                 self._cache.clear()
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(pubsub.aclose(), timeout=1)  # type: ignore[no-untyped-call]
             await asyncio.sleep(1)
 
 
