@@ -7,6 +7,7 @@ from typing import Any
 
 from config.settings import Settings
 from streamsvc.payments.gateway import (
+    BalanceTransaction,
     InvalidWebhook,
     PaymentGateway,
     PaymentIntent,
@@ -43,6 +44,12 @@ class UnconfiguredGateway:
         self, *, payment_intent_id: str, amount: int, metadata: Mapping[str, str],
         idempotency_key: str,
     ) -> Refund:  # fmt: skip
+        raise PaymentProviderUnavailable(self._why)
+
+    def payment_balance_transaction(self, payment_intent_id: str) -> BalanceTransaction | None:
+        raise PaymentProviderUnavailable(self._why)
+
+    def refund_balance_transaction(self, refund_id: str) -> BalanceTransaction | None:
         raise PaymentProviderUnavailable(self._why)
 
     def verify_webhook(

@@ -51,6 +51,23 @@ class Refund:
     payment_intent: str | None
 
 
+@dataclass(frozen=True)
+class BalanceTransaction:
+    """Money as it reached (or left) our Stripe balance: read, never computed.
+
+    `amount` is gross (negative for refunds), `fee` what Stripe kept, and
+    `net = amount - fee`, all in minor units of `currency`.
+    """
+
+    id: str
+    amount: int
+    fee: int
+    net: int
+    currency: str  # lower case, as Stripe spells it
+    status: str  # available | pending
+    type: str  # charge | refund | adjustment ...
+
+
 class PaymentGateway(Protocol):
     def create_payment_intent(
         self, *, amount: int, currency: str, metadata: Mapping[str, str], idempotency_key: str
@@ -76,6 +93,14 @@ class PaymentGateway(Protocol):
         idempotency_key: str,
     ) -> Refund:
         """Refund `amount` minor units of a succeeded PaymentIntent."""
+        ...
+
+    def payment_balance_transaction(self, payment_intent_id: str) -> BalanceTransaction | None:
+        """The balance transaction of the intent's charge; None while nothing was charged."""
+        ...
+
+    def refund_balance_transaction(self, refund_id: str) -> BalanceTransaction | None:
+        """The balance transaction of a refund; None while the refund moved nothing."""
         ...
 
     def verify_webhook(

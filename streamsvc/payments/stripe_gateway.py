@@ -20,6 +20,7 @@ import stripe
 
 from config.settings import Settings, SettingsError
 from streamsvc.payments.gateway import (
+    BalanceTransaction,
     InvalidWebhook,
     PaymentIntent,
     PaymentProviderUnavailable,
@@ -102,6 +103,30 @@ class StripeGateway:
         with _translated_errors():
             intent = self._client.v1.payment_intents.retrieve(intent_id)
         return _payment_intent(intent.to_dict())
+
+    def payment_balance_transaction(self, payment_intent_id: str) -> BalanceTransaction | None:
+        intent = self.retrieve_payment_intent(payment_intent_id)
+        if intent.latest_charge is None:
+            return None
+        with _translated_errors():
+            charge = self._client.v1.charges.retrieve(intent.latest_charge).to_dict()
+        return self._balance_transaction(_id_of(charge.get("balance_transaction")))
+
+    def refund_balance_transaction(self, refund_id: str) -> BalanceTransaction | None:
+        with _translated_errors():
+            refund = self._client.v1.refunds.retrieve(refund_id).to_dict()
+        return self._balance_transaction(_id_of(refund.get("balance_transaction")))
+
+    def _balance_transaction(self, txn_id: str | None) -> BalanceTransaction | None:
+        if not txn_id:
+            return None
+        with _translated_errors():
+            data = self._client.v1.balance_transactions.retrieve(txn_id).to_dict()
+        return BalanceTransaction(
+            id=str(data["id"]), amount=int(data["amount"]), fee=int(data.get("fee") or 0),
+            net=int(data["net"]), currency=str(data["currency"]).lower(),
+            status=str(data.get("status") or "available"), type=str(data.get("type") or ""),
+        )  # fmt: skip
 
     def cancel_payment_intent(self, intent_id: str, *, idempotency_key: str) -> PaymentIntent:
         try:

@@ -533,3 +533,20 @@ def _wait_for_event(server: _Server, intent_id: str, timeout: float) -> Received
         if body.get("data", {}).get("object", {}).get("id") == intent_id:
             return received
     raise AssertionError(f"localstripe sent no webhook about {intent_id} within {timeout}s")
+
+
+def test_balance_transactions_of_a_charge_and_a_refund(
+    gateway: StripeGateway, localstripe: str
+) -> None:
+    intent = gateway.create_payment_intent(amount=2500, currency="eur", metadata={},
+                                           idempotency_key="bt-test-1")  # fmt: skip
+    assert gateway.payment_balance_transaction(intent.id) is None  # nothing charged yet
+    pay_with_card(localstripe, intent.id)
+    charged = gateway.payment_balance_transaction(intent.id)
+    assert charged is not None
+    assert (charged.amount, charged.net - charged.amount + charged.fee) == (2500, 0)
+    refund = gateway.create_refund(payment_intent_id=intent.id, amount=1000, metadata={},
+                                   idempotency_key="bt-test-refund")  # fmt: skip
+    returned = gateway.refund_balance_transaction(refund.id)
+    assert returned is not None
+    assert returned.amount == -1000 and returned.net == returned.amount - returned.fee
