@@ -19,6 +19,7 @@ from config.logging import configure_logging
 from config.settings import Settings, load_settings
 from streamsvc.catalog import routes as catalog_routes
 from streamsvc.errors import MethodNotAllowed, NotFound, ServiceError, validation_failed
+from streamsvc.finance import routes as finance_routes
 from streamsvc.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from streamsvc.http.openapi import build_openapi
 from streamsvc.jobs import routes as jobs_routes
@@ -110,6 +111,7 @@ def create_app(
             *payments_routes.routes,
             *jobs_routes.routes,
             *ledger_routes.routes,
+            *finance_routes.routes,
         ],
         middleware=[
             Middleware(

@@ -19,6 +19,7 @@ TASK_MODULES = [
     "streamsvc.catalog.tasks",
     "streamsvc.orders.tasks",
     "streamsvc.payments.tasks",
+    "streamsvc.finance.tasks",
 ]
 
 

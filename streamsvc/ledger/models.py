@@ -54,3 +54,18 @@ class LedgerEntry(SQLModel, table=True):
     account_id: str = Field(foreign_key="ledger_accounts.id", index=True, max_length=32)
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))  # debit > 0, credit < 0
     currency: str = Field(max_length=3)
+
+
+class ReconciliationFinding(SQLModel, table=True):
+    """A difference between Stripe and the ledger: recorded, never silently overwritten."""
+
+    __tablename__ = "reconciliation_findings"
+    __table_args__ = (UniqueConstraint("kind", "reference", name="finding_once"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    venue_id: str = Field(foreign_key="venues.id", index=True, max_length=32)
+    event_id: str | None = Field(default=None, foreign_key="events.id", index=True, max_length=32)
+    kind: str = Field(max_length=40)  # missing_in_stripe | amount_mismatch | unbalanced
+    reference: str = Field(max_length=255)  # order:{id}, bt:{id}, refund:{id}
+    detail: str = Field(default="", max_length=1000)
+    created_at: datetime = timestamp()
