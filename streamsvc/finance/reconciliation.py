@@ -50,49 +50,51 @@ def reconcile_event(
         ))  # fmt: skip
     for order_id, venue_id, intent_id, paid in orders:
         txn = gateway.payment_balance_transaction(intent_id) if intent_id else None
-        with database.unit_of_work() as uow:
-            if txn is None:
-                outcome.findings += _finding(
-                    uow.session, venue_id, event_id, kind="missing_in_stripe",
-                    reference=f"order:{order_id}", detail="no charge at Stripe", now=now,
-                )  # fmt: skip
-                continue
-            outcome.charges += _post(uow.session, venue_id, event_id, txn, now)
-            if txn.amount != paid:
-                outcome.findings += _finding(
-                    uow.session, venue_id, event_id, kind="amount_mismatch",
-                    reference=f"bt:{txn.id}",
-                    detail=f"Stripe charged {txn.amount}, order {order_id} recorded {paid}",
-                    now=now,
-                )  # fmt: skip
+        posted, found = _settle(
+            database, venue_id, event_id, txn, paid,
+            missing=f"order:{order_id}", what=f"order {order_id}", now=now,
+        )  # fmt: skip
+        outcome.charges += posted
+        outcome.findings += found
     for refund_id, stripe_refund_id, amount, venue_id in refunds:
         txn = gateway.refund_balance_transaction(str(stripe_refund_id))
-        with database.unit_of_work() as uow:
-            if txn is None:
-                outcome.findings += _finding(
-                    uow.session, venue_id, event_id, kind="missing_in_stripe",
-                    reference=f"refund:{refund_id}", detail="no balance transaction", now=now,
-                )  # fmt: skip
-                continue
-            outcome.refunds += _post(uow.session, venue_id, event_id, txn, now)
-            if -txn.amount != amount:
-                outcome.findings += _finding(
-                    uow.session, venue_id, event_id, kind="amount_mismatch",
-                    reference=f"bt:{txn.id}",
-                    detail=f"Stripe refunded {-txn.amount}, refund {refund_id} recorded {amount}",
-                    now=now,
-                )  # fmt: skip
+        # A refund's balance transaction is negative: it takes `amount` back out.
+        posted, found = _settle(
+            database, venue_id, event_id, txn, -amount,
+            missing=f"refund:{refund_id}", what=f"refund {refund_id}", now=now,
+        )  # fmt: skip
+        outcome.refunds += posted
+        outcome.findings += found
     return outcome
+
+
+def _settle(
+    database: Database, venue_id: str, event_id: str, txn: BalanceTransaction | None,
+    expected: int, *, missing: str, what: str, now: datetime,
+) -> tuple[int, int]:  # fmt: skip
+    """Post one of our money movements as Stripe reports it: (posted, findings)."""
+    with database.unit_of_work() as uow:
+        if txn is None:
+            return 0, _finding(uow.session, venue_id, event_id, kind="missing_in_stripe",
+                               reference=missing, detail="Stripe has no balance transaction",
+                               now=now)  # fmt: skip
+        if txn.net != txn.amount - txn.fee:
+            detail = f"net {txn.net} is not amount {txn.amount} minus fee {txn.fee}"
+            return 0, _finding(uow.session, venue_id, event_id, kind="unbalanced",
+                               reference=f"bt:{txn.id}", detail=detail, now=now)  # fmt: skip
+        posted = _post(uow.session, venue_id, event_id, txn, now)
+        found = 0
+        if txn.amount != expected:
+            found = _finding(uow.session, venue_id, event_id, kind="amount_mismatch",
+                             reference=f"bt:{txn.id}",
+                             detail=f"Stripe reports {txn.amount}, {what} recorded {expected}",
+                             now=now)  # fmt: skip
+        return posted, found
 
 
 def _post(session: Session, venue_id: str, event_id: str, txn: BalanceTransaction,
           now: datetime) -> int:  # fmt: skip
     """Post one balance transaction (once); 1 when it was new."""
-    if txn.net != txn.amount - txn.fee:
-        _finding(session, venue_id, event_id, kind="unbalanced", reference=f"bt:{txn.id}",
-                 detail=f"net {txn.net} is not amount {txn.amount} minus fee {txn.fee}",
-                 now=now)  # fmt: skip
-        return 0
     posted = post(
         session, venue_id=venue_id, reference=f"bt:{txn.id}", currency=txn.currency.upper(),
         lines=[Line("stripe_balance", txn.net), Line("stripe_fees", txn.fee),

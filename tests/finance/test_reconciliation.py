@@ -149,3 +149,23 @@ def test_the_api_starts_a_reconciliation_job(
     unknown = client.post("/v1/finance/reconciliations", json={"event_id": "evt_unknown"},
                           headers=venue.headers)  # fmt: skip
     assert unknown.status_code == 404
+
+
+def test_figures_that_do_not_add_up_are_a_finding_not_a_posting(
+    database: Database, gateway: Any, clock: FixedClock, sale: Any
+) -> None:
+    venue, event_id, _ = sale
+
+    class Inconsistent(FeeCharging):
+        def payment_balance_transaction(self, intent_id: str) -> BalanceTransaction | None:
+            txn = super().payment_balance_transaction(intent_id)
+            assert txn is not None
+            return replace(txn, net=txn.net - 1)  # net is not amount minus fee
+
+    broken: Any = Inconsistent(gateway, fee=10)
+    outcome = reconcile_event(database, broken, event_id, clock.now())
+    assert (outcome.charges, outcome.findings) == (0, 1)
+    assert (
+        "stripe_fees" not in _balances(database, venue.id)
+        or _balances(database, venue.id)["stripe_fees"] == 0
+    )
