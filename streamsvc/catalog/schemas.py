@@ -118,7 +118,7 @@ class PayWhatYouWant(WriteModel):
     suggested_amount: Amount
 
 
-class Access(WriteModel):
+class AccessProfile(WriteModel):
     quality: Literal["sd", "hd", "uhd"]
     extras: Annotated[list[Extra], Field(max_length=20)] = []
     in_venue: bool = False
@@ -135,13 +135,13 @@ class TierFields(WriteModel):
     sales_start: Timestamp | None = None
     sales_end: Timestamp | None = None
     vat_rate_bps: Bps | None = None
-    access: Access | None = None
+    access: AccessProfile | None = None
 
 
 class TierCreate(TierFields):
     name: Name
     vat_rate_bps: Bps
-    access: Access
+    access: AccessProfile
 
 
 class TierUpdate(TierFields):

@@ -72,7 +72,7 @@ def _renewal(
     expires = min(now + timedelta(seconds=settings.viewing_token_ttl_seconds), closes_at)
     fresh = Claims(claims.session_id, claims.ticket_id, claims.event_id, claims.qualities,
                    claims.extras, int(now.timestamp()), int(expires.timestamp()))  # fmt: skip
-    token = service.issue(request.app.state.resources.signer, fresh)
+    token = request.app.state.resources.signer.sign(fresh)
     return token, expires, now + (expires - now) / 2
 
 

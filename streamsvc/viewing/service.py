@@ -91,10 +91,6 @@ def _check(ticket: Ticket, tier: Tier, event: Event, now: datetime) -> datetime:
     return closes
 
 
-def issue(signer: TokenSigner, claims: Claims) -> str:
-    return signer.sign(claims)
-
-
 def verify(signer: TokenSigner, token: str | None, settings: Settings, now: datetime) -> Claims:
     if not token:
         raise Unauthenticated("Send the viewing token.", code="missing_token")
