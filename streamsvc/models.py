@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 
 from streamsvc import idempotency  # noqa: F401
 from streamsvc.catalog import models as catalog  # noqa: F401
+from streamsvc.finance import models as finance  # noqa: F401
 from streamsvc.jobs import models as jobs  # noqa: F401
 from streamsvc.ledger import models as ledger  # noqa: F401
 from streamsvc.orders import models as orders  # noqa: F401

@@ -1,9 +1,10 @@
 """The double-entry ledger: accounts, transactions and their entries.
 
-Append-only, and balanced by the database itself (see migration 0004): a deferred
-constraint trigger refuses, at commit, any transaction whose entries do not sum to
-zero, that has fewer than two entries, or whose entries are in another currency;
-other triggers refuse every UPDATE and DELETE. Corrections are reversing
+Append-only, and balanced by the database itself (see migration 0006): a statement
+trigger refuses any insert of entries after which a transaction does not sum to
+zero, has fewer than two entries, or mixes currencies or venues, and a deferred
+trigger refuses at commit a transaction left without entries; other triggers refuse
+every UPDATE and DELETE of transactions, entries and accounts. Corrections are reversing
 transactions. Every transaction carries a unique reference, so posting twice is a
 no-op.
 """
@@ -50,8 +51,12 @@ class LedgerEntry(SQLModel, table=True):
     id: int | None = Field(
         default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True)
     )
-    transaction_id: str = Field(foreign_key="ledger_transactions.id", index=True, max_length=32)
-    account_id: str = Field(foreign_key="ledger_accounts.id", index=True, max_length=32)
+    # No foreign keys: at millions of rows their per-row checks cost more than all the
+    # rest of posting. The statement trigger of migration 0006 checks instead, for
+    # every inserted entry, that its transaction and its account exist (both tables
+    # are append-only, so what exists stays).
+    transaction_id: str = Field(index=True, max_length=32)
+    account_id: str = Field(index=True, max_length=32)
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))  # debit > 0, credit < 0
     currency: str = Field(max_length=3)
 

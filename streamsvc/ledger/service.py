@@ -84,17 +84,14 @@ def post(
         return None  # posted before: exactly once
     accounts = {code: account(session, venue_id, code, currency, now)
                 for code in {line.account for line in lines}}  # fmt: skip
-    session.add_all(
-        LedgerEntry(
-            transaction_id=txn_id,
-            account_id=accounts[line.account],
-            amount=line.amount,
-            currency=currency,
-        )
-        for line in lines
-        if line.amount != 0
-    )
-    session.flush()
+    # One INSERT for all entries: the database checks the balance per statement.
+    session.execute(
+        insert(LedgerEntry).values([
+            {"transaction_id": txn_id, "account_id": accounts[line.account],
+             "amount": line.amount, "currency": currency}
+            for line in lines if line.amount != 0
+        ])
+    )  # fmt: skip
     return session.get(LedgerTransaction, txn_id)
 
 

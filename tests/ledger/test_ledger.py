@@ -24,7 +24,8 @@ def database(settings: Settings) -> Iterator[Database]:
     database = Database(make_engine(settings.require("database_url"), pool_size=2))
     with database.unit_of_work() as uow:
         uow.session.execute(text(
-            "INSERT INTO venues VALUES ('ven_l', 'Ledger House', 'ledger-house', 'NL', 'EUR', 'UTC', now())"
+            "INSERT INTO venues VALUES ('ven_l', 'Ledger House', 'ledger-house', 'NL', 'EUR', 'UTC', now()),"
+            " ('ven_o', 'Other House', 'other-house', 'NL', 'EUR', 'UTC', now())"
         ))  # fmt: skip
     yield database
     database.dispose()
@@ -88,7 +89,7 @@ def _raw(database: Database, *statements: str) -> None:
 
 ACCOUNTS = (
     "INSERT INTO ledger_accounts VALUES ('acc_a', 'ven_l', 'a', 'EUR', now()), "
-    "('acc_b', 'ven_l', 'b', 'EUR', now())"
+    "('acc_b', 'ven_l', 'b', 'EUR', now()), ('acc_o', 'ven_o', 'b', 'EUR', now())"
 )
 TXN = "INSERT INTO ledger_transactions VALUES ('ltx_1', 'ven_l', NULL, 'raw:1', 'EUR', '', NULL, now())"
 
@@ -100,21 +101,54 @@ TXN = "INSERT INTO ledger_transactions VALUES ('ltx_1', 'ven_l', NULL, 'raw:1', 
             ["(DEFAULT, 'ltx_1', 'acc_a', 100, 'EUR')", "(DEFAULT, 'ltx_1', 'acc_b', -99, 'EUR')"],
             "does not balance",
         ),
-        (["(DEFAULT, 'ltx_1', 'acc_a', 0, 'EUR')"], "fewer than two"),
+        (["(DEFAULT, 'ltx_1', 'acc_a', 0, 'EUR')"], "two or more entries"),
         (
             ["(DEFAULT, 'ltx_1', 'acc_a', 100, 'EUR')", "(DEFAULT, 'ltx_1', 'acc_b', -100, 'USD')"],
-            "mixes currencies",
+            "mix venues or currencies",
         ),
+        (  # an account of another venue
+            ["(DEFAULT, 'ltx_1', 'acc_a', 100, 'EUR')", "(DEFAULT, 'ltx_1', 'acc_o', -100, 'EUR')"],
+            "mix venues or currencies",
+        ),
+        (  # no such account
+            ["(DEFAULT, 'ltx_1', 'acc_a', 100, 'EUR')", "(DEFAULT, 'ltx_1', 'acc_x', -100, 'EUR')"],
+            "missing transaction or account",
+        ),
+        (  # no such transaction
+            [
+                "(DEFAULT, 'ltx_1', 'acc_a', 100, 'EUR')",
+                "(DEFAULT, 'ltx_1', 'acc_b', -100, 'EUR')",
+                "(DEFAULT, 'ltx_9', 'acc_a', 1, 'EUR')",
+                "(DEFAULT, 'ltx_9', 'acc_b', -1, 'EUR')",
+            ],
+            "missing transaction or account",
+        ),
+        ([], "has no entries"),  # checked when the transaction commits
     ],
 )
 def test_the_database_refuses_what_does_not_balance(
     database: Database, entries: list[str], reason: str
 ) -> None:
     _raw(database, ACCOUNTS)
+    statements = [TXN] + (
+        [f"INSERT INTO ledger_entries VALUES {', '.join(entries)}"] if entries else []
+    )
     with pytest.raises(DBAPIError, match=reason):
-        _raw(database, TXN, f"INSERT INTO ledger_entries VALUES {', '.join(entries)}")
+        _raw(database, *statements)
     with database.engine.connect() as conn:  # nothing of it was kept
         assert conn.execute(text("SELECT count(*) FROM ledger_transactions")).scalar_one() == 0
+
+
+def test_entries_added_later_must_still_balance(database: Database) -> None:
+    _raw(
+        database,
+        ACCOUNTS,
+        TXN,
+        "INSERT INTO ledger_entries VALUES "
+        "(DEFAULT, 'ltx_1', 'acc_a', 100, 'EUR'), (DEFAULT, 'ltx_1', 'acc_b', -100, 'EUR')",
+    )
+    with pytest.raises(DBAPIError, match="does not balance"):
+        _raw(database, "INSERT INTO ledger_entries VALUES (DEFAULT, 'ltx_1', 'acc_a', 5, 'EUR')")
 
 
 @pytest.mark.parametrize(
@@ -124,6 +158,8 @@ def test_the_database_refuses_what_does_not_balance(
         "DELETE FROM ledger_entries",
         "UPDATE ledger_transactions SET description = 'edited'",
         "DELETE FROM ledger_transactions",
+        "UPDATE ledger_accounts SET code = 'other'",
+        "DELETE FROM ledger_accounts",
     ],
 )
 def test_posted_is_posted(database: Database, statement: str) -> None:

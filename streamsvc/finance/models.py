@@ -1,0 +1,39 @@
+"""What Stripe reported about an event's money: its balance transactions, as fetched.
+
+This is Stripe's account of each movement (a charge, a refund, a failed refund, a
+dispute withdrawal or reinstatement), stored as read so that posting to the ledger
+and splitting are set-based SQL over it. A row is written once; only `status` and
+`available_on` follow Stripe while funds are pending. Any other change Stripe
+reports later is a finding, never an overwrite.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, Index
+from sqlmodel import Field, SQLModel
+
+from streamsvc.kit.columns import timestamp
+
+KINDS = ("charge", "refund", "refund_failure", "dispute", "dispute_reversal")
+
+
+class BalanceTransactionRecord(SQLModel, table=True):
+    __tablename__ = "stripe_balance_transactions"
+    __table_args__ = (Index("ix_stripe_balance_transactions_event_order", "event_id", "order_id"),)
+
+    id: str = Field(primary_key=True, max_length=255)  # Stripe's txn_…
+    venue_id: str = Field(foreign_key="venues.id", max_length=32)
+    event_id: str = Field(foreign_key="events.id", max_length=32)
+    order_id: str = Field(foreign_key="orders.id", index=True, max_length=32)
+    kind: str = Field(max_length=20)  # one of KINDS
+    source_id: str = Field(max_length=255)  # the charge, refund or dispute it belongs to
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))  # gross, signed
+    fee: int = Field(sa_column=Column(BigInteger, nullable=False))
+    net: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)  # upper case, like the ledger
+    status: str = Field(max_length=12)  # available | pending
+    available_on: datetime | None = timestamp(nullable=True)
+    created: datetime = timestamp()  # Stripe's own time of the movement
+    fetched_at: datetime = timestamp()
