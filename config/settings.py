@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     worker_heartbeat_seconds: int = Field(default=15, ge=1, le=3600)
+    # Beat reconciles every event with money activity this often, looking back this far
+    # (and scans Stripe's balance transactions of that window for unknown charges).
+    reconcile_interval_seconds: int = Field(default=900, ge=10, le=86_400)
+    reconcile_lookback_hours: int = Field(default=72, ge=1, le=24 * 90)
 
     _split_secrets = field_validator("stripe_webhook_secrets", mode="before")(_split_csv)
     _token_keys = field_validator("token_keys", mode="before")(_parse_token_keys)

@@ -82,6 +82,7 @@ STAFF_ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "/v1/finance/ledger"): None,
     ("POST", "/v1/finance/reconciliations"): lambda t: {"event_id": t.ids["event_id"]},
     ("GET", "/v1/finance/findings"): None,
+    ("GET", "/v1/finance/events/{event_id}/statement"): None,
 }
 
 

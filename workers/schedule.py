@@ -20,4 +20,5 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "retry-unsubmitted-refunds": _every("payments.retry_unsubmitted_refunds", 300),
         "purge-idempotency-keys": _every("orders.purge_idempotency_keys", 3600),
         "advance-event-states": _every("catalog.advance_event_states", 60),
+        "reconcile-recent": _every("finance.reconcile_recent", settings.reconcile_interval_seconds),
     }

@@ -1,11 +1,14 @@
-"""Reconciliation: every charge and refund of an event, posted as Stripe reports it.
+"""Reconciling an event: collect from Stripe, post, split, then check the ledger.
 
-For each paid order the charge's balance transaction is read from Stripe and posted
-under `bt:{balance transaction id}`: the net to `stripe_balance`, the fee to
-`stripe_fees`, the gross against `sales:{event}`. Refunds are posted the same way
-from their own balance transactions. Fees are read, never computed. Posting is by
-reference, so a re-run (after a crash at any point) posts nothing twice; what does
-not agree with our records becomes a finding instead of an overwrite.
+1. collect: every balance transaction of the event's charges, refunds and
+   disputes, stored as Stripe reports it (`collect.py`);
+2. post: each one to the ledger once, set-based (`posting.py`);
+3. split: the waterfall per order under its rule version (`splitting.py`);
+4. check: the ledger holds exactly what the balance transactions say, account by
+   account; any difference is a finding.
+
+Every step is idempotent and commits in small units, so a worker killed anywhere
+and run again ends with the same ledger.
 """
 
 from __future__ import annotations
@@ -13,112 +16,83 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import Session, col, select
+from sqlalchemy import text
+from sqlmodel import Session
 
+from streamsvc.catalog.models import Event
 from streamsvc.db import Database
-from streamsvc.kit.ids import new_id
-from streamsvc.ledger.models import ReconciliationFinding
-from streamsvc.ledger.service import Line, post
-from streamsvc.orders.models import Order
-from streamsvc.payments.gateway import BalanceTransaction, PaymentGateway
-from streamsvc.payments.models import Refund
+from streamsvc.finance.collect import Progress, collect_event
+from streamsvc.finance.findings import record_finding
+from streamsvc.finance.posting import accounts_of_kind, post_batch
+from streamsvc.finance.splitting import split_event
+from streamsvc.finance.statement import event_balances
+from streamsvc.payments.gateway import BalanceReader
 
 
 @dataclass
 class Outcome:
-    charges: int = 0
-    refunds: int = 0
+    asked: int = 0  # questions to Stripe
+    stored: int = 0  # balance transactions newly stored
+    posted: int = 0  # balance transactions newly posted
+    splits: int = 0  # split transactions posted
     findings: int = 0
+
+    def add(self, other: Outcome) -> None:
+        for field in ("asked", "stored", "posted", "splits", "findings"):
+            setattr(self, field, getattr(self, field) + getattr(other, field))
 
 
 def reconcile_event(
-    database: Database, gateway: PaymentGateway, event_id: str, now: datetime
-) -> Outcome:
-    outcome = Outcome()
-    with database.unit_of_work() as uow:
-        orders = list(uow.session.exec(
-            select(Order.id, Order.venue_id, Order.payment_intent_id, Order.paid_amount)
-            .where(Order.event_id == event_id, col(Order.paid_amount) > 0)
-            .order_by(col(Order.created_at))
-        ))  # fmt: skip
-        refunds = list(uow.session.exec(
-            select(Refund.id, Refund.stripe_refund_id, Refund.amount, Order.venue_id)
-            .join(Order, col(Order.id) == col(Refund.order_id))
-            .where(Order.event_id == event_id, Refund.status == "succeeded",
-                   col(Refund.stripe_refund_id).is_not(None))
-        ))  # fmt: skip
-    for order_id, venue_id, intent_id, paid in orders:
-        txn = gateway.payment_balance_transaction(intent_id) if intent_id else None
-        posted, found = _settle(
-            database, venue_id, event_id, txn, paid,
-            missing=f"order:{order_id}", what=f"order {order_id}", now=now,
-        )  # fmt: skip
-        outcome.charges += posted
-        outcome.findings += found
-    for refund_id, stripe_refund_id, amount, venue_id in refunds:
-        txn = gateway.refund_balance_transaction(str(stripe_refund_id))
-        # A refund's balance transaction is negative: it takes `amount` back out.
-        posted, found = _settle(
-            database, venue_id, event_id, txn, -amount,
-            missing=f"refund:{refund_id}", what=f"refund {refund_id}", now=now,
-        )  # fmt: skip
-        outcome.refunds += posted
-        outcome.findings += found
+    database: Database, gateway: BalanceReader, event_id: str, now: datetime, *,
+    period: str, progress: Progress = lambda done, total: None,
+) -> Outcome:  # fmt: skip
+    collected = collect_event(database, gateway, event_id, now, progress)
+    outcome = Outcome(asked=collected.asked, stored=collected.stored,
+                      findings=collected.findings)  # fmt: skip
+    outcome.add(post_and_split(database, event_id, now, period=period))
     return outcome
 
 
-def _settle(
-    database: Database, venue_id: str, event_id: str, txn: BalanceTransaction | None,
-    expected: int, *, missing: str, what: str, now: datetime,
-) -> tuple[int, int]:  # fmt: skip
-    """Post one of our money movements as Stripe reports it: (posted, findings)."""
+def post_and_split(database: Database, event_id: str, now: datetime, *, period: str) -> Outcome:
+    """Steps 2 to 4, from what is stored (no Stripe calls)."""
+    outcome = Outcome()
+    while True:
+        with database.unit_of_work() as uow:
+            posted = post_batch(uow.session, event_id, now)
+        outcome.posted += posted
+        if not posted:
+            break
     with database.unit_of_work() as uow:
-        if txn is None:
-            return 0, _finding(uow.session, venue_id, event_id, kind="missing_in_stripe",
-                               reference=missing, detail="Stripe has no balance transaction",
-                               now=now)  # fmt: skip
-        if txn.net != txn.amount - txn.fee:
-            detail = f"net {txn.net} is not amount {txn.amount} minus fee {txn.fee}"
-            return 0, _finding(uow.session, venue_id, event_id, kind="unbalanced",
-                               reference=f"bt:{txn.id}", detail=detail, now=now)  # fmt: skip
-        posted = _post(uow.session, venue_id, event_id, txn, now)
-        found = 0
-        if txn.amount != expected:
-            found = _finding(uow.session, venue_id, event_id, kind="amount_mismatch",
-                             reference=f"bt:{txn.id}",
-                             detail=f"Stripe reports {txn.amount}, {what} recorded {expected}",
-                             now=now)  # fmt: skip
-        return posted, found
+        event = uow.session.get(Event, event_id)
+        if event is None:
+            return outcome
+        outcome.splits = split_event(uow.session, event, period, now)
+    with database.unit_of_work() as uow:
+        outcome.findings += check_ledger(uow.session, event, now)
+    return outcome
 
 
-def _post(session: Session, venue_id: str, event_id: str, txn: BalanceTransaction,
-          now: datetime) -> int:  # fmt: skip
-    """Post one balance transaction (once); 1 when it was new."""
-    posted = post(
-        session, venue_id=venue_id, reference=f"bt:{txn.id}", currency=txn.currency.upper(),
-        lines=[Line("stripe_balance", txn.net), Line("stripe_fees", txn.fee),
-               Line(f"sales:{event_id}", -txn.amount)],
-        now=now, event_id=event_id, description=f"{txn.type} as Stripe reports it",
-    )  # fmt: skip
-    return 0 if posted is None else 1
-
-
-def _finding(
-    session: Session,
-    venue_id: str,
-    event_id: str,
-    *,
-    kind: str,
-    reference: str,
-    detail: str,
-    now: datetime,
-) -> int:
-    inserted = session.execute(
-        insert(ReconciliationFinding)
-        .values(id=new_id("fnd"), venue_id=venue_id, event_id=event_id, kind=kind,
-                reference=reference, detail=detail[:1000], created_at=now)
-        .on_conflict_do_nothing(constraint="finding_once")
-        .returning(col(ReconciliationFinding.id))
-    ).first()  # fmt: skip
-    return 0 if inserted is None else 1
+def check_ledger(session: Session, event: Event, now: datetime) -> int:
+    """Compare the event's ledger with its balance transactions; findings recorded."""
+    reported: dict[str, int] = {}
+    rows = session.execute(text("""
+        SELECT kind, sum(amount), sum(fee), sum(net) FROM stripe_balance_transactions
+         WHERE event_id = :e AND currency = :c GROUP BY kind
+    """), {"e": event.id, "c": event.currency})  # fmt: skip
+    kinds = accounts_of_kind(event.id)
+    for kind, amount, fee, net in rows:
+        reported[kinds[kind]] = reported.get(kinds[kind], 0) - int(amount)
+        reported[f"stripe_fees:{event.id}"] = reported.get(f"stripe_fees:{event.id}", 0) + int(fee)
+        reported["stripe"] = reported.get("stripe", 0) + int(net)
+    held = event_balances(session, event.id, event.currency)
+    held["stripe"] = held.pop("stripe_balance", 0) + held.pop("stripe_pending", 0)
+    found = 0
+    for code, amount in sorted(reported.items()):
+        if held.get(code, 0) != amount:
+            found += record_finding(
+                session, event.venue_id, event.id, kind="ledger_mismatch",
+                reference=f"event:{event.id}:{code}:{amount}",
+                detail=f"{code}: Stripe reports {amount}, the ledger holds {held.get(code, 0)}",
+                now=now,
+            )  # fmt: skip
+    return found

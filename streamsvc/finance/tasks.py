@@ -1,36 +1,92 @@
-"""Finance tasks."""
+"""Finance tasks: a reconciliation job, and beat's reconciliation of recent activity."""
 
 from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from sqlmodel import select
 
-from streamsvc.finance.reconciliation import reconcile_event
+from streamsvc.finance.recent import events_with_activity, unknown_charges
+from streamsvc.finance.reconciliation import Outcome, reconcile_event
 from streamsvc.jobs.models import Job
+from streamsvc.jobs.service import active_job, create_job
+from streamsvc.payments.gateway import PaymentProviderUnavailable
 from streamsvc.payments.tasks import MONEY
 from workers.base import StreamsvcTask
 
+KIND = "reconciliation"
 
-@shared_task(name="finance.reconcile_event", max_retries=10, **MONEY)  # type: ignore[untyped-decorator]
+
+@shared_task(name="finance.reconcile", max_retries=10, **MONEY)  # type: ignore[untyped-decorator]
 def reconcile(self: StreamsvcTask, job_id: str) -> None:
-    """Post an event's charges and refunds as Stripe reports them; safe to run again."""
+    """Reconcile the events of a job (in `result.events`); safe to run again."""
     resources = self.resources
     with self.unit_of_work() as uow:
         job = uow.session.exec(select(Job).where(Job.id == job_id).with_for_update()).one()
-        if job.status == "succeeded" or job.subject_id is None:
+        if job.status in ("succeeded", "failed"):
             return
         job.status, job.updated_at = "running", resources.clock.now()
         uow.session.add(job)
-        event_id = job.subject_id
+        events: list[str] = list(job.result.get("events", []))
+        period = job.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    totals, finished = Outcome(), 0
+
+    def progress(done: int, total: int) -> None:
+        _update(self, job_id, done=finished + done, total=finished + total)
+
     try:
-        outcome = reconcile_event(resources.database, resources.gateway, event_id,
-                                  resources.clock.now())  # fmt: skip
+        for event_id in events:
+            outcome = reconcile_event(
+                resources.database, resources.gateway, event_id, resources.clock.now(),
+                period=period, progress=progress,
+            )  # fmt: skip
+            totals.add(outcome)
+            finished += outcome.asked
     except Exception as exc:
+        if self.request.retries >= self.max_retries:
+            _update(self, job_id, status="failed", error=repr(exc)[:2000])
+            raise
         raise self.retry(exc=exc, countdown=min(600, 10 * 2**self.request.retries)) from exc
+    _update(self, job_id, status="succeeded", done=finished, total=finished,
+            result={"events": events, **vars(totals)})  # fmt: skip
+
+
+def _update(self: StreamsvcTask, job_id: str, **fields: Any) -> None:
     with self.unit_of_work() as uow:
         job = uow.session.exec(select(Job).where(Job.id == job_id).with_for_update()).one()
-        job.status, job.updated_at = "succeeded", resources.clock.now()
-        job.done = job.total = outcome.charges + outcome.refunds
-        job.result = {"charges_posted": outcome.charges, "refunds_posted": outcome.refunds,
-                      "findings": outcome.findings}  # fmt: skip
+        for name, value in fields.items():
+            setattr(job, name, value)
+        job.updated_at = self.resources.clock.now()
         uow.session.add(job)
+
+
+@shared_task(name="finance.reconcile_recent", **MONEY)  # type: ignore[untyped-decorator]
+def reconcile_recent(self: StreamsvcTask) -> int:
+    """Start a reconciliation job for every event with recent money activity."""
+    resources = self.resources
+    now, lookback = (
+        resources.clock.now(),
+        timedelta(hours=resources.settings.reconcile_lookback_hours),
+    )
+    with self.unit_of_work() as uow:
+        events = events_with_activity(uow.session, now - lookback, now)
+        try:
+            more, _ = unknown_charges(uow.session, resources.gateway, now, lookback)
+            events |= more
+        except PaymentProviderUnavailable:
+            pass  # Stripe is away: reconcile what we know; the next run scans again
+        started = []
+        for venue_id, event_id in sorted(events):
+            if active_job(uow.session, KIND, event_id) is None:
+                job = create_job(uow.session, venue_id, KIND, event_id, now)
+                job.result = {"events": [event_id]}
+                started.append(job.id)
+
+        def enqueue() -> None:
+            for job_id in started:
+                self.enqueue("finance.reconcile", job_id)
+
+        uow.after_commit(enqueue)
+    return len(started)

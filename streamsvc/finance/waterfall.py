@@ -27,10 +27,13 @@ class OrderMoney:
     items: tuple[tuple[int, int], ...]  # (line total, VAT rate in bps) per item
     refunded: int = 0
     disputed_lost: int = 0  # the amount of a lost dispute
+    paid: int | None = None  # what Stripe charged, when known; else the items' sum
+    count: int = 1  # this many orders exactly alike (the VAT is computed once for them)
 
     @property
     def gross(self) -> int:
-        return sum(total for total, _ in self.items)
+        """What one such order paid."""
+        return self.paid if self.paid is not None else sum(total for total, _ in self.items)
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,11 @@ def vat_of(orders: Sequence[OrderMoney]) -> int:
     vat = 0
     for order in orders:
         kept = order.gross - order.refunded - order.disputed_lost
-        if kept <= 0 or order.gross == 0:
+        if kept <= 0 or not any(total for total, _ in order.items):
             continue
         shares = allocate(kept, [total for total, _ in order.items])
         for share, (_, rate) in zip(shares, order.items, strict=True):
-            vat += allocate(share, [10_000, rate])[1] if rate else 0
+            vat += order.count * (allocate(share, [10_000, rate])[1] if rate else 0)
     return vat
 
 
@@ -72,9 +75,9 @@ def waterfall(
     costs: Sequence[tuple[str, int]],
     shares: Sequence[tuple[str, int]],
 ) -> Waterfall:
-    gross = sum(order.gross for order in orders)
-    refunds = sum(order.refunded for order in orders)
-    disputes = sum(order.disputed_lost for order in orders)
+    gross = sum(order.gross * order.count for order in orders)
+    refunds = sum(order.refunded * order.count for order in orders)
+    disputes = sum(order.disputed_lost * order.count for order in orders)
     vat = vat_of(orders)
     revenue_ex_vat = gross - refunds - disputes - vat
     platform_fee = (

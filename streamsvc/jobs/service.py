@@ -30,7 +30,9 @@ class JobPublic(BaseModel):
     updated_at: datetime
 
 
-def create_job(session: Session, venue_id: str, kind: str, subject_id: str, now: datetime) -> Job:
+def create_job(
+    session: Session, venue_id: str, kind: str, subject_id: str | None, now: datetime
+) -> Job:
     job = Job(id=new_id("job"), venue_id=venue_id, kind=kind, subject_id=subject_id,
               status="queued", result={}, created_at=now, updated_at=now)  # fmt: skip
     session.add(job)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from config.settings import Settings
@@ -49,7 +49,16 @@ class UnconfiguredGateway:
     def payment_balance_transaction(self, payment_intent_id: str) -> BalanceTransaction | None:
         raise PaymentProviderUnavailable(self._why)
 
-    def refund_balance_transaction(self, refund_id: str) -> BalanceTransaction | None:
+    def refund_balance_transactions(self, refund_id: str) -> list[BalanceTransaction]:
+        raise PaymentProviderUnavailable(self._why)
+
+    def dispute_balance_transactions(self, dispute_id: str) -> list[BalanceTransaction]:
+        raise PaymentProviderUnavailable(self._why)
+
+    def recent_balance_transactions(self, since: int) -> Iterator[BalanceTransaction]:
+        raise PaymentProviderUnavailable(self._why)
+
+    def charge_payment_intent(self, charge_id: str) -> str | None:
         raise PaymentProviderUnavailable(self._why)
 
     def verify_webhook(

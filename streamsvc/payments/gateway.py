@@ -12,7 +12,7 @@ Errors: a provider that cannot be reached or answers 5xx raises
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -65,18 +65,48 @@ class BalanceTransaction:
     net: int
     currency: str  # lower case, as Stripe spells it
     status: str  # available | pending
-    type: str  # charge | refund | adjustment ...
+    type: str  # charge | refund | refund_failure | adjustment ...
+    source: str  # the charge, refund or dispute that moved the money
+    created: int  # unix time
+    available_on: int | None = None  # unix time the funds are (or were) available
 
 
-class PaymentGateway(Protocol):
+class BalanceReader(Protocol):
+    """What reconciliation reads from the provider: never moves money."""
+
+    def retrieve_payment_intent(self, intent_id: str) -> PaymentIntent:
+        """The PaymentIntent as the provider knows it now."""
+        ...
+
+    def payment_balance_transaction(self, payment_intent_id: str) -> BalanceTransaction | None:
+        """The balance transaction of the intent's charge; None while nothing was charged."""
+        ...
+
+    def refund_balance_transactions(self, refund_id: str) -> list[BalanceTransaction]:
+        """A refund's balance transactions: the refund itself and, when it failed after
+        moving money, the one that put the money back; empty while nothing moved."""
+        ...
+
+    def dispute_balance_transactions(self, dispute_id: str) -> list[BalanceTransaction]:
+        """A dispute's balance transactions: the withdrawal (amount and dispute fee)
+        and, when it was won, the reinstatement, as Stripe reports them."""
+        ...
+
+    def recent_balance_transactions(self, since: int) -> Iterator[BalanceTransaction]:
+        """The account's balance transactions created at or after `since` (unix time),
+        newest first."""
+        ...
+
+    def charge_payment_intent(self, charge_id: str) -> str | None:
+        """The PaymentIntent a charge belongs to, if any."""
+        ...
+
+
+class PaymentGateway(BalanceReader, Protocol):
     def create_payment_intent(
         self, *, amount: int, currency: str, metadata: Mapping[str, str], idempotency_key: str
     ) -> PaymentIntent:
         """Create a PaymentIntent for `amount` minor units; the buyer confirms it client-side."""
-        ...
-
-    def retrieve_payment_intent(self, intent_id: str) -> PaymentIntent:
-        """The PaymentIntent as the provider knows it now."""
         ...
 
     def cancel_payment_intent(self, intent_id: str, *, idempotency_key: str) -> PaymentIntent:
@@ -93,14 +123,6 @@ class PaymentGateway(Protocol):
         idempotency_key: str,
     ) -> Refund:
         """Refund `amount` minor units of a succeeded PaymentIntent."""
-        ...
-
-    def payment_balance_transaction(self, payment_intent_id: str) -> BalanceTransaction | None:
-        """The balance transaction of the intent's charge; None while nothing was charged."""
-        ...
-
-    def refund_balance_transaction(self, refund_id: str) -> BalanceTransaction | None:
-        """The balance transaction of a refund; None while the refund moved nothing."""
         ...
 
     def verify_webhook(

@@ -112,21 +112,41 @@ class StripeGateway:
             charge = self._client.v1.charges.retrieve(intent.latest_charge).to_dict()
         return self._balance_transaction(_id_of(charge.get("balance_transaction")))
 
-    def refund_balance_transaction(self, refund_id: str) -> BalanceTransaction | None:
+    def refund_balance_transactions(self, refund_id: str) -> list[BalanceTransaction]:
         with _translated_errors():
             refund = self._client.v1.refunds.retrieve(refund_id).to_dict()
-        return self._balance_transaction(_id_of(refund.get("balance_transaction")))
+        found = (self._balance_transaction(_id_of(refund.get(field)))
+                 for field in ("balance_transaction", "failure_balance_transaction"))  # fmt: skip
+        return [txn for txn in found if txn is not None]
+
+    def dispute_balance_transactions(self, dispute_id: str) -> list[BalanceTransaction]:
+        with _translated_errors():
+            dispute = self._client.v1.disputes.retrieve(dispute_id).to_dict()
+        # A dispute carries its balance transactions whole, not as ids.
+        return [_balance_transaction(data) for data in dispute.get("balance_transactions") or []]
+
+    def recent_balance_transactions(self, since: int) -> Iterator[BalanceTransaction]:
+        # Newest first, and without a `created` filter (localstripe refuses one):
+        # stop at the first one older than `since`.
+        with _translated_errors():
+            page = self._client.v1.balance_transactions.list({"limit": 100})
+            for data in page.auto_paging_iter():
+                txn = _balance_transaction(data.to_dict())
+                if txn.created < since:
+                    return
+                yield txn
+
+    def charge_payment_intent(self, charge_id: str) -> str | None:
+        with _translated_errors():
+            charge = self._client.v1.charges.retrieve(charge_id).to_dict()
+        return _id_of(charge.get("payment_intent"))
 
     def _balance_transaction(self, txn_id: str | None) -> BalanceTransaction | None:
         if not txn_id:
             return None
         with _translated_errors():
             data = self._client.v1.balance_transactions.retrieve(txn_id).to_dict()
-        return BalanceTransaction(
-            id=str(data["id"]), amount=int(data["amount"]), fee=int(data.get("fee") or 0),
-            net=int(data["net"]), currency=str(data["currency"]).lower(),
-            status=str(data.get("status") or "available"), type=str(data.get("type") or ""),
-        )  # fmt: skip
+        return _balance_transaction(data)
 
     def cancel_payment_intent(self, intent_id: str, *, idempotency_key: str) -> PaymentIntent:
         try:
@@ -216,6 +236,17 @@ def _describe(exc: stripe.StripeError) -> str:
         parts.append(f"code {exc.code}")
     message = " ".join(_SECRET.sub("[redacted]", exc.user_message or "no message").split())
     return f"{message} ({', '.join(parts)})"
+
+
+def _balance_transaction(data: Mapping[str, Any]) -> BalanceTransaction:
+    available_on = data.get("available_on")
+    return BalanceTransaction(
+        id=str(data["id"]), amount=int(data["amount"]), fee=int(data.get("fee") or 0),
+        net=int(data["net"]), currency=str(data["currency"]).lower(),
+        status=str(data.get("status") or "available"), type=str(data.get("type") or ""),
+        source=str(_id_of(data.get("source")) or ""), created=int(data.get("created") or 0),
+        available_on=int(available_on) if available_on is not None else None,
+    )  # fmt: skip
 
 
 def _id_of(value: Any) -> str | None:

@@ -547,6 +547,11 @@ def test_balance_transactions_of_a_charge_and_a_refund(
     assert (charged.amount, charged.net - charged.amount + charged.fee) == (2500, 0)
     refund = gateway.create_refund(payment_intent_id=intent.id, amount=1000, metadata={},
                                    idempotency_key="bt-test-refund")  # fmt: skip
-    returned = gateway.refund_balance_transaction(refund.id)
-    assert returned is not None
+    (returned,) = gateway.refund_balance_transactions(refund.id)
     assert returned.amount == -1000 and returned.net == returned.amount - returned.fee
+    assert returned.source == refund.id and charged.source.startswith("ch_")
+    assert gateway.charge_payment_intent(charged.source) == intent.id
+    recent = list(gateway.recent_balance_transactions(since=charged.created))
+    assert {charged.id, returned.id} <= {txn.id for txn in recent}
+    assert all(txn.created >= charged.created for txn in recent)
+    assert list(gateway.recent_balance_transactions(since=returned.created + 3600)) == []

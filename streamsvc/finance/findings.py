@@ -1,0 +1,36 @@
+"""Findings: what Stripe and our records disagree on, recorded once, never overwritten."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Session, col
+
+from streamsvc.kit.ids import new_id
+from streamsvc.ledger.models import ReconciliationFinding
+
+# missing_in_stripe: we recorded money Stripe has no balance transaction for
+# amount_mismatch:   Stripe's figure differs from ours
+# currency_mismatch: Stripe settled in another currency than the order's
+# unbalanced:        a balance transaction whose net is not amount minus fee
+# changed_in_stripe: Stripe now reports other figures than it did when posted
+# unknown_charge:    a charge to one of our venues that matches no order
+# ledger_mismatch:   the ledger of an event differs from its balance transactions
+KINDS = ("missing_in_stripe", "amount_mismatch", "currency_mismatch", "unbalanced",
+         "changed_in_stripe", "unknown_charge", "ledger_mismatch")  # fmt: skip
+
+
+def record_finding(
+    session: Session, venue_id: str, event_id: str | None, *, kind: str, reference: str,
+    detail: str, now: datetime,
+) -> int:  # fmt: skip
+    """Record a finding once (by kind and reference); 1 when it is new."""
+    inserted = session.execute(
+        insert(ReconciliationFinding)
+        .values(id=new_id("fnd"), venue_id=venue_id, event_id=event_id, kind=kind,
+                reference=reference, detail=detail[:1000], created_at=now)
+        .on_conflict_do_nothing(constraint="finding_once")
+        .returning(col(ReconciliationFinding.id))
+    ).first()  # fmt: skip
+    return 0 if inserted is None else 1

@@ -1,0 +1,80 @@
+"""What beat reconciles: events with recent money activity, and unknown charges.
+
+An event is recent when an order was paid, or a refund or dispute changed, within
+the look-back window, or when some of its funds are still pending at Stripe.
+Stripe's own balance transactions of the window are scanned too: a charge we have
+not stored either belongs to one of our orders (its event is reconciled) or is a
+charge naming one of our venues that matches no order (a finding).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from streamsvc.finance.findings import record_finding
+from streamsvc.finance.models import BalanceTransactionRecord
+from streamsvc.orders.models import Order
+from streamsvc.payments.gateway import BalanceReader
+from streamsvc.venues.models import Venue
+
+log = logging.getLogger(__name__)
+
+_ACTIVE = text("""
+SELECT DISTINCT o.venue_id, o.event_id FROM orders o
+ WHERE (CAST(:venue AS text) IS NULL OR o.venue_id = :venue)
+   AND (o.paid_at >= :since AND o.paid_at < :until
+        OR EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = o.id
+                      AND r.updated_at >= :since AND r.updated_at < :until)
+        OR EXISTS (SELECT 1 FROM disputes d WHERE d.order_id = o.id
+                      AND d.updated_at >= :since AND d.updated_at < :until))
+UNION
+SELECT DISTINCT venue_id, event_id FROM stripe_balance_transactions
+ WHERE status = 'pending' AND (CAST(:venue AS text) IS NULL OR venue_id = :venue)
+""")
+
+
+def events_with_activity(
+    session: Session, since: datetime, until: datetime, venue_id: str | None = None
+) -> set[tuple[str, str]]:
+    """(venue, event) pairs with money activity in [since, until), or funds still pending."""
+    rows = session.execute(_ACTIVE, {"since": since, "until": until, "venue": venue_id})
+    return {(str(venue), str(event)) for venue, event in rows}
+
+
+def unknown_charges(
+    session: Session, gateway: BalanceReader, now: datetime, lookback: timedelta
+) -> tuple[set[tuple[str, str]], int]:
+    """Scan Stripe's charges of the window: (events to reconcile, findings recorded)."""
+    since = int((now - lookback).timestamp())
+    events: set[tuple[str, str]] = set()
+    found = 0
+    for txn in gateway.recent_balance_transactions(since):
+        if txn.type != "charge" or not txn.source.startswith(("ch_", "py_")):
+            continue
+        if session.exec(select(BalanceTransactionRecord.id)
+                        .where(BalanceTransactionRecord.id == txn.id)).first():  # fmt: skip
+            continue
+        intent_id = gateway.charge_payment_intent(txn.source)
+        ours = select(Order.venue_id, Order.event_id).where(Order.payment_intent_id == intent_id)
+        order = session.exec(ours).first() if intent_id else None
+        if order is not None:
+            events.add((order[0], order[1]))
+            continue
+        venue_id = (
+            gateway.retrieve_payment_intent(intent_id).metadata.get("venue_id")
+            if intent_id
+            else None
+        )
+        if venue_id and session.get(Venue, venue_id) is not None:
+            found += record_finding(
+                session, venue_id, None, kind="unknown_charge", reference=f"bt:{txn.id}",
+                detail=f"charge {txn.source} of {txn.amount} {txn.currency.upper()} "
+                       "matches no order", now=now,
+            )  # fmt: skip
+        else:
+            log.warning("balance transaction %s: a charge of no venue of ours", txn.id)
+    return events, found

@@ -1,0 +1,149 @@
+"""Splitting an event's money between VAT, the platform, costs and the parties.
+
+The waterfall is computed per order from what Stripe reported (gross, refunds,
+disputes not reinstated, fees) under the split-rule version the order was sold
+with: orders alike are grouped in SQL, so a million orders cost one aggregate
+query and a few hundred waterfall evaluations. Costs are recouped once per event,
+from the latest rule version's list, against the version groups in version order.
+
+Splits are cumulative. Each run computes the whole event as of now and posts, per
+rule version, the difference from everything split before, under
+`split:{event}:v{version}:{period}`. So a refund after a split takes back from
+every party in proportion; a loss is carried (nothing is shared until revenue
+covers it again); and a re-run, or a second run with nothing new, posts nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from streamsvc.catalog.models import Event, SplitRule
+from streamsvc.finance.posting import lock_event_ledger
+from streamsvc.finance.waterfall import OrderMoney, Waterfall, waterfall
+from streamsvc.ledger.service import Line, post
+
+_GROUPS = text("""
+WITH money AS (
+    SELECT order_id,
+           coalesce(sum(amount) FILTER (WHERE kind = 'charge'), 0) AS gross,
+           -coalesce(sum(amount) FILTER (WHERE kind IN ('refund', 'refund_failure')), 0)
+               AS refunded,
+           -coalesce(sum(amount) FILTER (WHERE kind IN ('dispute', 'dispute_reversal')), 0)
+               AS disputed,
+           sum(fee) AS fees
+      FROM stripe_balance_transactions
+     WHERE event_id = :event_id AND currency = :currency
+     GROUP BY order_id
+), items AS (
+    SELECT i.order_id,
+           string_agg((i.quantity * i.unit_amount)::text || ':' || i.vat_rate_bps, ','
+                      ORDER BY i.position) AS lines
+      FROM order_items i JOIN orders o ON o.id = i.order_id
+     WHERE o.event_id = :event_id
+     GROUP BY i.order_id
+)
+SELECT o.split_rule_version, items.lines, m.gross, m.refunded, m.disputed,
+       sum(m.fees) AS fees, count(*) AS orders
+  FROM money m
+  JOIN orders o ON o.id = m.order_id
+  JOIN items ON items.order_id = m.order_id
+ GROUP BY o.split_rule_version, items.lines, m.gross, m.refunded, m.disputed
+""")
+
+
+def party_account(party: dict[str, Any]) -> str:
+    return f"payable:{party['type']}:{party['id']}"
+
+
+@dataclass(frozen=True)
+class VersionSplit:
+    version: int
+    waterfall: Waterfall
+    orders: int
+
+
+def compute(session: Session, event: Event) -> list[VersionSplit]:
+    """The event's waterfall per split-rule version, from the stored balance transactions."""
+    groups: dict[int, list[OrderMoney]] = defaultdict(list)
+    fees: dict[int, int] = defaultdict(int)
+    counts: dict[int, int] = defaultdict(int)
+    rows = session.execute(_GROUPS, {"event_id": event.id, "currency": event.currency})
+    for version, lines, gross, refunded, disputed, group_fees, orders in rows:
+        items = tuple((int(total), int(rate)) for total, rate in
+                      (line.split(":") for line in str(lines).split(",")))  # fmt: skip
+        groups[version].append(OrderMoney(items=items, refunded=int(refunded),
+                                          disputed_lost=int(disputed), paid=int(gross),
+                                          count=int(orders)))  # fmt: skip
+        fees[version] += int(group_fees)
+        counts[version] += int(orders)
+    rules = {rule.version: rule for rule in session.exec(
+        select(SplitRule).where(SplitRule.event_id == event.id).order_by(col(SplitRule.version))
+    )}  # fmt: skip
+    if not rules:
+        return []
+    latest = rules[max(rules)]
+    remaining = [(str(cost["label"]), int(cost["amount"])) for cost in latest.costs]
+    splits = []
+    for version in sorted(groups):
+        rule = rules.get(version, latest)  # every order is sold under a version; be safe
+        result = waterfall(
+            groups[version], stripe_fees=fees[version], platform_fee_bps=rule.platform_fee_bps,
+            costs=remaining, shares=[(party_account(share["party"]), int(share["bps"]))
+                                     for share in rule.shares],
+        )  # fmt: skip
+        remaining = [(label, amount - taken) for (label, amount), (_, taken)
+                     in zip(remaining, result.costs, strict=True)]  # fmt: skip
+        splits.append(VersionSplit(version, result, counts[version]))
+    return splits
+
+
+def targets(event_id: str, result: Waterfall) -> dict[str, int]:
+    """What the ledger should hold for one version's split, by account (credit < 0)."""
+    lines: dict[str, int] = defaultdict(int)
+    lines["vat_payable"] -= result.vat
+    lines["platform_fees"] -= result.platform_fee
+    for position, (_, taken) in enumerate(result.costs):
+        lines[f"costs_recouped:{event_id}:{position}"] -= taken
+    for account, _, amount in result.parties:
+        lines[account] -= amount
+    lines[f"distribution:{event_id}"] = -sum(lines.values())
+    return dict(lines)
+
+
+def split_event(session: Session, event: Event, period: str, now: datetime) -> int:
+    """Post what changed in the event's split since the last one; transactions posted."""
+    lock_event_ledger(session, event.id)
+    posted = 0
+    for split in compute(session, event):
+        prefix = f"split:{event.id}:v{split.version}:"
+        before = _split_so_far(session, event.id, prefix)
+        target = targets(event.id, split.waterfall)
+        delta = {code: target.get(code, 0) - before.get(code, 0)
+                 for code in sorted(set(target) | set(before))}  # fmt: skip
+        if not any(delta.values()):
+            continue
+        done = post(
+            session, venue_id=event.venue_id, reference=f"{prefix}{period}",
+            currency=event.currency, lines=[Line(code, amount) for code, amount in delta.items()],
+            now=now, event_id=event.id,
+            description=f"split under rule version {split.version} ({split.orders} orders)",
+        )  # fmt: skip
+        posted += done is not None
+    return posted
+
+
+def _split_so_far(session: Session, event_id: str, prefix: str) -> dict[str, int]:
+    rows = session.execute(text("""
+        SELECT a.code, sum(e.amount) FROM ledger_transactions t
+          JOIN ledger_entries e ON e.transaction_id = t.id
+          JOIN ledger_accounts a ON a.id = e.account_id
+         WHERE t.event_id = :event_id AND starts_with(t.reference, :prefix)
+         GROUP BY a.code
+    """), {"event_id": event_id, "prefix": prefix})  # fmt: skip
+    return {str(code): int(total) for code, total in rows}
