@@ -143,3 +143,34 @@ def test_a_cancelled_event_refunds_everyone_once(api: httpx.Client, localstripe:
         assert view["status"] == "cancelled"
         assert [(r["origin"], r["amount"]) for r in view["refunds"]] == [("event_cancelled", 3000)]
         assert eventually(partial(lambda o: first_refund_status(o) == "succeeded", order["id"]))
+
+
+def test_a_reconciliation_job_posts_and_splits_through_the_worker(
+    api: httpx.Client, localstripe: str
+) -> None:
+    staff, event_id, tier_id = _shop(api)
+    orders = [
+        _buy_and_pay(api, localstripe, event_id, tier_id, f"fan{i}@example.org") for i in range(3)
+    ]
+    for order in orders:
+        assert eventually(
+            partial(lambda o: ok(api.get(f"/v1/orders/{o}", headers=staff))["status"] == "paid",
+                    order["id"])
+        )  # fmt: skip
+    job = ok(api.post("/v1/finance/reconciliations", json={"event_id": event_id}, headers=staff),
+             202)  # fmt: skip
+    finished = eventually(
+        lambda: (
+            (j := ok(api.get(f"/v1/jobs/{job['id']}", headers=staff)))["status"] == "succeeded"
+            and j
+        )
+    )
+    assert finished, ok(api.get(f"/v1/jobs/{job['id']}", headers=staff))
+    assert finished["progress"] == {"done": 3, "total": 3}  # one charge asked per order
+    assert finished["result"]["posted"] == 3 and finished["result"]["findings"] == 0
+    statement = ok(api.get(f"/v1/finance/events/{event_id}/statement", headers=staff))
+    assert statement["gross"] == 9000 and statement["undistributed"] == 0
+    [venue_share] = statement["parties"]
+    assert venue_share["amount"] == statement["distributable"] > 0
+    ledger = ok(api.get("/v1/finance/ledger", params={"account": "stripe_balance"}, headers=staff))
+    assert sum(line["amount"] for line in ledger["data"]) == 9000  # localstripe charges no fee

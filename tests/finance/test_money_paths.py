@@ -204,3 +204,22 @@ def _anon(text: str, ids: dict[str, str]) -> str:
     for real, name in ids.items():
         text = text.replace(real, name)
     return text
+
+
+def test_each_order_is_split_under_the_rule_it_was_sold_with(world: World) -> None:
+    first = [world.buy([(0, 1)]) for _ in range(3)]
+    venue_party = {"type": "venue", "id": world.venue.id}
+    ok(world.client.put(f"/v1/events/{world.event['id']}/split-rule", headers=world.venue.headers,
+                        json={"platform_fee_bps": 0, "costs": [],
+                              "shares": [{"party": venue_party, "bps": 10_000}]}))  # fmt: skip
+    later = [world.buy([(0, 1)]) for _ in range(2)]
+    assert {o["id"] for o in first + later} == {o["id"] for o in world.orders}
+    _run(world)
+    refs = {ref for ref, _, _ in ledger(world.database) if ref.startswith("split:")}
+    assert refs == {f"split:{world.event['id']}:v1:p1", f"split:{world.event['id']}:v2:p1"}
+    statement = world.statement()
+    by_bps = {p["party"]["type"]: p for p in statement["parties"]}
+    assert by_bps["venue"]["bps"] == 10_000  # the latest version's shares are shown
+    performers = [p for p in statement["parties"] if p["party"]["type"] == "performer"]
+    assert len(performers) == 2 and all(p["amount"] > 0 for p in performers)  # v1 only
+    assert sum(p["amount"] for p in statement["parties"]) == statement["distributable"]

@@ -88,3 +88,21 @@ def test_the_opera_of_the_issue() -> None:
     assert sum(amount for _, _, amount in w.parties) == w.distributable > 0
     venue, *performers = [amount for _, _, amount in w.parties]
     assert all(abs(venue - 2 * p) <= 2 for p in performers)
+
+
+@given(order=orders(), count=st.integers(1, 50), fees=st.integers(0, 5000))
+def test_orders_alike_counted_once_are_the_same_as_listed_one_by_one(
+    order: OrderMoney, count: int, fees: int
+) -> None:
+    grouped = OrderMoney(items=order.items, refunded=order.refunded,
+                         disputed_lost=order.disputed_lost, count=count)  # fmt: skip
+    kwargs: dict[str, object] = {"stripe_fees": fees, "platform_fee_bps": 500,
+                                 "costs": [("production", 1000)],
+                                 "shares": [("venue", 6000), ("singer", 4000)]}  # fmt: skip
+    assert waterfall([grouped], **kwargs) == waterfall([order] * count, **kwargs)  # type: ignore[arg-type]
+
+
+def test_what_stripe_charged_is_the_gross_not_the_list_price() -> None:
+    charged = OrderMoney(items=((1000, 2100), (500, 900)), paid=1600)  # 100 more than listed
+    assert charged.gross == 1600
+    assert vat_of([charged]) == vat_of([OrderMoney(items=((1067, 2100), (533, 900)))])
