@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 
 import redis as redis_sync
@@ -79,9 +81,12 @@ class Resources:
         )
 
     async def close(self) -> None:
-        await self.redis.aclose()
-        await self.redis.connection_pool.disconnect()
-        await self.viewing.client.aclose()
+        # A connection Redis dropped under us must not hold up shutdown: each close is
+        # bounded, and what does not close in time is left to the process's exit.
+        for closing in (self.redis.aclose(), self.redis.connection_pool.disconnect(),
+                        self.viewing.client.aclose()):  # fmt: skip
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(closing, timeout=2)
         self.sync_redis.close()
         self.database.dispose()
         close_gateway = getattr(self.gateway, "close", None)
