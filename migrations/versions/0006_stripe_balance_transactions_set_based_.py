@@ -60,9 +60,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(
-        "ix_stripe_balance_transactions_event_order",
+        "ix_stripe_balance_transactions_event_id_id",
         "stripe_balance_transactions",
-        ["event_id", "order_id"],
+        ["event_id", "id"],
         unique=False,
     )
     op.create_index(
@@ -160,7 +160,7 @@ def downgrade() -> None:
         op.f("ix_stripe_balance_transactions_order_id"), table_name="stripe_balance_transactions"
     )
     op.drop_index(
-        "ix_stripe_balance_transactions_event_order", table_name="stripe_balance_transactions"
+        "ix_stripe_balance_transactions_event_id_id", table_name="stripe_balance_transactions"
     )
     op.drop_table("stripe_balance_transactions")
     # ### end Alembic commands ###

@@ -21,7 +21,8 @@ KINDS = ("charge", "refund", "refund_failure", "dispute", "dispute_reversal")
 
 class BalanceTransactionRecord(SQLModel, table=True):
     __tablename__ = "stripe_balance_transactions"
-    __table_args__ = (Index("ix_stripe_balance_transactions_event_order", "event_id", "order_id"),)
+    # Posting walks an event's rows in id order, in batches.
+    __table_args__ = (Index("ix_stripe_balance_transactions_event_id_id", "event_id", "id"),)
 
     id: str = Field(primary_key=True, max_length=255)  # Stripe's txn_…
     venue_id: str = Field(foreign_key="venues.id", max_length=32)

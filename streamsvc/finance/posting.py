@@ -17,6 +17,7 @@ nothing and a re-run posts nothing twice. When pending funds become available,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import text
@@ -44,8 +45,7 @@ def lock_event_ledger(session: Session, event_id: str) -> None:
 _POST_BATCH = text("""
 WITH batch AS (
     SELECT b.* FROM stripe_balance_transactions b
-     WHERE b.event_id = :event_id AND (b.amount <> 0 OR b.fee <> 0)
-       AND NOT EXISTS (SELECT 1 FROM ledger_transactions t WHERE t.reference = 'bt:' || b.id)
+     WHERE b.event_id = :event_id AND b.currency = :currency AND b.id > :after
      ORDER BY b.id
      LIMIT :size
 ), txns AS (
@@ -54,52 +54,69 @@ WITH batch AS (
     SELECT 'ltx_' || substr(md5('bt:' || b.id), 1, 24), b.venue_id, b.event_id, 'bt:' || b.id,
            b.currency, b.kind || ' as Stripe reports it', NULL, :now
       FROM batch b
+     WHERE (b.amount <> 0 OR b.fee <> 0)
+       AND NOT EXISTS (SELECT 1 FROM ledger_transactions t WHERE t.reference = 'bt:' || b.id)
     ON CONFLICT (reference) DO NOTHING
     RETURNING id, reference
-), lines AS (
-    SELECT t.id AS transaction_id, b.venue_id, b.currency, l.code, l.amount
+), entries AS (
+    INSERT INTO ledger_entries (transaction_id, account_id, amount, currency)
+    SELECT t.id, l.account_id, l.amount, b.currency
       FROM txns t
       JOIN batch b ON t.reference = 'bt:' || b.id
      CROSS JOIN LATERAL (VALUES
-           (CASE WHEN b.status = 'available' THEN 'stripe_balance' ELSE 'stripe_pending' END,
+           (CASE WHEN b.status = 'available' THEN :stripe_balance ELSE :stripe_pending END,
             b.net),
-           ('stripe_fees:' || b.event_id, b.fee),
-           (CASE b.kind WHEN 'charge' THEN 'sales:'
-                        WHEN 'refund' THEN 'refunds:' WHEN 'refund_failure' THEN 'refunds:'
-                        ELSE 'disputes:' END || b.event_id,
-            -b.amount)) AS l(code, amount)
+           (:stripe_fees, b.fee),
+           (CASE b.kind WHEN 'charge' THEN :sales
+                        WHEN 'refund' THEN :refunds WHEN 'refund_failure' THEN :refunds
+                        ELSE :disputes END,
+            -b.amount)) AS l(account_id, amount)
      WHERE l.amount <> 0
-), entries AS (
-    INSERT INTO ledger_entries (transaction_id, account_id, amount, currency)
-    SELECT lines.transaction_id, a.id, lines.amount, lines.currency
-      FROM lines
-      JOIN ledger_accounts a
-        ON a.venue_id = lines.venue_id AND a.code = lines.code AND a.currency = lines.currency
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM txns), (SELECT count(*) FROM entries)
+SELECT (SELECT count(*) FROM txns), (SELECT max(id) FROM batch)
 """)
 
 
-def ensure_accounts(session: Session, event_id: str, now: datetime) -> None:
-    """Create the accounts a batch may post to (the batch joins them by code)."""
+@dataclass(frozen=True)
+class Books:
+    """Where an event's balance transactions in one currency are posted: account ids."""
+
+    venue_id: str
+    currency: str
+    accounts: dict[str, str]  # role -> account id
+
+
+def books_of(session: Session, event_id: str, now: datetime) -> list[Books]:
+    """The accounts of each (venue, currency) the event's balance transactions are in,
+    created on first use."""
     pairs = session.execute(text(
         "SELECT DISTINCT venue_id, currency FROM stripe_balance_transactions WHERE event_id = :e"
     ), {"e": event_id}).all()  # fmt: skip
-    codes = {"stripe_balance", "stripe_pending", f"stripe_fees:{event_id}",
-             *accounts_of_kind(event_id).values()}  # fmt: skip
-    for venue_id, currency in pairs:
-        for code in sorted(codes):
-            account(session, venue_id, code, currency, now)
+    roles = {"stripe_balance": "stripe_balance", "stripe_pending": "stripe_pending",
+             "stripe_fees": f"stripe_fees:{event_id}", "sales": f"sales:{event_id}",
+             "refunds": f"refunds:{event_id}", "disputes": f"disputes:{event_id}"}  # fmt: skip
+    return [
+        Books(
+            venue_id,
+            currency,
+            {role: account(session, venue_id, code, currency, now) for role, code in roles.items()},
+        )
+        for venue_id, currency in pairs
+    ]
 
 
-def post_batch(session: Session, event_id: str, now: datetime) -> int:
-    """Post up to BATCH unposted balance transactions of the event; how many were."""
+def post_batch(
+    session: Session, event_id: str, books: Books, after: str, now: datetime
+) -> tuple[int, str | None]:
+    """Post the next BATCH balance transactions after id `after` that are not posted
+    yet: (how many were posted, the last id looked at, None when there are no more)."""
     lock_event_ledger(session, event_id)
-    ensure_accounts(session, event_id, now)
-    posted, _ = session.execute(_POST_BATCH, {"event_id": event_id, "size": BATCH,
-                                              "now": now}).one()  # fmt: skip
-    return int(posted)
+    posted, last = session.execute(_POST_BATCH, {
+        "event_id": event_id, "currency": books.currency, "after": after, "size": BATCH,
+        "now": now, **books.accounts,
+    }).one()  # fmt: skip
+    return int(posted), last
 
 
 def release_pending(session: Session, row: BalanceTransactionRecord, now: datetime) -> bool:

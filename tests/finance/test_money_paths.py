@@ -16,7 +16,7 @@ from streamsvc.db import Database, UnitOfWork
 from streamsvc.finance.recent import unknown_charges
 from streamsvc.finance.reconciliation import reconcile_event
 from streamsvc.kit.clock import FixedClock
-from streamsvc.ledger.service import balances
+from streamsvc.ledger.service import Line, balances, post
 from tests.factories import ok
 from tests.finance.books import DISPUTE_FEE, Killed, StripeBooks, card_fee
 from tests.finance.world import World, build, ledger
@@ -223,3 +223,17 @@ def test_each_order_is_split_under_the_rule_it_was_sold_with(world: World) -> No
     performers = [p for p in statement["parties"] if p["party"]["type"] == "performer"]
     assert len(performers) == 2 and all(p["amount"] > 0 for p in performers)  # v1 only
     assert sum(p["amount"] for p in statement["parties"]) == statement["distributable"]
+
+
+def test_a_ledger_that_differs_from_stripe_is_a_finding(world: World) -> None:
+    world.buy([(0, 1)])
+    _run(world)
+    event_id = world.event["id"]
+    with world.database.unit_of_work() as uow:  # someone posted a sale Stripe never saw
+        post(uow.session, venue_id=world.venue.id, reference="manual:1", currency="EUR",
+             lines=[Line("stripe_balance", 100), Line(f"sales:{event_id}", -100)],
+             now=world.clock.now(), event_id=event_id)  # fmt: skip
+    assert _run(world, "p2").findings == 1
+    findings = ok(world.client.get("/v1/finance/findings", headers=world.venue.headers))["data"]
+    assert [(f["kind"], f["detail"]) for f in findings] == [
+        ("ledger_mismatch", f"sales:{event_id}: Stripe reports -2000, the ledger holds -2100")]  # fmt: skip
