@@ -1,9 +1,11 @@
 """Run the benchmarks against one production-configured server and report ratios.
 
-    python -m bench [--duration SECONDS] [--connections N] [names...]
+    python -m bench [--duration SECONDS] [--connections N] [--orders N] [names...]
 
 Every figure is compared with the ceiling (GET /healthz) measured in the same run,
-on the same server, so the ratios hold from one machine to another.
+on the same server, so the ratios hold from one machine to another. Benchmarks of
+work no request does (`ledger`) need only the database, and their ratio is to a
+floor of the database's own, measured in the same run: run alone, no server starts.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import commerce, viewing
+from bench import commerce, ledger, viewing
 from bench.load import LoadResult, run_load
 from bench.server import ProductionServer
 from config.settings import Settings
@@ -100,37 +102,73 @@ BENCHMARKS: dict[str, Callable[[Context], LoadResult]] = {
 }
 
 
+def ledger_reconcile(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    return ledger.run(database_url, ledger.orders_wanted(args.orders))
+
+
+# Benchmarks that need a database server and no API server.
+DATABASE_BENCHMARKS: dict[str, Callable[[str, argparse.Namespace], dict[str, Any]]] = {
+    "ledger": ledger_reconcile,
+}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("names", nargs="*", default=list(BENCHMARKS))
+    parser.add_argument("names", nargs="*", default=[*BENCHMARKS, *DATABASE_BENCHMARKS])
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--orders", type=int, default=None,
+                        help=f"ledger: paid orders (default ${ledger.ORDERS_ENV} or "
+                             f"{ledger.DEFAULT_ORDERS})")  # fmt: skip
     args = parser.parse_args()
+    unknown = sorted(set(args.names) - set(BENCHMARKS) - set(DATABASE_BENCHMARKS))
+    if unknown:
+        parser.error(f"no such benchmark: {', '.join(unknown)}")
+    served = [name for name in args.names if name in BENCHMARKS]
 
     infra = Infrastructure.resolve()
     RESULTS.mkdir(exist_ok=True)
     rows: list[tuple[str, LoadResult, float | None]] = []
-    env = infra.environ(STREAMSVC_ENV="production", **_production_secrets())
-    upgrade(infra.database_url)
+    records: list[dict[str, Any]] = []
     try:
-        with ProductionServer(env, RESULTS / "server.log") as server:
-            ctx = Context(server, args.duration, args.connections, env)
-            base = ceiling(ctx)
-            try:
-                for name in args.names:
-                    result = base if name == "ceiling" else BENCHMARKS[name](ctx)
-                    rps = result.requests_per_second
-                    ratio = None if math.isnan(rps) else rps / base.requests_per_second
-                    rows.append((name, result, ratio))
-                    _write(name, result=result, ratio=ratio, base=base, workers=server.workers,
-                           args=args)  # fmt: skip
-            finally:
-                if ctx._box is not None:
-                    ctx._box.close()
+        if served:
+            rows = _served(infra, served, args)
+        for name in args.names:
+            if name in DATABASE_BENCHMARKS:
+                record = {"name": name, **_measured(),
+                          **DATABASE_BENCHMARKS[name](infra.database_url, args)}  # fmt: skip
+                (RESULTS / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+                records.append(record)
     finally:
         infra.close()
-    _print_table(rows)
+    if rows:
+        _print_table(rows)
+    if records:
+        _print_floor_table(records)
     return 0
+
+
+def _served(
+    infra: Infrastructure, names: list[str], args: argparse.Namespace
+) -> list[tuple[str, LoadResult, float | None]]:
+    rows: list[tuple[str, LoadResult, float | None]] = []
+    env = infra.environ(STREAMSVC_ENV="production", **_production_secrets())
+    upgrade(infra.database_url)
+    with ProductionServer(env, RESULTS / "server.log") as server:
+        ctx = Context(server, args.duration, args.connections, env)
+        base = ceiling(ctx)
+        try:
+            for name in names:
+                result = base if name == "ceiling" else BENCHMARKS[name](ctx)
+                rps = result.requests_per_second
+                ratio = None if math.isnan(rps) else rps / base.requests_per_second
+                rows.append((name, result, ratio))
+                _write(name, result=result, ratio=ratio, base=base, workers=server.workers,
+                       args=args)  # fmt: skip
+        finally:
+            if ctx._box is not None:
+                ctx._box.close()
+    return rows
 
 
 def _production_secrets() -> dict[str, str]:
@@ -160,8 +198,7 @@ def _write(
 ) -> None:
     record: dict[str, Any] = {
         "name": name,
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        **_measured(),
         "server": {"uvicorn_workers": workers, "env": "production"},
         "connections": args.connections,
         # NaN is not JSON: a benchmark with no rate (revocation) writes null.
@@ -183,6 +220,28 @@ def _print_table(rows: list[tuple[str, LoadResult, float | None]]) -> None:
         print(
             f"{name:<22}{r.requests_per_second:>12.1f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}"
             f"{ratio if ratio is not None else float('nan'):>8.3f}  {r.tool}"
+        )
+    print(f"results: {RESULTS}/<name>.json")
+
+
+def _measured() -> dict[str, Any]:
+    return {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+    }
+
+
+def _print_floor_table(records: list[dict[str, Any]]) -> None:
+    """Database benchmarks: wall time against the database's floor, and peak RSS."""
+    header = f"{'benchmark':<22}{'seconds':>12}{'floor s':>10}{'RSS MiB':>10}{'ratio':>8}  goals"
+    print(header)
+    print("-" * len(header))
+    for r in records:
+        met = "met" if all(r["met"].values()) else "missed: " + ", ".join(
+            name for name, ok in r["met"].items() if not ok)  # fmt: skip
+        print(
+            f"{r['name']:<22}{r['reconcile_seconds']:>12.2f}{r['copy_floor_seconds']:>10.2f}"
+            f"{r['peak_rss_mib']:>10.1f}{r['ratio_to_copy_floor']:>8.3f}  {met}"
         )
     print(f"results: {RESULTS}/<name>.json")
 
