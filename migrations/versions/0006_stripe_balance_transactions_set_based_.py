@@ -76,37 +76,44 @@ def upgrade() -> None:
         op.f("ledger_entries_transaction_id_fkey"), "ledger_entries", type_="foreignkey"
     )
     # ### end Alembic commands ###
+    for column in ("venue_id", "event_id", "reverses"):
+        op.drop_constraint(f"ledger_transactions_{column}_fkey", "ledger_transactions",
+                           type_="foreignkey")  # fmt: skip
     op.execute("DROP TRIGGER ledger_entries_balance ON ledger_entries")
     op.execute("DROP FUNCTION ledger_transaction_balances()")
     op.execute(SET_BASED_RULES)
 
 
 SET_BASED_RULES = """
+-- Each INSERT of entries adds, per transaction, two or more entries summing to zero,
+-- in the transaction's currency, on existing accounts of the transaction's venue; so
+-- every transaction always balances, however many statements added to it.
 CREATE FUNCTION ledger_entries_balance() RETURNS trigger AS $$
 DECLARE
     bad text;
+    why text;
 BEGIN
-    SELECT n.transaction_id INTO bad
-      FROM new_entries n
-      LEFT JOIN ledger_transactions t ON t.id = n.transaction_id
-      LEFT JOIN ledger_accounts a ON a.id = n.account_id
-     WHERE t.id IS NULL OR a.id IS NULL OR n.currency <> t.currency
-        OR a.currency <> t.currency OR a.venue_id <> t.venue_id
+    SELECT d.transaction_id,
+           CASE WHEN t.id IS NULL OR NOT d.accounts_exist
+                    THEN 'names a missing transaction or account'
+                WHEN d.total <> 0 OR d.lines < 2
+                    THEN 'does not balance over two or more entries'
+                ELSE 'would mix venues or currencies' END
+      INTO bad, why
+      FROM (SELECT n.transaction_id, sum(n.amount) AS total, count(*) AS lines,
+                   min(n.currency) AS currency_min, max(n.currency) AS currency_max,
+                   min(a.venue_id) AS venue_min, max(a.venue_id) AS venue_max,
+                   bool_and(a.id IS NOT NULL) AS accounts_exist,
+                   bool_and(a.currency = n.currency) AS accounts_agree
+              FROM new_entries n LEFT JOIN ledger_accounts a ON a.id = n.account_id
+             GROUP BY n.transaction_id) d
+      LEFT JOIN ledger_transactions t ON t.id = d.transaction_id
+     WHERE t.id IS NULL OR NOT d.accounts_exist OR d.total <> 0 OR d.lines < 2
+        OR NOT d.accounts_agree OR d.currency_min <> t.currency OR d.currency_max <> t.currency
+        OR d.venue_min <> t.venue_id OR d.venue_max <> t.venue_id
      LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'ledger entries of % name a missing transaction or account, or mix '
-                        'venues or currencies', bad USING ERRCODE = 'check_violation';
-    END IF;
-    SELECT d.transaction_id INTO bad
-      FROM (SELECT DISTINCT transaction_id FROM new_entries) d
-      CROSS JOIN LATERAL (
-          SELECT sum(e.amount) AS total, count(*) AS lines
-            FROM ledger_entries e WHERE e.transaction_id = d.transaction_id) s
-     WHERE s.total <> 0 OR s.lines < 2
-     LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'ledger transaction % does not balance over two or more entries', bad
-            USING ERRCODE = 'check_violation';
+        RAISE EXCEPTION 'ledger transaction % %', bad, why USING ERRCODE = 'check_violation';
     END IF;
     RETURN NULL;
 END $$ LANGUAGE plpgsql;
@@ -114,6 +121,34 @@ END $$ LANGUAGE plpgsql;
 CREATE TRIGGER ledger_entries_balance AFTER INSERT ON ledger_entries
     REFERENCING NEW TABLE AS new_entries
     FOR EACH STATEMENT EXECUTE FUNCTION ledger_entries_balance();
+
+-- What the foreign keys checked row by row, checked once per statement (and an event
+-- must be of the transaction's venue). Venues and events are never deleted.
+CREATE FUNCTION ledger_transactions_refer() RETURNS trigger AS $$
+DECLARE
+    bad text;
+BEGIN
+    SELECT coalesce(x.event_id, x.venue_id) INTO bad
+      FROM (SELECT DISTINCT venue_id, event_id FROM new_transactions) x
+     WHERE NOT EXISTS (SELECT 1 FROM venues v WHERE v.id = x.venue_id)
+        OR x.event_id IS NOT NULL AND NOT EXISTS (
+               SELECT 1 FROM events e WHERE e.id = x.event_id AND e.venue_id = x.venue_id)
+     LIMIT 1;
+    IF NOT FOUND THEN
+        SELECT x.reverses INTO bad
+          FROM (SELECT DISTINCT reverses FROM new_transactions WHERE reverses IS NOT NULL) x
+         WHERE NOT EXISTS (SELECT 1 FROM ledger_transactions r WHERE r.id = x.reverses)
+         LIMIT 1;
+    END IF;
+    IF FOUND THEN
+        RAISE EXCEPTION 'ledger transactions name a missing venue, event or transaction: %', bad
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NULL;
+END $$ LANGUAGE plpgsql;
+CREATE TRIGGER ledger_transactions_refer AFTER INSERT ON ledger_transactions
+    REFERENCING NEW TABLE AS new_transactions
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_transactions_refer();
 
 CREATE FUNCTION ledger_transaction_has_entries() RETURNS trigger AS $$
 BEGIN
@@ -135,6 +170,12 @@ CREATE TRIGGER ledger_accounts_append_only BEFORE UPDATE OR DELETE ON ledger_acc
 
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER ledger_transactions_refer ON ledger_transactions")
+    op.execute("DROP FUNCTION ledger_transactions_refer()")
+    for column, target in (("venue_id", "venues"), ("event_id", "events"),
+                           ("reverses", "ledger_transactions")):  # fmt: skip
+        op.create_foreign_key(f"ledger_transactions_{column}_fkey", "ledger_transactions",
+                              target, [column], ["id"])  # fmt: skip
     op.execute("DROP TRIGGER ledger_accounts_append_only ON ledger_accounts")
     op.execute("DROP TRIGGER ledger_transactions_have_entries ON ledger_transactions")
     op.execute("DROP FUNCTION ledger_transaction_has_entries()")

@@ -36,12 +36,14 @@ class LedgerTransaction(SQLModel, table=True):
     __tablename__ = "ledger_transactions"
 
     id: str = Field(primary_key=True, max_length=32)
-    venue_id: str = Field(foreign_key="venues.id", index=True, max_length=32)
-    event_id: str | None = Field(default=None, foreign_key="events.id", index=True, max_length=32)
-    reference: str = Field(max_length=255, unique=True)  # charge:{id}, refund:{id}, ...
+    # Venue, event and reversed transaction are checked once per INSERT statement by a
+    # trigger (migration 0006) rather than by foreign keys, row by row.
+    venue_id: str = Field(index=True, max_length=32)
+    event_id: str | None = Field(default=None, index=True, max_length=32)
+    reference: str = Field(max_length=255, unique=True)  # bt:{id}, split:{event}:v{n}:{period}, ...
     currency: str = Field(max_length=3)
     description: str = Field(default="", max_length=500)
-    reverses: str | None = Field(default=None, foreign_key="ledger_transactions.id", max_length=32)
+    reverses: str | None = Field(default=None, max_length=32)
     posted_at: datetime = timestamp(index=True)
 
 

@@ -242,3 +242,17 @@ def test_finance_reads_the_ledger(client: Any, settings: Settings) -> None:
     assert later["data"] == []
     bad = client.get("/v1/finance/ledger", params={"from": "yesterday"}, headers=headers)
     assert bad.status_code == 422 and set(bad.json()["error"]["fields"]) == {"query.from"}
+
+
+@pytest.mark.parametrize(
+    "transaction",
+    [
+        "INSERT INTO ledger_transactions VALUES ('ltx_2', 'ven_x', NULL, 'raw:2', 'EUR', '', NULL, now())",
+        "INSERT INTO ledger_transactions VALUES ('ltx_2', 'ven_l', 'evt_x', 'raw:2', 'EUR', '', NULL, now())",
+        "INSERT INTO ledger_transactions VALUES ('ltx_2', 'ven_l', NULL, 'raw:2', 'EUR', '', 'ltx_x', now())",
+    ],
+    ids=["no such venue", "no such event", "reverses nothing"],
+)
+def test_a_transaction_names_what_exists(database: Database, transaction: str) -> None:
+    with pytest.raises(DBAPIError, match="missing venue, event or transaction"):
+        _raw(database, transaction)
