@@ -19,6 +19,7 @@ from config.logging import configure_logging
 from config.settings import Settings, load_settings
 from streamsvc.catalog import routes as catalog_routes
 from streamsvc.errors import MethodNotAllowed, NotFound, ServiceError, validation_failed
+from streamsvc.finance import export_routes
 from streamsvc.finance import routes as finance_routes
 from streamsvc.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from streamsvc.http.openapi import build_openapi
@@ -112,6 +113,7 @@ def create_app(
             *jobs_routes.routes,
             *ledger_routes.routes,
             *finance_routes.routes,
+            *export_routes.routes,
         ],
         middleware=[
             Middleware(

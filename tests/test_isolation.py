@@ -83,6 +83,8 @@ STAFF_ROUTES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/finance/reconciliations"): lambda t: {"event_id": t.ids["event_id"]},
     ("GET", "/v1/finance/findings"): None,
     ("GET", "/v1/finance/events/{event_id}/statement"): None,
+    ("GET", "/v1/finance/splits"): None,
+    ("GET", "/v1/finance/parties/{party_type}/{party_id}/statement"): None,
 }
 
 
@@ -148,7 +150,7 @@ def test_venue_b_cannot_reach_venue_a(
     before = _snapshot(client, tenants)
     build = STAFF_ROUTES[(method, path)]
     body = build(tenants) if build else None
-    url = path.format(**tenants.ids)
+    url = path.format(**tenants.ids, party_type="performer", party_id=tenants.ids["performer_id"])
     response = client.request(method, url, json=body, headers=tenants.b.headers)
     if "{" in path:
         assert response.status_code == 404, response.text

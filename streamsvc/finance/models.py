@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column, Index
 from sqlmodel import Field, SQLModel
 
-from streamsvc.kit.columns import timestamp
+from streamsvc.kit.columns import jsonb, timestamp
 
 KINDS = ("charge", "refund", "refund_failure", "dispute", "dispute_reversal")
 
@@ -38,3 +38,30 @@ class BalanceTransactionRecord(SQLModel, table=True):
     available_on: datetime | None = timestamp(nullable=True)
     created: datetime = timestamp()  # Stripe's own time of the movement
     fetched_at: datetime = timestamp()
+
+
+class SplitPosting(SQLModel, table=True):
+    """The waterfall of one split transaction: what changed since the previous split of
+    the same event and rule version (all deltas, in minor units). Written with the split
+    posting, never changed (append-only like the ledger), so exports read the waterfall
+    from the ledger's own record instead of recomputing it."""
+
+    __tablename__ = "split_postings"
+
+    transaction_id: str = Field(primary_key=True, max_length=32)  # the split's ledger transaction
+    venue_id: str = Field(foreign_key="venues.id", index=True, max_length=32)
+    event_id: str = Field(foreign_key="events.id", index=True, max_length=32)
+    version: int  # the split-rule version
+    period: str = Field(max_length=40)
+    currency: str = Field(max_length=3)
+    orders: int
+    gross: int = Field(sa_column=Column(BigInteger, nullable=False))
+    refunds: int = Field(sa_column=Column(BigInteger, nullable=False))
+    disputes: int = Field(sa_column=Column(BigInteger, nullable=False))
+    vat: int = Field(sa_column=Column(BigInteger, nullable=False))
+    stripe_fees: int = Field(sa_column=Column(BigInteger, nullable=False))
+    platform_fee: int = Field(sa_column=Column(BigInteger, nullable=False))
+    costs: int = Field(sa_column=Column(BigInteger, nullable=False))
+    distributable: int = Field(sa_column=Column(BigInteger, nullable=False))
+    shares: dict[str, int] = jsonb()  # party account -> bps under this version
+    posted_at: datetime = timestamp(index=True)

@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from streamsvc.catalog.models import Event, SplitRule
+from streamsvc.finance.models import SplitPosting
 from streamsvc.finance.posting import lock_event_ledger
 from streamsvc.finance.waterfall import OrderMoney, Waterfall, waterfall
 from streamsvc.ledger.service import Line, post
@@ -138,8 +139,36 @@ def split_event(session: Session, event: Event, period: str, now: datetime) -> i
             now=now, event_id=event.id,
             description=f"split under rule version {split.version} ({split.orders} orders)",
         )  # fmt: skip
-        posted += done is not None
+        if done is not None:
+            session.add(_annex(session, event, split, done.id, period=period, now=now))
+            posted += 1
     return posted
+
+
+_FIGURES = ("orders", "gross", "refunds", "disputes", "vat", "stripe_fees", "platform_fee",
+            "costs", "distributable")  # fmt: skip
+
+
+def _annex(session: Session, event: Event, split: VersionSplit, transaction_id: str, *,
+           period: str, now: datetime) -> SplitPosting:  # fmt: skip
+    """The waterfall of this split as the change since the previous split of the version."""
+    result = split.waterfall
+    current = {"orders": split.orders, "gross": result.gross, "refunds": result.refunds,
+               "disputes": result.disputes, "vat": result.vat,
+               "stripe_fees": result.stripe_fees, "platform_fee": result.platform_fee,
+               "costs": sum(taken for _, taken in result.costs),
+               "distributable": result.distributable}  # fmt: skip
+    sums = ", ".join(f"coalesce(sum({name}), 0)" for name in _FIGURES)
+    before = session.execute(
+        text(f"SELECT {sums} FROM split_postings WHERE event_id = :e AND version = :v"),  # noqa: S608
+        {"e": event.id, "v": split.version},
+    ).one()  # fmt: skip
+    changed = {name: current[name] - int(was) for name, was in zip(_FIGURES, before, strict=True)}
+    return SplitPosting(
+        transaction_id=transaction_id, venue_id=event.venue_id, event_id=event.id,
+        version=split.version, period=period, currency=event.currency, posted_at=now,
+        shares={account: bps for account, bps, _ in result.parties}, **changed,
+    )  # fmt: skip
 
 
 def _split_so_far(session: Session, event_id: str, prefix: str) -> dict[str, int]:

@@ -75,13 +75,13 @@ class World:
 def build(
     client: TestClient, database: Database, clock: FixedClock, *,
     tiers: list[tuple[int, int, int | None]], platform_fee_bps: int, costs: list[int],
-    shares: list[int],
+    shares: list[int], venue: VenueHandle | None = None, title: str = "La Traviata",
 ) -> World:  # fmt: skip
     """A hybrid event with tiers of (price, VAT bps, seats in the venue or None for a
     stream), and a split rule giving the venue `shares[0]` bps and one performer each
     of the rest."""
-    venue = make_venue(client, name=f"Venue {next(_serial)}")
-    event = make_event(client, venue, clock.now(), attendance_mode="hybrid")
+    venue = venue or make_venue(client, name=f"Venue {next(_serial)}")
+    event = make_event(client, venue, clock.now(), attendance_mode="hybrid", title=title)
     made = []
     for i, (price, vat, seats) in enumerate(tiers):
         body: dict[str, Any] = {"name": f"Tier {i}", "price_amount": price, "vat_rate_bps": vat,

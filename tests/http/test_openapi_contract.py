@@ -8,7 +8,8 @@ from starlette.testclient import TestClient
 
 ERROR_REF = "#/components/schemas/ErrorBody"
 NO_JSON_BODY = {("/metrics", "get"), ("/docs", "get"), ("/openapi.json", "get"),
-                ("/v1/public/events.ics", "get")}  # fmt: skip
+                ("/v1/public/events.ics", "get"),
+                ("/v1/finance/parties/{party_type}/{party_id}/statement", "get")}  # fmt: skip
 
 
 MEDIA_HOOKS = {"/v1/viewing/hooks/srs", "/v1/viewing/hooks/ome"}
@@ -57,6 +58,8 @@ def test_every_route_of_the_contract_is_served(client: TestClient) -> None:
         ("GET", "/v1/events/{event_id}/split-rule"), ("GET", "/v1/public/events"),
         ("GET", "/v1/public/events/{event_id}"), ("GET", "/v1/public/events.ics"),
         ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/openapi.json"),
-        ("GET", "/docs"),
+        ("GET", "/docs"), ("POST", "/v1/finance/reconciliations"), ("GET", "/v1/jobs/{job_id}"),
+        ("GET", "/v1/finance/events/{event_id}/statement"), ("GET", "/v1/finance/splits"),
+        ("GET", "/v1/finance/ledger"),
     }  # fmt: skip
     assert contract <= served, contract - served

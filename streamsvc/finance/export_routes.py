@@ -1,0 +1,177 @@
+"""Finance exports (finance or admin keys): splits as JSON, CSV or XLSX, and a party's
+printable statement. Dates are days in the venue's timezone, both ends included."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from typing import IO, Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field, StringConstraints
+from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from streamsvc.catalog.models import Performer
+from streamsvc.catalog.schemas import ObjectId
+from streamsvc.errors import NotFound, ValidationFailed
+from streamsvc.finance import exports, party_statement
+from streamsvc.http.endpoint import Access, Call, endpoint
+from streamsvc.venues.models import Venue
+from streamsvc.venues.tenancy import owned
+
+Party = Annotated[str, StringConstraints(pattern=r"^(venue|performer):[a-z]+_[0-9a-z]+$",
+                                         max_length=80)]  # fmt: skip
+
+
+class Period(BaseModel):
+    model_config = {"extra": "forbid", "populate_by_name": True}
+
+    from_: date | None = Field(default=None, alias="from")
+    to: date | None = None
+
+
+class SplitsQuery(Period):
+    event_id: ObjectId | None = None
+    party: Party | None = None  # e.g. performer:prf_…
+    format: Literal["json", "csv", "xlsx"] = "json"
+    delimiter: Literal["comma", "semicolon"] = "comma"
+    decimal: Literal["point", "comma"] | None = None  # default: comma with semicolons
+    bom: bool = False  # a UTF-8 byte order mark, for Excel
+
+
+class StatementQuery(Period):
+    lang: Literal["en", "nl"] | None = None  # default: from Accept-Language
+
+
+class SplitRow(BaseModel):
+    venue: str
+    event_id: str
+    event_title: str
+    event_date: date
+    party_type: str
+    party_id: str
+    party_name: str
+    share_bps: int
+    gross: int
+    refunds: int
+    disputes: int
+    vat: int
+    stripe_fees: int
+    platform_fee: int
+    costs: int
+    distributable: int
+    party_amount: int
+    currency: str
+    split_rule_version: int
+    period: str
+    posted_at: datetime
+    ledger_reference: str
+
+
+class SplitTotals(BaseModel):
+    rows: int
+    gross: int
+    refunds: int
+    disputes: int
+    vat: int
+    stripe_fees: int
+    platform_fee: int
+    costs: int
+    distributable: int
+    party_amount: int
+    currencies: list[str]
+
+
+class SplitExport(BaseModel):
+    """`format=json`; csv and xlsx carry the same columns, in major units, and totals."""
+
+    columns: list[str]
+    data: list[SplitRow]
+    totals: SplitTotals
+
+
+def _window(call: Call, period: Period) -> tuple[exports.SplitFilter, date, date]:
+    venue = call.session.get(Venue, call.venue_id)
+    assert venue is not None
+    zone = ZoneInfo(venue.timezone)
+    first = period.from_ or date(2000, 1, 1)
+    last = period.to or call.clock.now().astimezone(zone).date()
+    if first > last:
+        raise ValidationFailed("The period is empty.", fields={"from": "must not be after to"})
+    since = datetime.combine(first, time(), zone)
+    until = datetime.combine(last + timedelta(days=1), time(), zone)
+    return exports.SplitFilter(venue.id, since, until), first, last
+
+
+@endpoint(
+    summary="Revenue splits by event, party and period (json, csv or xlsx; streamed)",
+    tags=("finance",), access=Access.staff, query=SplitsQuery, response=SplitExport,
+)  # fmt: skip
+def export_splits(call: Call, query: SplitsQuery) -> Response:
+    window, first, last = _window(call, query)
+    where = exports.SplitFilter(window.venue_id, window.since, window.until,
+                                event_id=query.event_id, party=query.party)  # fmt: skip
+    source = exports.rows(call.request.app.state.resources.database.engine, where)
+    name = f"splits-{first.isoformat()}-{last.isoformat()}"
+    if query.format == "json":
+        return StreamingResponse(exports.json_chunks(source), media_type="application/json")
+    if query.format == "csv":
+        semicolon = query.delimiter == "semicolon"
+        chunks = exports.csv_chunks(
+            source, delimiter=";" if semicolon else ",", bom=query.bom,
+            decimal_comma=(query.decimal or ("comma" if semicolon else "point")) == "comma",
+        )  # fmt: skip
+        return StreamingResponse(chunks, media_type="text/csv; charset=utf-8",
+                                 headers=_attachment(f"{name}.csv"))  # fmt: skip
+    spool = exports.xlsx_file(source)
+    return StreamingResponse(
+        _drain(spool), headers=_attachment(f"{name}.xlsx"),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )  # fmt: skip
+
+
+def _attachment(filename: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{filename}"'}
+
+
+def _drain(spool: IO[bytes]) -> Iterator[bytes]:
+    with spool:
+        while chunk := spool.read(256 * 1024):
+            yield chunk
+
+
+@endpoint(
+    summary="A party's printable statement for a period (HTML, Dutch or English)",
+    tags=("finance",), access=Access.staff, query=StatementQuery, response="text/html",
+    errors=(404,),
+)  # fmt: skip
+def party_statement_page(call: Call, query: StatementQuery) -> Response:
+    party_type, party_id = call.path("party_type"), call.path("party_id")
+    names: dict[str, Any] = {"venue": Venue, "performer": Performer}
+    if party_type not in names or (party_type == "venue" and party_id != call.venue_id):
+        raise NotFound("No such party.")
+    party = owned(call.session, Performer, party_id, call.venue_id) if party_type == "performer" \
+        else call.session.get(Venue, party_id)  # fmt: skip
+    venue = call.session.get(Venue, call.venue_id)
+    assert party is not None and venue is not None
+    window, first, last = _window(call, query)
+    where = exports.SplitFilter(window.venue_id, window.since, window.until,
+                                party=f"{party_type}:{party_id}")  # fmt: skip
+    lang = query.lang or ("nl" if call.request.headers.get("accept-language", "")
+                          .lower().startswith("nl") else "en")  # fmt: skip
+    page = party_statement.render(
+        exports.rows(call.request.app.state.resources.database.engine, where),
+        party_name=party.name, venue_name=venue.name, since=first, until=last, lang=lang,
+    )  # fmt: skip
+    return HTMLResponse(page)
+
+
+routes = [
+    Route("/v1/finance/splits", export_splits, methods=["GET"]),
+    Route(
+        "/v1/finance/parties/{party_type}/{party_id}/statement",
+        party_statement_page,
+        methods=["GET"],
+    ),
+]

@@ -1,0 +1,224 @@
+"""Split exports: one row per split posting and party, read from the ledger.
+
+Every figure comes from the ledger's own record: the party amount is the entry on
+the party's account in the split transaction; the waterfall columns are that
+transaction's annex (`split_postings`, the change since the previous split). No
+money is recomputed here, so an export sums to the ledger balances of the party
+accounts for the same filter.
+
+Rows come from a server-side cursor and are written as they come: memory stays flat
+however many rows there are.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import IO, Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from streamsvc.kit.money import Money, exponent
+
+# The columns, in order, with what each holds (also in README "Finance exports").
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("venue", "the venue's name"),
+    ("event_id", "the event"),
+    ("event_title", "its title"),
+    ("event_date", "its start date, in the event's timezone"),
+    ("party_type", "venue or performer"),
+    ("party_id", "the party"),
+    ("party_name", "its name"),
+    ("share_bps", "its share under the split-rule version, basis points"),
+    ("gross", "what buyers paid (change since the previous split)"),
+    ("refunds", "refunded"),
+    ("disputes", "withdrawn by disputes and not reinstated"),
+    ("vat", "VAT"),
+    ("stripe_fees", "Stripe's fees, as charged"),
+    ("platform_fee", "the platform fee"),
+    ("costs", "costs recouped"),
+    ("distributable", "what was left to split"),
+    ("party_amount", "the party's part (its ledger entry)"),
+    ("currency", "ISO 4217"),
+    ("split_rule_version", "the split-rule version of the orders"),
+    ("period", "the split's period label"),
+    ("posted_at", "when the split was posted (UTC)"),
+    ("ledger_reference", "the split's ledger transaction reference"),
+)
+MONEY = ("gross", "refunds", "disputes", "vat", "stripe_fees", "platform_fee", "costs",
+         "distributable", "party_amount")  # fmt: skip
+WATERFALL = MONEY[:-1]  # per split transaction: counted once in the totals
+
+_ROWS = text("""
+SELECT v.name AS venue, ev.id AS event_id, ev.title AS event_title,
+       (ev.starts_at AT TIME ZONE ev.timezone)::date AS event_date,
+       split_part(a.code, ':', 2) AS party_type, split_part(a.code, ':', 3) AS party_id,
+       coalesce(p.name, pv.name, '') AS party_name,
+       coalesce((sp.shares ->> a.code)::int, 0) AS share_bps,
+       sp.gross, sp.refunds, sp.disputes, sp.vat, sp.stripe_fees, sp.platform_fee, sp.costs,
+       sp.distributable, -e.amount AS party_amount, t.currency,
+       sp.version AS split_rule_version, sp.period, t.posted_at, t.reference AS ledger_reference
+  FROM split_postings sp
+  JOIN ledger_transactions t ON t.id = sp.transaction_id
+  JOIN ledger_entries e ON e.transaction_id = t.id
+  JOIN ledger_accounts a ON a.id = e.account_id AND starts_with(a.code, 'payable:')
+  JOIN events ev ON ev.id = sp.event_id
+  JOIN venues v ON v.id = sp.venue_id
+  LEFT JOIN performers p
+         ON split_part(a.code, ':', 2) = 'performer' AND p.id = split_part(a.code, ':', 3)
+  LEFT JOIN venues pv
+         ON split_part(a.code, ':', 2) = 'venue' AND pv.id = split_part(a.code, ':', 3)
+ WHERE sp.venue_id = :venue_id AND sp.posted_at >= :since AND sp.posted_at < :until
+   AND (CAST(:event_id AS text) IS NULL OR sp.event_id = :event_id)
+   AND (CAST(:party AS text) IS NULL OR a.code = :party)
+ ORDER BY sp.posted_at, sp.event_id, sp.version, a.code
+""")
+
+
+@dataclass(frozen=True)
+class SplitFilter:
+    venue_id: str
+    since: datetime
+    until: datetime
+    event_id: str | None = None
+    party: str | None = None  # "performer:prf_…" or "venue:ven_…"
+
+
+def rows(engine: Engine, where: SplitFilter) -> Iterator[dict[str, Any]]:
+    """The export's rows, streamed from a server-side cursor on a connection of its own."""
+    params = {"venue_id": where.venue_id, "since": where.since, "until": where.until,
+              "event_id": where.event_id,
+              "party": f"payable:{where.party}" if where.party else None}  # fmt: skip
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, max_row_buffer=2000).execute(
+            _ROWS, params
+        )
+        for row in result.mappings():
+            yield dict(row)
+
+
+class Totals:
+    """Party amounts summed over every row; waterfall figures once per split posting."""
+
+    def __init__(self) -> None:
+        self.sums = dict.fromkeys(MONEY, 0)
+        self.rows = 0
+        self.currencies: set[str] = set()
+        self._last_reference: str | None = None
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.rows += 1
+        self.currencies.add(row["currency"])
+        self.sums["party_amount"] += row["party_amount"]
+        if row["ledger_reference"] != self._last_reference:  # rows of a posting are adjacent
+            self._last_reference = row["ledger_reference"]
+            for name in WATERFALL:
+                self.sums[name] += row[name]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+def csv_chunks(
+    source: Iterator[dict[str, Any]], *, delimiter: str = ",", decimal_comma: bool = False,
+    bom: bool = False,
+) -> Iterator[bytes]:  # fmt: skip
+    """UTF-8 CSV: a header, the rows in major units (12.50), then a totals row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+
+    def money(amount: int, currency: str) -> str:
+        written = Money(int(amount), currency).decimal_string()
+        return written.replace(".", ",") if decimal_comma else written
+
+    if bom:
+        buffer.write("\ufeff")
+    writer.writerow([name for name, _ in COLUMNS])
+    totals = Totals()
+    for row in source:
+        totals.add(row)
+        writer.writerow([money(row[name], row["currency"]) if name in MONEY else _text(row[name])
+                         for name, _ in COLUMNS])  # fmt: skip
+        if buffer.tell() > 64_000:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    currency = next(iter(totals.currencies)) if len(totals.currencies) == 1 else None
+    writer.writerow([
+        "TOTAL" if name == "venue" else
+        (money(totals.sums[name], currency) if currency else str(totals.sums[name]))
+        if name in MONEY else (currency or "") if name == "currency" else ""
+        for name, _ in COLUMNS
+    ])  # fmt: skip
+    yield buffer.getvalue().encode()
+
+
+def json_chunks(source: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    """`{"columns": [...], "data": [...], "totals": {...}}`, amounts in minor units."""
+    yield b'{"columns": ' + json.dumps([name for name, _ in COLUMNS]).encode() + b', "data": ['
+    totals = Totals()
+    for row in source:
+        yield (b", " if totals.rows else b"") + json.dumps(row, default=_text).encode()
+        totals.add(row)
+    summary = {"rows": totals.rows, **totals.sums, "currencies": sorted(totals.currencies)}
+    yield b'], "totals": ' + json.dumps(summary).encode() + b"}"
+
+
+def xlsx_file(source: Iterator[dict[str, Any]]) -> IO[bytes]:
+    """An XLSX workbook (sheets Splits and Totals) written in constant memory to a
+    temporary file, returned rewound. Amounts are numbers in major units."""
+    import xlsxwriter  # type: ignore[import-untyped]  # only exports need it
+
+    spool = tempfile.TemporaryFile()  # noqa: SIM115  (the caller streams and closes it)
+    book = xlsxwriter.Workbook(spool, {"constant_memory": True, "in_memory": False,
+                                       "tmpdir": tempfile.gettempdir()})  # fmt: skip
+    sheet = book.add_worksheet("Splits")
+    bold = book.add_format({"bold": True})
+    formats: dict[int, Any] = {}
+
+    def money_format(places: int) -> Any:
+        if places not in formats:
+            pattern = "#,##0" + ("." + "0" * places if places else "")
+            formats[places] = book.add_format({"num_format": pattern})
+        return formats[places]
+
+    for column, (name, _) in enumerate(COLUMNS):
+        sheet.write_string(0, column, name, bold)
+    totals = Totals()
+    for number, row in enumerate(source, start=1):
+        totals.add(row)
+        places = exponent(row["currency"])
+        for column, (name, _) in enumerate(COLUMNS):
+            value = row[name]
+            if name in MONEY:
+                sheet.write_number(number, column, Decimal(int(value)).scaleb(-places),
+                                   money_format(places))  # fmt: skip
+            elif isinstance(value, int):
+                sheet.write_number(number, column, value)
+            else:
+                sheet.write_string(number, column, _text(value))
+    summary = book.add_worksheet("Totals")
+    summary.write_row(0, 0, ["figure", "total", "currency"], bold)
+    summary.write_string(1, 0, "rows")
+    summary.write_number(1, 1, totals.rows)
+    # One currency: amounts in major units like the rows; several: minor units.
+    single = next(iter(totals.currencies)) if len(totals.currencies) == 1 else None
+    places = exponent(single) if single else 0
+    for number, name in enumerate(MONEY, start=2):
+        summary.write_string(number, 0, name)
+        summary.write_number(number, 1, Decimal(totals.sums[name]).scaleb(-places),
+                             money_format(places))  # fmt: skip
+        summary.write_string(number, 2, single or "minor units")
+    book.close()
+    spool.seek(0)
+    return spool
