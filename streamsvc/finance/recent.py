@@ -17,8 +17,10 @@ from sqlmodel import Session, select
 
 from streamsvc.finance.findings import record_finding
 from streamsvc.finance.models import BalanceTransactionRecord
+from streamsvc.finance.reconciliation import KIND
+from streamsvc.jobs.service import active_job, create_job
 from streamsvc.orders.models import Order
-from streamsvc.payments.gateway import BalanceReader
+from streamsvc.payments.gateway import BalanceReader, PaymentProviderUnavailable
 from streamsvc.venues.models import Venue
 
 log = logging.getLogger(__name__)
@@ -78,3 +80,24 @@ def unknown_charges(
         else:
             log.warning("balance transaction %s: a charge of no venue of ours", txn.id)
     return events, found
+
+
+def start_recent_jobs(
+    session: Session, gateway: BalanceReader, now: datetime, lookback: timedelta
+) -> list[str]:
+    """A reconciliation job (queued) for every event with money activity in the look-back
+    window or a charge of ours Stripe has that we have not collected, unless one is
+    queued or running already. The caller enqueues the jobs after the commit."""
+    events = events_with_activity(session, now - lookback, now)
+    try:
+        more, _ = unknown_charges(session, gateway, now, lookback)
+        events |= more
+    except PaymentProviderUnavailable:
+        log.warning("Stripe unavailable: reconciling what we know; the next run scans again")
+    started = []
+    for venue_id, event_id in sorted(events):
+        if active_job(session, KIND, event_id) is None:
+            job = create_job(session, venue_id, KIND, event_id, now)
+            job.result = {"events": [event_id]}
+            started.append(job.id)
+    return started

@@ -27,6 +27,8 @@ from streamsvc.finance.posting import accounts_of_kind, books_of, post_batch
 from streamsvc.finance.splitting import split_event
 from streamsvc.payments.gateway import BalanceReader
 
+KIND = "reconciliation"  # the job kind
+
 
 @dataclass
 class Outcome:

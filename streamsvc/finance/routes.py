@@ -12,8 +12,8 @@ from streamsvc.catalog.models import Event
 from streamsvc.catalog.schemas import ObjectId
 from streamsvc.errors import ValidationFailed
 from streamsvc.finance.recent import events_with_activity
+from streamsvc.finance.reconciliation import KIND
 from streamsvc.finance.statement import Statement, statement
-from streamsvc.finance.tasks import KIND
 from streamsvc.http.endpoint import Access, Call, endpoint
 from streamsvc.jobs.service import JobPublic, create_job, public
 from streamsvc.kit.validation import Timestamp, WriteModel

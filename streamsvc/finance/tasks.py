@@ -8,15 +8,11 @@ from typing import Any
 from celery import shared_task
 from sqlmodel import select
 
-from streamsvc.finance.recent import events_with_activity, unknown_charges
+from streamsvc.finance.recent import start_recent_jobs
 from streamsvc.finance.reconciliation import Outcome, reconcile_event
 from streamsvc.jobs.models import Job
-from streamsvc.jobs.service import active_job, create_job
-from streamsvc.payments.gateway import PaymentProviderUnavailable
 from streamsvc.payments.tasks import MONEY
 from workers.base import StreamsvcTask
-
-KIND = "reconciliation"
 
 
 @shared_task(name="finance.reconcile", max_retries=10, **MONEY)  # type: ignore[untyped-decorator]
@@ -66,23 +62,10 @@ def _update(self: StreamsvcTask, job_id: str, **fields: Any) -> None:
 def reconcile_recent(self: StreamsvcTask) -> int:
     """Start a reconciliation job for every event with recent money activity."""
     resources = self.resources
-    now, lookback = (
-        resources.clock.now(),
-        timedelta(hours=resources.settings.reconcile_lookback_hours),
-    )
+    lookback = timedelta(hours=resources.settings.reconcile_lookback_hours)
     with self.unit_of_work() as uow:
-        events = events_with_activity(uow.session, now - lookback, now)
-        try:
-            more, _ = unknown_charges(uow.session, resources.gateway, now, lookback)
-            events |= more
-        except PaymentProviderUnavailable:
-            pass  # Stripe is away: reconcile what we know; the next run scans again
-        started = []
-        for venue_id, event_id in sorted(events):
-            if active_job(uow.session, KIND, event_id) is None:
-                job = create_job(uow.session, venue_id, KIND, event_id, now)
-                job.result = {"events": [event_id]}
-                started.append(job.id)
+        started = start_recent_jobs(uow.session, resources.gateway, resources.clock.now(),
+                                    lookback)  # fmt: skip
 
         def enqueue() -> None:
             for job_id in started:

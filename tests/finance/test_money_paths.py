@@ -10,10 +10,11 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from streamsvc.db import Database, UnitOfWork
-from streamsvc.finance.recent import unknown_charges
+from streamsvc.finance.recent import start_recent_jobs, unknown_charges
 from streamsvc.finance.reconciliation import reconcile_event
 from streamsvc.kit.clock import FixedClock
 from streamsvc.ledger.service import Line, balances, post
@@ -237,3 +238,24 @@ def test_a_ledger_that_differs_from_stripe_is_a_finding(world: World) -> None:
     findings = ok(world.client.get("/v1/finance/findings", headers=world.venue.headers))["data"]
     assert [(f["kind"], f["detail"]) for f in findings] == [
         ("ledger_mismatch", f"sales:{event_id}: Stripe reports -2000, the ledger holds -2100")]  # fmt: skip
+
+
+def test_beat_starts_one_job_per_event_with_recent_activity(world: World) -> None:
+    world.buy([(0, 1)])
+    quiet = build(world.client, world.database, world.clock, tiers=[(1000, 900, None)],
+                  platform_fee_bps=0, costs=[], shares=[10_000], venue=world.venue)  # fmt: skip
+    later = world.clock.now() + _days(1)
+    with world.database.unit_of_work() as uow:
+        started = start_recent_jobs(uow.session, world.books, later, _days(3))
+    assert len(started) == 1
+    job = ok(world.client.get(f"/v1/jobs/{started[0]}", headers=world.venue.headers))
+    assert (job["subject_id"], job["status"]) == (world.event["id"], "queued")
+    assert quiet.event["id"] not in str(job)
+    with world.database.unit_of_work() as uow:  # one is queued already: none more
+        assert start_recent_jobs(uow.session, world.books, later, _days(3)) == []
+    with world.database.engine.begin() as conn:
+        conn.execute(text("UPDATE jobs SET status = 'succeeded'"))
+    with world.database.unit_of_work() as uow:  # outside the window: nothing to do
+        assert start_recent_jobs(uow.session, world.books, later + _days(10), _days(3)) == []
+    with world.database.unit_of_work() as uow:  # inside it again, with the last job done
+        assert len(start_recent_jobs(uow.session, world.books, later, _days(3))) == 1
