@@ -185,3 +185,13 @@ def test_another_venue_sees_none_of_it(client: TestClient, season: tuple[World, 
         assert answer.status_code == 200
         assert opera.event["id"] not in answer.text and opera.venue.id not in answer.text
     assert client.get("/v1/finance/splits", headers=other.headers).json()["data"] == []
+
+
+def test_a_finance_key_exports(client: TestClient, season: tuple[World, World]) -> None:
+    opera, _ = season
+    made = client.post("/v1/api-keys", json={"role": "finance", "label": "accounts"},
+                       headers=opera.venue.headers)  # fmt: skip
+    assert made.status_code == 201, made.text
+    finance = {"Authorization": f"Bearer {made.json()['key']}"}
+    answer = client.get("/v1/finance/splits", params={"format": "csv"}, headers=finance)
+    assert answer.status_code == 200 and "La Traviata" in answer.text
