@@ -25,7 +25,7 @@ from typing import IO, Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from streamsvc.kit.money import Money, exponent
+from streamsvc.kit.money import decimal_text, exponent
 
 # The columns, in order, with what each holds (also in README "Finance exports").
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -97,11 +97,10 @@ def rows(engine: Engine, where: SplitFilter) -> Iterator[dict[str, Any]]:
               "event_id": where.event_id,
               "party": f"payable:{where.party}" if where.party else None}  # fmt: skip
     with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, max_row_buffer=2000).execute(
-            _ROWS, params
-        )
-        for row in result.mappings():
-            yield dict(row)
+        result = conn.execution_options(yield_per=5000).execute(_ROWS, params)
+        keys = list(result.keys())
+        for row in result:
+            yield dict(zip(keys, row, strict=True))
 
 
 class Totals:
@@ -136,10 +135,9 @@ def csv_chunks(
     """UTF-8 CSV: a header, the rows in major units (12.50), then a totals row."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
-
-    def money(amount: int, currency: str) -> str:
-        written = Money(int(amount), currency).decimal_string()
-        return written.replace(".", ",") if decimal_comma else written
+    point = "," if decimal_comma else "."
+    layout = [(name, name in MONEY) for name, _ in COLUMNS]
+    places: dict[str, int] = {}  # exponent per currency, looked up once
 
     if bom:
         buffer.write("\ufeff")
@@ -147,18 +145,22 @@ def csv_chunks(
     totals = Totals()
     for row in source:
         totals.add(row)
-        writer.writerow([money(row[name], row["currency"]) if name in MONEY else _text(row[name])
-                         for name, _ in COLUMNS])  # fmt: skip
-        if buffer.tell() > 64_000:
+        currency = row["currency"]
+        digits = places.get(currency)
+        if digits is None:
+            digits = places[currency] = exponent(currency)
+        writer.writerow([decimal_text(row[name], digits, point) if money else _text(row[name])
+                         for name, money in layout])  # fmt: skip
+        if buffer.tell() > 256_000:
             yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
     currency = next(iter(totals.currencies)) if len(totals.currencies) == 1 else None
+    digits = exponent(currency) if currency else 0  # several currencies: minor units
     writer.writerow([
-        "TOTAL" if name == "venue" else
-        (money(totals.sums[name], currency) if currency else str(totals.sums[name]))
-        if name in MONEY else (currency or "") if name == "currency" else ""
-        for name, _ in COLUMNS
+        "TOTAL" if name == "venue" else decimal_text(totals.sums[name], digits, point) if money
+        else (currency or "") if name == "currency" else ""
+        for name, money in layout
     ])  # fmt: skip
     yield buffer.getvalue().encode()
 

@@ -12,7 +12,7 @@ from html import escape
 from typing import Any
 
 from streamsvc.finance.exports import Totals
-from streamsvc.kit.money import Money
+from streamsvc.kit.money import decimal_text, exponent
 
 LABELS = {
     "en": {"title": "Statement", "for": "for", "period": "Period", "event": "Event",
@@ -45,7 +45,7 @@ tfoot td { font-weight: bold; border-top: 2px solid #111; }
 
 def amount(minor: int, currency: str, lang: str) -> str:
     """1234.56 as `1,234.56` (en) or `1.234,56` (nl), with the currency code."""
-    written = Money(minor, currency).decimal_string()
+    written = decimal_text(minor, exponent(currency))
     sign, digits = ("-", written[1:]) if written.startswith("-") else ("", written)
     whole, _, frac = digits.partition(".")
     thousands, point = (".", ",") if lang == "nl" else (",", ".")

@@ -53,10 +53,15 @@ class Money:
 
     def decimal_string(self) -> str:
         """12.50 for 1250 EUR; 1250 for 1250 JPY (for schema.org offers and exports)."""
-        places = exponent(self.currency)
-        sign = "-" if self.amount < 0 else ""
-        whole, frac = divmod(abs(self.amount), 10**places)
-        return f"{sign}{whole}.{frac:0{places}d}" if places else f"{sign}{whole}"
+        return decimal_text(self.amount, exponent(self.currency))
+
+
+def decimal_text(amount: int, places: int, point: str = ".") -> str:
+    """Minor units as a decimal in major units: (-1250, 2) -> "-12.50"; `point` may be
+    "," for Dutch spreadsheets. Exact: integers only."""
+    sign = "-" if amount < 0 else ""
+    whole, frac = divmod(abs(amount), 10**places)
+    return f"{sign}{whole}{point}{frac:0{places}d}" if places else f"{sign}{whole}"
 
 
 def allocate(total: int, weights: Sequence[int]) -> list[int]:
