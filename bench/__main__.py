@@ -1,11 +1,12 @@
 """Run the benchmarks against one production-configured server and report ratios.
 
-    python -m bench [--duration SECONDS] [--connections N] [--orders N] [names...]
+    python -m bench [--duration SECONDS] [--connections N] [--orders N] [--rows N] [names...]
 
 Every figure is compared with the ceiling (GET /healthz) measured in the same run,
 on the same server, so the ratios hold from one machine to another. Benchmarks of
-work no request does (`ledger`) need only the database, and their ratio is to a
-floor of the database's own, measured in the same run: run alone, no server starts.
+work no request does (`ledger`, `exports`) need only the database, and their ratio is
+to a floor of the database's own, measured in the same run: run alone, no server
+starts.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import commerce, ledger, viewing
+from bench import commerce, exports, ledger, viewing
 from bench.load import LoadResult, run_load
 from bench.server import ProductionServer
 from config.settings import Settings
@@ -106,9 +107,19 @@ def ledger_reconcile(database_url: str, args: argparse.Namespace) -> dict[str, A
     return ledger.run(database_url, ledger.orders_wanted(args.orders))
 
 
+def split_exports(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    return exports.run(database_url, exports.rows_wanted(args.rows))
+
+
 # Benchmarks that need a database server and no API server.
 DATABASE_BENCHMARKS: dict[str, Callable[[str, argparse.Namespace], dict[str, Any]]] = {
     "ledger": ledger_reconcile,
+    "exports": split_exports,
+}
+# Their figures in the table: the timed seconds, the floor's seconds, their ratio.
+FLOOR_FIGURES = {
+    "ledger": ("reconcile_seconds", "copy_floor_seconds", "ratio_to_copy_floor"),
+    "exports": ("export_seconds", "copy_seconds", "ratio_to_copy"),
 }
 
 
@@ -120,6 +131,9 @@ def main() -> int:
     parser.add_argument("--orders", type=int, default=None,
                         help=f"ledger: paid orders (default ${ledger.ORDERS_ENV} or "
                              f"{ledger.DEFAULT_ORDERS})")  # fmt: skip
+    parser.add_argument("--rows", type=int, default=None,
+                        help=f"exports: split rows (default ${exports.ROWS_ENV} or "
+                             f"{exports.DEFAULT_ROWS})")  # fmt: skip
     args = parser.parse_args()
     unknown = sorted(set(args.names) - set(BENCHMARKS) - set(DATABASE_BENCHMARKS))
     if unknown:
@@ -239,9 +253,10 @@ def _print_floor_table(records: list[dict[str, Any]]) -> None:
     for r in records:
         met = "met" if all(r["met"].values()) else "missed: " + ", ".join(
             name for name, ok in r["met"].items() if not ok)  # fmt: skip
+        seconds, floor, ratio = (r[key] for key in FLOOR_FIGURES[r["name"]])
         print(
-            f"{r['name']:<22}{r['reconcile_seconds']:>12.2f}{r['copy_floor_seconds']:>10.2f}"
-            f"{r['peak_rss_mib']:>10.1f}{r['ratio_to_copy_floor']:>8.3f}  {met}"
+            f"{r['name']:<22}{seconds:>12.2f}{floor:>10.2f}"
+            f"{r['peak_rss_mib']:>10.1f}{ratio:>8.3f}  {met}"
         )
     print(f"results: {RESULTS}/<name>.json")
 

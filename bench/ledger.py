@@ -129,10 +129,10 @@ def _libpq(url: str) -> str:
 
 
 @contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
+def scratch_database(server_url: str, label: str = "ledger") -> Iterator[str]:
     """A database of this run's own on the server, dropped afterwards (a million
     orders must not stay behind, nor meet the data of other benchmarks)."""
-    name = f"streamsvc_bench_ledger_{os.getpid()}_{secrets.token_hex(3)}"
+    name = f"streamsvc_bench_{label}_{os.getpid()}_{secrets.token_hex(3)}"
     with psycopg.connect(_libpq(server_url), autocommit=True, connect_timeout=5) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
