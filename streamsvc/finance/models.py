@@ -47,9 +47,11 @@ class SplitPosting(SQLModel, table=True):
     from the ledger's own record instead of recomputing it."""
 
     __tablename__ = "split_postings"
+    # Exports read a venue's postings of a period.
+    __table_args__ = (Index("ix_split_postings_venue_id_posted_at", "venue_id", "posted_at"),)
 
     transaction_id: str = Field(primary_key=True, max_length=32)  # the split's ledger transaction
-    venue_id: str = Field(foreign_key="venues.id", index=True, max_length=32)
+    venue_id: str = Field(foreign_key="venues.id", max_length=32)
     event_id: str = Field(foreign_key="events.id", index=True, max_length=32)
     version: int  # the split-rule version
     period: str = Field(max_length=40)
@@ -64,4 +66,4 @@ class SplitPosting(SQLModel, table=True):
     costs: int = Field(sa_column=Column(BigInteger, nullable=False))
     distributable: int = Field(sa_column=Column(BigInteger, nullable=False))
     shares: dict[str, int] = jsonb()  # party account -> bps under this version
-    posted_at: datetime = timestamp(index=True)
+    posted_at: datetime = timestamp()
