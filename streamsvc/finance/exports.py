@@ -13,6 +13,7 @@ however many rows there are.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import tempfile
@@ -55,6 +56,11 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 MONEY = ("gross", "refunds", "disputes", "vat", "stripe_fees", "platform_fee", "costs",
          "distributable", "party_amount")  # fmt: skip
 WATERFALL = MONEY[:-1]  # per split transaction: counted once in the totals
+NAMES = tuple(name for name, _ in COLUMNS)
+AT = {name: position for position, name in enumerate(NAMES)}  # a row is a tuple in this order
+_PARTY, _CURRENCY, _REFERENCE = AT["party_amount"], AT["currency"], AT["ledger_reference"]
+_WATERFALL_AT = tuple(AT[name] for name in WATERFALL)
+Row = tuple[Any, ...]
 
 # Driven by the period's split postings (an index on venue and time), in order, so a
 # month costs a month whatever the venue's history; the planner would otherwise start
@@ -67,13 +73,15 @@ WITH sp AS MATERIALIZED (
      ORDER BY posted_at, event_id, version, transaction_id
 )
 SELECT v.name AS venue, ev.id AS event_id, ev.title AS event_title,
-       (ev.starts_at AT TIME ZONE ev.timezone)::date AS event_date,
+       to_char(ev.starts_at AT TIME ZONE ev.timezone, 'YYYY-MM-DD') AS event_date,
        split_part(a.code, ':', 2) AS party_type, split_part(a.code, ':', 3) AS party_id,
        coalesce(p.name, pv.name, '') AS party_name,
        coalesce((sp.shares ->> a.code)::int, 0) AS share_bps,
        sp.gross, sp.refunds, sp.disputes, sp.vat, sp.stripe_fees, sp.platform_fee, sp.costs,
        sp.distributable, -e.amount AS party_amount, t.currency,
-       sp.version AS split_rule_version, sp.period, t.posted_at, t.reference AS ledger_reference
+       sp.version AS split_rule_version, sp.period,
+       to_char(t.posted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS posted_at,
+       t.reference AS ledger_reference
   FROM sp
   JOIN ledger_transactions t ON t.id = sp.transaction_id
   JOIN ledger_entries e ON e.transaction_id = sp.transaction_id
@@ -98,16 +106,18 @@ class SplitFilter:
     party: str | None = None  # "performer:prf_…" or "venue:ven_…"
 
 
-def rows(engine: Engine, where: SplitFilter) -> Iterator[dict[str, Any]]:
-    """The export's rows, streamed from a server-side cursor on a connection of its own."""
+def rows(engine: Engine, where: SplitFilter) -> Iterator[Row]:
+    """The export's rows (tuples in COLUMNS order, dates already as ISO text), streamed
+    from a server-side cursor on a connection of its own."""
     params = {"venue_id": where.venue_id, "since": where.since, "until": where.until,
               "event_id": where.event_id,
               "party": f"payable:{where.party}" if where.party else None}  # fmt: skip
     with engine.connect() as conn:
-        result = conn.execution_options(yield_per=5000).execute(_ROWS, params)
-        keys = list(result.keys())
-        for row in result:
-            yield dict(zip(keys, row, strict=True))
+        yield from conn.execution_options(yield_per=5000).execute(_ROWS, params)
+
+
+def as_dict(row: Row) -> dict[str, Any]:
+    return dict(zip(NAMES, row, strict=True))
 
 
 class Totals:
@@ -119,71 +129,70 @@ class Totals:
         self.currencies: set[str] = set()
         self._last_reference: str | None = None
 
-    def add(self, row: dict[str, Any]) -> None:
+    def add(self, row: Row) -> bool:
+        """Count a row; True when it starts another split posting."""
         self.rows += 1
-        self.currencies.add(row["currency"])
-        self.sums["party_amount"] += row["party_amount"]
-        if row["ledger_reference"] != self._last_reference:  # rows of a posting are adjacent
-            self._last_reference = row["ledger_reference"]
-            for name in WATERFALL:
-                self.sums[name] += row[name]
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return "" if value is None else str(value)
+        self.currencies.add(row[_CURRENCY])
+        self.sums["party_amount"] += row[_PARTY]
+        if row[_REFERENCE] == self._last_reference:  # rows of a posting are adjacent
+            return False
+        self._last_reference = row[_REFERENCE]
+        for name, position in zip(WATERFALL, _WATERFALL_AT, strict=True):
+            self.sums[name] += row[position]
+        return True
 
 
 def csv_chunks(
-    source: Iterator[dict[str, Any]], *, delimiter: str = ",", decimal_comma: bool = False,
+    source: Iterator[Row], *, delimiter: str = ",", decimal_comma: bool = False,
     bom: bool = False,
 ) -> Iterator[bytes]:  # fmt: skip
     """UTF-8 CSV: a header, the rows in major units (12.50), then a totals row."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
     point = "," if decimal_comma else "."
-    layout = [(name, name in MONEY) for name, _ in COLUMNS]
-    places: dict[str, int] = {}  # exponent per currency, looked up once
-
+    first_money, party = AT["gross"], _PARTY
     if bom:
         buffer.write("\ufeff")
-    writer.writerow([name for name, _ in COLUMNS])
+    writer.writerow(NAMES)
     totals = Totals()
+    waterfall: list[str] = []
     for row in source:
-        totals.add(row)
-        currency = row["currency"]
-        digits = places.get(currency)
-        if digits is None:
-            digits = places[currency] = exponent(currency)
-        writer.writerow([decimal_text(row[name], digits, point) if money else _text(row[name])
-                         for name, money in layout])  # fmt: skip
+        digits = _exponent(row[_CURRENCY])
+        if totals.add(row):  # the waterfall is the same for every party of a posting
+            waterfall = [decimal_text(row[i], digits, point) for i in range(first_money, party)]
+        writer.writerow((*row[:first_money], *waterfall, decimal_text(row[party], digits, point),
+                         *row[party + 1 :]))  # fmt: skip
         if buffer.tell() > 256_000:
             yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
     currency = next(iter(totals.currencies)) if len(totals.currencies) == 1 else None
-    digits = exponent(currency) if currency else 0  # several currencies: minor units
+    digits = _exponent(currency) if currency else 0  # several currencies: minor units
     writer.writerow([
-        "TOTAL" if name == "venue" else decimal_text(totals.sums[name], digits, point) if money
-        else (currency or "") if name == "currency" else ""
-        for name, money in layout
+        "TOTAL" if name == "venue" else decimal_text(totals.sums[name], digits, point)
+        if name in MONEY else (currency or "") if name == "currency" else ""
+        for name in NAMES
     ])  # fmt: skip
     yield buffer.getvalue().encode()
 
 
-def json_chunks(source: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+@functools.cache
+def _exponent(currency: str) -> int:
+    return exponent(currency)
+
+
+def json_chunks(source: Iterator[Row]) -> Iterator[bytes]:
     """`{"columns": [...], "data": [...], "totals": {...}}`, amounts in minor units."""
-    yield b'{"columns": ' + json.dumps([name for name, _ in COLUMNS]).encode() + b', "data": ['
+    yield b'{"columns": ' + json.dumps(NAMES).encode() + b', "data": ['
     totals = Totals()
     for row in source:
-        yield (b", " if totals.rows else b"") + json.dumps(row, default=_text).encode()
+        yield (b", " if totals.rows else b"") + json.dumps(as_dict(row)).encode()
         totals.add(row)
     summary = {"rows": totals.rows, **totals.sums, "currencies": sorted(totals.currencies)}
     yield b'], "totals": ' + json.dumps(summary).encode() + b"}"
 
 
-def xlsx_file(source: Iterator[dict[str, Any]]) -> IO[bytes]:
+def xlsx_file(source: Iterator[Row]) -> IO[bytes]:
     """An XLSX workbook (sheets Splits and Totals) written in constant memory to a
     temporary file, returned rewound. Amounts are numbers in major units."""
     import xlsxwriter  # type: ignore[import-untyped]  # only exports need it
@@ -206,16 +215,15 @@ def xlsx_file(source: Iterator[dict[str, Any]]) -> IO[bytes]:
     totals = Totals()
     for number, row in enumerate(source, start=1):
         totals.add(row)
-        places = exponent(row["currency"])
-        for column, (name, _) in enumerate(COLUMNS):
-            value = row[name]
+        places = _exponent(row[_CURRENCY])
+        for column, (name, value) in enumerate(zip(NAMES, row, strict=True)):
             if name in MONEY:
                 sheet.write_number(number, column, Decimal(int(value)).scaleb(-places),
                                    money_format(places))  # fmt: skip
             elif isinstance(value, int):
                 sheet.write_number(number, column, value)
             else:
-                sheet.write_string(number, column, _text(value))
+                sheet.write_string(number, column, str(value))
     summary = book.add_worksheet("Totals")
     summary.write_row(0, 0, ["figure", "total", "currency"], bold)
     summary.write_string(1, 0, "rows")

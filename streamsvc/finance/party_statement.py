@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from html import escape
-from typing import Any
 
-from streamsvc.finance.exports import Totals
+from streamsvc.finance.exports import Row, Totals, as_dict
 from streamsvc.kit.money import decimal_text, exponent
 
 LABELS = {
@@ -54,13 +53,14 @@ def amount(minor: int, currency: str, lang: str) -> str:
 
 
 def render(
-    rows: Iterable[dict[str, Any]], *, party_name: str, venue_name: str, since: date,
+    rows: Iterable[Row], *, party_name: str, venue_name: str, since: date,
     until: date, lang: str,
 ) -> str:  # fmt: skip
     words = LABELS[lang]
     body, totals = [], Totals()
-    for row in rows:
-        totals.add(row)
+    for record in rows:
+        totals.add(record)
+        row = as_dict(record)
         cells = "".join(f'<td class="n">{amount(row[name], row["currency"], lang)}</td>'
                         for name in FIGURES)  # fmt: skip
         body.append(f"<tr><td>{escape(row['event_title'])}</td><td>{row['event_date']}</td>"
