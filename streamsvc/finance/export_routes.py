@@ -44,7 +44,21 @@ class StatementQuery(Period):
     lang: Literal["en", "nl"] | None = None  # default: from Accept-Language
 
 
-class SplitRow(BaseModel):
+class SplitMoney(BaseModel):
+    """The money columns, in minor units (the split's waterfall and the party's part)."""
+
+    gross: int
+    refunds: int
+    disputes: int
+    vat: int
+    stripe_fees: int
+    platform_fee: int
+    costs: int
+    distributable: int
+    party_amount: int
+
+
+class SplitRow(SplitMoney):
     venue: str
     event_id: str
     event_title: str
@@ -53,15 +67,6 @@ class SplitRow(BaseModel):
     party_id: str
     party_name: str
     share_bps: int
-    gross: int
-    refunds: int
-    disputes: int
-    vat: int
-    stripe_fees: int
-    platform_fee: int
-    costs: int
-    distributable: int
-    party_amount: int
     currency: str
     split_rule_version: int
     period: str
@@ -69,17 +74,8 @@ class SplitRow(BaseModel):
     ledger_reference: str
 
 
-class SplitTotals(BaseModel):
+class SplitTotals(SplitMoney):
     rows: int
-    gross: int
-    refunds: int
-    disputes: int
-    vat: int
-    stripe_fees: int
-    platform_fee: int
-    costs: int
-    distributable: int
-    party_amount: int
     currencies: list[str]
 
 
