@@ -26,6 +26,7 @@ from typing import IO, Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from streamsvc.finance import accounts
 from streamsvc.kit.money import decimal_text, exponent
 
 # The columns, in order, with what each holds (also in README "Finance exports").
@@ -109,9 +110,9 @@ class SplitFilter:
 def rows(engine: Engine, where: SplitFilter) -> Iterator[Row]:
     """The export's rows (tuples in COLUMNS order, dates already as ISO text), streamed
     from a server-side cursor on a connection of its own."""
+    party = f"{accounts.PARTY_PREFIX}{where.party}" if where.party else None
     params = {"venue_id": where.venue_id, "since": where.since, "until": where.until,
-              "event_id": where.event_id,
-              "party": f"payable:{where.party}" if where.party else None}  # fmt: skip
+              "event_id": where.event_id, "party": party}  # fmt: skip
     with engine.connect() as conn:
         yield from conn.execution_options(yield_per=5000).execute(_ROWS, params)
 

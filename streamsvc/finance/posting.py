@@ -23,17 +23,11 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlmodel import Session
 
+from streamsvc.finance import accounts
 from streamsvc.finance.models import BalanceTransactionRecord
 from streamsvc.ledger.service import Line, account, post
 
 BATCH = 100_000
-
-
-def accounts_of_kind(event_id: str) -> dict[str, str]:
-    """The account that carries the gross of each kind of balance transaction."""
-    return {"charge": f"sales:{event_id}", "refund": f"refunds:{event_id}",
-            "refund_failure": f"refunds:{event_id}", "dispute": f"disputes:{event_id}",
-            "dispute_reversal": f"disputes:{event_id}"}  # fmt: skip
 
 
 def lock_event_ledger(session: Session, event_id: str) -> None:
@@ -71,9 +65,9 @@ WITH batch AS (
            (CASE WHEN f.status = 'available' THEN :stripe_balance ELSE :stripe_pending END,
             f.net),
            (:stripe_fees, f.fee),
-           (CASE f.kind WHEN 'charge' THEN :sales
-                        WHEN 'refund' THEN :refunds WHEN 'refund_failure' THEN :refunds
-                        ELSE :disputes END,
+           (CASE f.kind WHEN 'charge' THEN :charge WHEN 'refund' THEN :refund
+                        WHEN 'refund_failure' THEN :refund_failure WHEN 'dispute' THEN :dispute
+                        ELSE :dispute_reversal END,
             -f.amount)) AS l(account_id, amount)
      WHERE l.amount <> 0
     RETURNING 1
@@ -88,7 +82,7 @@ class Books:
 
     venue_id: str
     currency: str
-    accounts: dict[str, str]  # role -> account id
+    accounts: dict[str, str]  # role (a balance transaction kind, or a Stripe side) -> id
 
 
 def books_of(session: Session, event_id: str, now: datetime) -> list[Books]:
@@ -97,9 +91,10 @@ def books_of(session: Session, event_id: str, now: datetime) -> list[Books]:
     pairs = session.execute(text(
         "SELECT DISTINCT venue_id, currency FROM stripe_balance_transactions WHERE event_id = :e"
     ), {"e": event_id}).all()  # fmt: skip
-    roles = {"stripe_balance": "stripe_balance", "stripe_pending": "stripe_pending",
-             "stripe_fees": f"stripe_fees:{event_id}", "sales": f"sales:{event_id}",
-             "refunds": f"refunds:{event_id}", "disputes": f"disputes:{event_id}"}  # fmt: skip
+    roles = {"stripe_balance": accounts.STRIPE_BALANCE,
+             "stripe_pending": accounts.STRIPE_PENDING,
+             "stripe_fees": accounts.stripe_fees(event_id),
+             **accounts.of_kind(event_id)}  # fmt: skip
     return [
         Books(
             venue_id,
@@ -130,15 +125,15 @@ def release_pending(session: Session, row: BalanceTransactionRecord, now: dateti
     posted_pending = session.execute(text("""
         SELECT e.amount FROM ledger_transactions t
           JOIN ledger_entries e ON e.transaction_id = t.id
-          JOIN ledger_accounts a ON a.id = e.account_id AND a.code = 'stripe_pending'
+          JOIN ledger_accounts a ON a.id = e.account_id AND a.code = :pending
          WHERE t.reference = :ref
-    """), {"ref": f"bt:{row.id}"}).scalar()  # fmt: skip
+    """), {"ref": f"bt:{row.id}", "pending": accounts.STRIPE_PENDING}).scalar()  # fmt: skip
     if posted_pending is None:
         return False
     moved = post(
         session, venue_id=row.venue_id, reference=f"available:{row.id}", currency=row.currency,
-        lines=[Line("stripe_balance", int(posted_pending)),
-               Line("stripe_pending", -int(posted_pending))],
+        lines=[Line(accounts.STRIPE_BALANCE, int(posted_pending)),
+               Line(accounts.STRIPE_PENDING, -int(posted_pending))],
         now=now, event_id=row.event_id, description="funds became available",
     )  # fmt: skip
     return moved is not None

@@ -21,10 +21,12 @@ from sqlmodel import Session
 
 from streamsvc.catalog.models import Event
 from streamsvc.db import Database
+from streamsvc.finance import accounts
 from streamsvc.finance.collect import Progress, collect_event
 from streamsvc.finance.findings import record_finding
-from streamsvc.finance.posting import accounts_of_kind, books_of, post_batch
+from streamsvc.finance.posting import books_of, post_batch
 from streamsvc.finance.splitting import split_event
+from streamsvc.ledger.service import balances
 from streamsvc.payments.gateway import BalanceReader
 
 KIND = "reconciliation"  # the job kind
@@ -82,25 +84,19 @@ def check_ledger(session: Session, event: Event, now: datetime) -> int:
     side needs no check of its own, as every posting balances (the database sees to
     that), so it is what the other sides say it is.
     """
-    kinds = accounts_of_kind(event.id)
-    reported: dict[str, int] = {code: 0 for code in kinds.values()}
-    reported[f"stripe_fees:{event.id}"] = 0
+    kinds, fees = accounts.of_kind(event.id), accounts.stripe_fees(event.id)
+    reported = dict.fromkeys([*kinds.values(), fees], 0)
     rows = session.execute(text("""
         SELECT kind, sum(amount), sum(fee) FROM stripe_balance_transactions
          WHERE event_id = :e AND currency = :c GROUP BY kind
     """), {"e": event.id, "c": event.currency})  # fmt: skip
     for kind, amount, fee in rows:
         reported[kinds[kind]] -= int(amount)
-        reported[f"stripe_fees:{event.id}"] += int(fee)
-    held = dict(session.execute(text("""
-        SELECT a.code, sum(e.amount) FROM ledger_accounts a
-          JOIN ledger_entries e ON e.account_id = a.id
-         WHERE a.venue_id = :v AND a.currency = :c AND a.code = ANY(:codes)
-         GROUP BY a.code
-    """), {"v": event.venue_id, "c": event.currency, "codes": sorted(reported)}).all())  # fmt: skip
+        reported[fees] += int(fee)
+    held = balances(session, event.venue_id, event.currency, reported)
     found = 0
     for code, amount in sorted(reported.items()):
-        if int(held.get(code, 0)) != amount:
+        if held.get(code, 0) != amount:
             found += record_finding(
                 session, event.venue_id, event.id, kind="ledger_mismatch",
                 reference=f"event:{event.id}:{code}:{amount}",

@@ -18,12 +18,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from streamsvc.catalog.models import Event, SplitRule
+from streamsvc.finance import accounts
 from streamsvc.finance.models import SplitPosting
 from streamsvc.finance.posting import lock_event_ledger
 from streamsvc.finance.waterfall import OrderMoney, Waterfall, waterfall
@@ -56,10 +56,6 @@ SELECT o.split_rule_version, items.lines, m.gross, m.refunded, m.disputed,
   JOIN items ON items.order_id = m.order_id
  GROUP BY o.split_rule_version, items.lines, m.gross, m.refunded, m.disputed
 """)
-
-
-def party_account(party: dict[str, Any]) -> str:
-    return f"payable:{party['type']}:{party['id']}"
 
 
 @dataclass(frozen=True)
@@ -99,7 +95,7 @@ def compute(session: Session, event: Event) -> list[VersionSplit]:
         rule = rules.get(version, latest)  # every order is sold under a version; be safe
         result = waterfall(
             groups[version], stripe_fees=fees[version], platform_fee_bps=rule.platform_fee_bps,
-            costs=remaining, shares=[(party_account(share["party"]), int(share["bps"]))
+            costs=remaining, shares=[(accounts.party(share["party"]), int(share["bps"]))
                                      for share in rule.shares],
         )  # fmt: skip
         remaining = [(label, amount - taken) for (label, amount), (_, taken)
@@ -111,13 +107,13 @@ def compute(session: Session, event: Event) -> list[VersionSplit]:
 def targets(event_id: str, result: Waterfall) -> dict[str, int]:
     """What the ledger should hold for one version's split, by account (credit < 0)."""
     lines: dict[str, int] = defaultdict(int)
-    lines["vat_payable"] -= result.vat
-    lines["platform_fees"] -= result.platform_fee
+    lines[accounts.VAT_PAYABLE] -= result.vat
+    lines[accounts.PLATFORM_FEES] -= result.platform_fee
     for position, (_, taken) in enumerate(result.costs):
-        lines[f"costs_recouped:{event_id}:{position}"] -= taken
+        lines[accounts.cost_recouped(event_id, position)] -= taken
     for account, _, amount in result.parties:
         lines[account] -= amount
-    lines[f"distribution:{event_id}"] = -sum(lines.values())
+    lines[accounts.distribution(event_id)] = -sum(lines.values())
     return dict(lines)
 
 
@@ -126,15 +122,15 @@ def split_event(session: Session, event: Event, period: str, now: datetime) -> i
     lock_event_ledger(session, event.id)
     posted = 0
     for split in compute(session, event):
-        prefix = f"split:{event.id}:v{split.version}:"
-        before = _split_so_far(session, event.id, prefix)
+        before = split_so_far(session, event.id, split.version)
         target = targets(event.id, split.waterfall)
         delta = {code: target.get(code, 0) - before.get(code, 0)
                  for code in sorted(set(target) | set(before))}  # fmt: skip
         if not any(delta.values()):
             continue
         done = post(
-            session, venue_id=event.venue_id, reference=f"{prefix}{period}",
+            session, venue_id=event.venue_id,
+            reference=f"split:{event.id}:v{split.version}:{period}",
             currency=event.currency, lines=[Line(code, amount) for code, amount in delta.items()],
             now=now, event_id=event.id,
             description=f"split under rule version {split.version} ({split.orders} orders)",
@@ -171,12 +167,16 @@ def _annex(session: Session, event: Event, split: VersionSplit, transaction_id: 
     )  # fmt: skip
 
 
-def _split_so_far(session: Session, event_id: str, prefix: str) -> dict[str, int]:
+def split_so_far(session: Session, event_id: str, version: int | None = None) -> dict[str, int]:
+    """What the event's split postings (of one rule version, or all) hold, by account.
+    Read through `split_postings`, which names every split transaction, so the event's
+    many balance-transaction postings are never scanned."""
     rows = session.execute(text("""
-        SELECT a.code, sum(e.amount) FROM ledger_transactions t
-          JOIN ledger_entries e ON e.transaction_id = t.id
+        SELECT a.code, sum(e.amount) FROM split_postings sp
+          JOIN ledger_entries e ON e.transaction_id = sp.transaction_id
           JOIN ledger_accounts a ON a.id = e.account_id
-         WHERE t.event_id = :event_id AND starts_with(t.reference, :prefix)
+         WHERE sp.event_id = :event_id
+           AND (CAST(:version AS integer) IS NULL OR sp.version = :version)
          GROUP BY a.code
-    """), {"event_id": event_id, "prefix": prefix})  # fmt: skip
+    """), {"event_id": event_id, "version": version})  # fmt: skip
     return {str(code): int(total) for code, total in rows}

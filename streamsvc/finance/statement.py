@@ -16,6 +16,9 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from streamsvc.catalog.models import Event, SplitRule
+from streamsvc.finance import accounts
+from streamsvc.finance.splitting import split_so_far
+from streamsvc.ledger.service import balances
 
 
 class StatementCost(BaseModel):
@@ -51,42 +54,32 @@ class Statement(BaseModel):
     split_at: datetime | None  # the latest split posting
 
 
-def event_balances(session: Session, event_id: str, currency: str) -> dict[str, int]:
-    """The sum of the event's entries per account code (its transactions only)."""
-    rows = session.execute(text("""
-        SELECT a.code, sum(e.amount) FROM ledger_transactions t
-          JOIN ledger_entries e ON e.transaction_id = t.id
-          JOIN ledger_accounts a ON a.id = e.account_id
-         WHERE t.event_id = :event_id AND t.currency = :currency
-         GROUP BY a.code
-    """), {"event_id": event_id, "currency": currency})  # fmt: skip
-    return {str(code): int(total) for code, total in rows}
-
-
 def statement(session: Session, event: Event) -> Statement:
-    held = event_balances(session, event.id, event.currency)
     rule = session.exec(select(SplitRule).where(SplitRule.event_id == event.id)
                         .order_by(col(SplitRule.version).desc())).first()  # fmt: skip
-    gross, refunds = -held.get(f"sales:{event.id}", 0), held.get(f"refunds:{event.id}", 0)
-    disputes, vat = held.get(f"disputes:{event.id}", 0), -held.get("vat_payable", 0)
-    fees, platform = held.get(f"stripe_fees:{event.id}", 0), -held.get("platform_fees", 0)
+    codes = [accounts.sales(event.id), accounts.refunds(event.id), accounts.disputes(event.id),
+             accounts.stripe_fees(event.id)]  # fmt: skip
+    reconciled = balances(session, event.venue_id, event.currency, codes)
+    gross, refunds, disputes, fees = (reconciled.get(code, 0) for code in codes)
+    gross = -gross  # sales are credits
+    split = split_so_far(session, event.id)
+    vat, platform = -split.get(accounts.VAT_PAYABLE, 0), -split.get(accounts.PLATFORM_FEES, 0)
     labels = [str(cost["label"]) for cost in rule.costs] if rule else []
-    costs = [StatementCost(label=label, amount=-held.get(f"costs_recouped:{event.id}:{i}", 0))
+    costs = [StatementCost(label=label,
+                           amount=-split.get(accounts.cost_recouped(event.id, i), 0))
              for i, label in enumerate(labels)]  # fmt: skip
-    shares = {f"payable:{s['party']['type']}:{s['party']['id']}": int(s["bps"])
-              for s in (rule.shares if rule else [])}  # fmt: skip
-    paid = {code: -amount for code, amount in held.items() if code.startswith("payable:")}
-    parties = [
-        StatementParty(party=PartyRef(type=code.split(":")[1], id=code.split(":")[2]),
-                       bps=shares.get(code, 0), amount=paid.get(code, 0))
-        for code in [*shares, *sorted(set(paid) - set(shares))]
-    ]  # fmt: skip
+    shares = {accounts.party(s["party"]): int(s["bps"]) for s in (rule.shares if rule else [])}
+    paid = {code: -amount for code, amount in split.items() if accounts.party_of(code)}
+    parties = []
+    for code in [*shares, *sorted(set(paid) - set(shares))]:
+        kind, party_id = accounts.party_of(code) or ("", "")
+        ref = PartyRef(type=kind, id=party_id)
+        parties.append(StatementParty(party=ref, bps=shares.get(code, 0), amount=paid.get(code, 0)))
     revenue_ex_vat = gross - refunds - disputes - vat
     distributable = revenue_ex_vat - fees - platform - sum(cost.amount for cost in costs)
-    split_at = session.execute(text(
-        "SELECT max(posted_at) FROM ledger_transactions "
-        "WHERE event_id = :e AND starts_with(reference, 'split:')"
-    ), {"e": event.id}).scalar()  # fmt: skip
+    split_at = session.execute(
+        text("SELECT max(posted_at) FROM split_postings WHERE event_id = :e"), {"e": event.id}
+    ).scalar()
     return Statement(
         event_id=event.id, currency=event.currency, gross=gross, refunds=refunds,
         disputes=disputes, vat=vat, revenue_ex_vat=revenue_ex_vat, stripe_fees=fees,

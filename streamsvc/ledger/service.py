@@ -7,7 +7,7 @@ that reference exists already (so a re-run of any money task posts nothing twice
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -117,12 +117,17 @@ def reverse(
     )  # fmt: skip
 
 
-def balances(session: Session, venue_id: str, currency: str) -> dict[str, int]:
-    """Each account's balance (sum of its entries), by code."""
-    rows = session.exec(
+def balances(
+    session: Session, venue_id: str, currency: str, codes: Collection[str] | None = None
+) -> dict[str, int]:
+    """Each account's balance (sum of its entries), by code; only `codes` when given."""
+    query = (
         select(LedgerAccount.code, func.coalesce(func.sum(LedgerEntry.amount), 0))
         .join(LedgerEntry, col(LedgerEntry.account_id) == col(LedgerAccount.id), isouter=True)
         .where(LedgerAccount.venue_id == venue_id, LedgerAccount.currency == currency)
         .group_by(col(LedgerAccount.code))
-    ).all()
+    )
+    if codes is not None:
+        query = query.where(col(LedgerAccount.code).in_(list(codes)))
+    rows = session.exec(query).all()
     return {code: int(total) for code, total in rows}

@@ -1,0 +1,60 @@
+"""The ledger accounts finance posts to: their codes, in one place.
+
+Per venue: the Stripe balance (available and pending), VAT payable, platform fees
+and what is payable to each party. Per event: sales, refunds, disputes, Stripe's
+fees, each recouped cost, and the distribution side of the split postings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+STRIPE_BALANCE = "stripe_balance"
+STRIPE_PENDING = "stripe_pending"
+VAT_PAYABLE = "vat_payable"
+PLATFORM_FEES = "platform_fees"
+PARTY_PREFIX = "payable:"
+
+
+def sales(event_id: str) -> str:
+    return f"sales:{event_id}"
+
+
+def refunds(event_id: str) -> str:
+    return f"refunds:{event_id}"
+
+
+def disputes(event_id: str) -> str:
+    return f"disputes:{event_id}"
+
+
+def stripe_fees(event_id: str) -> str:
+    return f"stripe_fees:{event_id}"
+
+
+def cost_recouped(event_id: str, position: int) -> str:
+    return f"costs_recouped:{event_id}:{position}"
+
+
+def distribution(event_id: str) -> str:
+    return f"distribution:{event_id}"
+
+
+def party(ref: dict[str, Any]) -> str:
+    """A split rule's party `{type, id}` as its account, `payable:{type}:{id}`."""
+    return f"{PARTY_PREFIX}{ref['type']}:{ref['id']}"
+
+
+def party_of(code: str) -> tuple[str, str] | None:
+    """(type, id) of a party account; None for any other account."""
+    if not code.startswith(PARTY_PREFIX):
+        return None
+    kind, _, party_id = code.removeprefix(PARTY_PREFIX).partition(":")
+    return kind, party_id
+
+
+def of_kind(event_id: str) -> dict[str, str]:
+    """The account carrying the gross of each kind of balance transaction."""
+    return {"charge": sales(event_id), "refund": refunds(event_id),
+            "refund_failure": refunds(event_id), "dispute": disputes(event_id),
+            "dispute_reversal": disputes(event_id)}  # fmt: skip
