@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session
 
+from streamsvc.catalog.models import Event
 from streamsvc.db import Database
 from streamsvc.finance.findings import record_finding
 from streamsvc.finance.models import BalanceTransactionRecord
 from streamsvc.finance.posting import lock_event_ledger, release_pending
-from streamsvc.orders.models import Order
 from streamsvc.payments.gateway import BalanceReader, BalanceTransaction
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -55,15 +55,15 @@ def collect_event(
     progress: Progress = lambda done, total: None,
 ) -> Collected:  # fmt: skip
     with database.unit_of_work() as uow:
-        venue_id = uow.session.exec(
-            select(Order.venue_id).where(Order.event_id == event_id)
-        ).first()
-        asks = _questions(uow.session, event_id)
+        event = uow.session.get(Event, event_id)
+        if event is None:
+            return Collected()
+        venue_id, asks = event.venue_id, _questions(uow.session, event_id)
     outcome = Collected()
     for number, ask in enumerate(asks, start=1):
         txns = _ask(gateway, ask)
         with database.unit_of_work() as uow:
-            stored, found = _store(uow.session, ask, txns, venue_id=str(venue_id),
+            stored, found = _store(uow.session, ask, txns, venue_id=venue_id,
                                    event_id=event_id, now=now)  # fmt: skip
         outcome.asked += 1
         outcome.stored += stored

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
-from typing import IO, Annotated, Any, Literal
+from typing import IO, Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, StringConstraints
@@ -17,6 +17,7 @@ from streamsvc.catalog.schemas import ObjectId
 from streamsvc.errors import NotFound, ValidationFailed
 from streamsvc.finance import exports, party_statement
 from streamsvc.http.endpoint import Access, Call, endpoint
+from streamsvc.notifications.mail import Locale, choose_locale
 from streamsvc.venues.models import Venue
 from streamsvc.venues.tenancy import owned
 
@@ -41,7 +42,7 @@ class SplitsQuery(Period):
 
 
 class StatementQuery(Period):
-    lang: Literal["en", "nl"] | None = None  # default: from Accept-Language
+    lang: Locale | None = None  # default: from Accept-Language
 
 
 class SplitMoney(BaseModel):
@@ -144,21 +145,21 @@ def _drain(spool: IO[bytes]) -> Iterator[bytes]:
 )  # fmt: skip
 def party_statement_page(call: Call, query: StatementQuery) -> Response:
     party_type, party_id = call.path("party_type"), call.path("party_id")
-    names: dict[str, Any] = {"venue": Venue, "performer": Performer}
-    if party_type not in names or (party_type == "venue" and party_id != call.venue_id):
-        raise NotFound("No such party.")
-    party = owned(call.session, Performer, party_id, call.venue_id) if party_type == "performer" \
-        else call.session.get(Venue, party_id)  # fmt: skip
     venue = call.session.get(Venue, call.venue_id)
-    assert party is not None and venue is not None
+    assert venue is not None
+    if party_type == "performer":
+        party_name = owned(call.session, Performer, party_id, call.venue_id).name
+    elif party_type == "venue" and party_id == venue.id:
+        party_name = venue.name
+    else:
+        raise NotFound("No such party.")
     window, first, last = _window(call, query)
     where = exports.SplitFilter(window.venue_id, window.since, window.until,
                                 party=f"{party_type}:{party_id}")  # fmt: skip
-    lang = query.lang or ("nl" if call.request.headers.get("accept-language", "")
-                          .lower().startswith("nl") else "en")  # fmt: skip
+    lang = query.lang or choose_locale(call.request.headers.get("accept-language"))
     page = party_statement.render(
         exports.rows(call.request.app.state.resources.database.engine, where),
-        party_name=party.name, venue_name=venue.name, since=first, until=last, lang=lang,
+        party_name=party_name, venue_name=venue.name, since=first, until=last, lang=lang,
     )  # fmt: skip
     return HTMLResponse(page)
 

@@ -13,7 +13,6 @@ however many rows there are.
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 import tempfile
@@ -158,7 +157,7 @@ def csv_chunks(
     totals = Totals()
     waterfall: list[str] = []
     for row in source:
-        digits = _exponent(row[_CURRENCY])
+        digits = exponent(row[_CURRENCY])
         if totals.add(row):  # the waterfall is the same for every party of a posting
             waterfall = [decimal_text(row[i], digits, point) for i in range(first_money, party)]
         writer.writerow((*row[:first_money], *waterfall, decimal_text(row[party], digits, point),
@@ -168,18 +167,13 @@ def csv_chunks(
             buffer.seek(0)
             buffer.truncate()
     currency = next(iter(totals.currencies)) if len(totals.currencies) == 1 else None
-    digits = _exponent(currency) if currency else 0  # several currencies: minor units
+    digits = exponent(currency) if currency else 0  # several currencies: minor units
     writer.writerow([
         "TOTAL" if name == "venue" else decimal_text(totals.sums[name], digits, point)
         if name in MONEY else (currency or "") if name == "currency" else ""
         for name in NAMES
     ])  # fmt: skip
     yield buffer.getvalue().encode()
-
-
-@functools.cache
-def _exponent(currency: str) -> int:
-    return exponent(currency)
 
 
 def json_chunks(source: Iterator[Row]) -> Iterator[bytes]:
@@ -216,7 +210,7 @@ def xlsx_file(source: Iterator[Row]) -> IO[bytes]:
     totals = Totals()
     for number, row in enumerate(source, start=1):
         totals.add(row)
-        places = _exponent(row[_CURRENCY])
+        places = exponent(row[_CURRENCY])
         for column, (name, value) in enumerate(zip(NAMES, row, strict=True)):
             if name in MONEY:
                 sheet.write_number(number, column, Decimal(int(value)).scaleb(-places),

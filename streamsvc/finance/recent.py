@@ -9,18 +9,23 @@ charge naming one of our venues that matches no order (a finding).
 
 from __future__ import annotations
 
+import itertools
 import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from streamsvc.finance.findings import record_finding
 from streamsvc.finance.models import BalanceTransactionRecord
 from streamsvc.finance.reconciliation import KIND
 from streamsvc.jobs.service import active_job, create_job
 from streamsvc.orders.models import Order
-from streamsvc.payments.gateway import BalanceReader, PaymentProviderUnavailable
+from streamsvc.payments.gateway import (
+    BalanceReader,
+    BalanceTransaction,
+    PaymentProviderUnavailable,
+)
 from streamsvc.venues.models import Venue
 
 log = logging.getLogger(__name__)
@@ -52,34 +57,42 @@ def unknown_charges(
 ) -> tuple[set[tuple[str, str]], int]:
     """Scan Stripe's charges of the window: (events to reconcile, findings recorded)."""
     since = int((now - lookback).timestamp())
+    charges = (txn for txn in gateway.recent_balance_transactions(since)
+               if txn.type == "charge" and txn.source.startswith(("ch_", "py_")))  # fmt: skip
     events: set[tuple[str, str]] = set()
     found = 0
-    for txn in gateway.recent_balance_transactions(since):
-        if txn.type != "charge" or not txn.source.startswith(("ch_", "py_")):
-            continue
-        if session.exec(select(BalanceTransactionRecord.id)
-                        .where(BalanceTransactionRecord.id == txn.id)).first():  # fmt: skip
-            continue
-        intent_id = gateway.charge_payment_intent(txn.source)
-        ours = select(Order.venue_id, Order.event_id).where(Order.payment_intent_id == intent_id)
-        order = session.exec(ours).first() if intent_id else None
-        if order is not None:
-            events.add((order[0], order[1]))
-            continue
-        venue_id = (
-            gateway.retrieve_payment_intent(intent_id).metadata.get("venue_id")
-            if intent_id
-            else None
-        )
-        if venue_id and session.get(Venue, venue_id) is not None:
-            found += record_finding(
-                session, venue_id, None, kind="unknown_charge", reference=f"bt:{txn.id}",
-                detail=f"charge {txn.source} of {txn.amount} {txn.currency.upper()} "
-                       "matches no order", now=now,
-            )  # fmt: skip
-        else:
-            log.warning("balance transaction %s: a charge of no venue of ours", txn.id)
+    while chunk := list(itertools.islice(charges, 500)):  # one lookup per 500 charges
+        stored = set(session.exec(select(BalanceTransactionRecord.id).where(
+            col(BalanceTransactionRecord.id).in_([txn.id for txn in chunk]))))  # fmt: skip
+        for txn in chunk:
+            if txn.id not in stored:
+                event, new = _identify(session, gateway, txn, now)
+                events |= event
+                found += new
     return events, found
+
+
+def _identify(
+    session: Session, gateway: BalanceReader, txn: BalanceTransaction, now: datetime
+) -> tuple[set[tuple[str, str]], int]:
+    """A charge we have not collected: the event of its order, or a finding."""
+    intent_id = gateway.charge_payment_intent(txn.source)
+    if intent_id is None:
+        log.warning("balance transaction %s: a charge without a PaymentIntent", txn.id)
+        return set(), 0
+    ours = select(Order.venue_id, Order.event_id).where(Order.payment_intent_id == intent_id)
+    order = session.exec(ours).first()
+    if order is not None:
+        return {(order[0], order[1])}, 0
+    venue_id = gateway.retrieve_payment_intent(intent_id).metadata.get("venue_id")
+    if venue_id and session.get(Venue, venue_id) is not None:
+        return set(), record_finding(
+            session, venue_id, None, kind="unknown_charge", reference=f"bt:{txn.id}",
+            detail=f"charge {txn.source} of {txn.amount} {txn.currency.upper()} "
+                   "matches no order", now=now,
+        )  # fmt: skip
+    log.warning("balance transaction %s: a charge of no venue of ours", txn.id)
+    return set(), 0
 
 
 def start_recent_jobs(

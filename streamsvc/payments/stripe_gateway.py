@@ -110,12 +110,12 @@ class StripeGateway:
             return None
         with _translated_errors():
             charge = self._client.v1.charges.retrieve(intent.latest_charge).to_dict()
-        return self._balance_transaction(_id_of(charge.get("balance_transaction")))
+        return self._retrieve_balance_transaction(_id_of(charge.get("balance_transaction")))
 
     def refund_balance_transactions(self, refund_id: str) -> list[BalanceTransaction]:
         with _translated_errors():
             refund = self._client.v1.refunds.retrieve(refund_id).to_dict()
-        found = (self._balance_transaction(_id_of(refund.get(field)))
+        found = (self._retrieve_balance_transaction(_id_of(refund.get(field)))
                  for field in ("balance_transaction", "failure_balance_transaction"))  # fmt: skip
         return [txn for txn in found if txn is not None]
 
@@ -141,7 +141,7 @@ class StripeGateway:
             charge = self._client.v1.charges.retrieve(charge_id).to_dict()
         return _id_of(charge.get("payment_intent"))
 
-    def _balance_transaction(self, txn_id: str | None) -> BalanceTransaction | None:
+    def _retrieve_balance_transaction(self, txn_id: str | None) -> BalanceTransaction | None:
         if not txn_id:
             return None
         with _translated_errors():
