@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -122,19 +123,13 @@ def test_unknown_charges_are_findings(world: World) -> None:
 
     books = NamesOurVenue(charges=world.books.charges)
     with world.database.unit_of_work() as uow:
-        events, found = unknown_charges(uow.session, books, world.clock.now(), _days(3650))
+        events, found = unknown_charges(uow.session, books, world.clock.now(), timedelta(days=3650))
     assert events == {(world.venue.id, world.event["id"])}  # ours, not collected yet
     assert found == 1
     findings = ok(world.client.get("/v1/finance/findings", headers=world.venue.headers))["data"]
     assert [(f["kind"], f["reference"]) for f in findings] == [
         ("unknown_charge", f"bt:{stranger['id']}")]  # fmt: skip
     assert order["id"]
-
-
-def _days(n: int) -> Any:
-    from datetime import timedelta
-
-    return timedelta(days=n)
 
 
 class DyingDatabase(Database):
@@ -244,18 +239,23 @@ def test_beat_starts_one_job_per_event_with_recent_activity(world: World) -> Non
     world.buy([(0, 1)])
     quiet = build(world.client, world.database, world.clock, tiers=[(1000, 900, None)],
                   platform_fee_bps=0, costs=[], shares=[10_000], venue=world.venue)  # fmt: skip
-    later = world.clock.now() + _days(1)
+    later = world.clock.now() + timedelta(days=1)
     with world.database.unit_of_work() as uow:
-        started = start_recent_jobs(uow.session, world.books, later, _days(3))
+        started = start_recent_jobs(uow.session, world.books, later, timedelta(days=3))
     assert len(started) == 1
     job = ok(world.client.get(f"/v1/jobs/{started[0]}", headers=world.venue.headers))
     assert (job["subject_id"], job["status"]) == (world.event["id"], "queued")
     assert quiet.event["id"] not in str(job)
     with world.database.unit_of_work() as uow:  # one is queued already: none more
-        assert start_recent_jobs(uow.session, world.books, later, _days(3)) == []
+        assert start_recent_jobs(uow.session, world.books, later, timedelta(days=3)) == []
     with world.database.engine.begin() as conn:
         conn.execute(text("UPDATE jobs SET status = 'succeeded'"))
     with world.database.unit_of_work() as uow:  # outside the window: nothing to do
-        assert start_recent_jobs(uow.session, world.books, later + _days(10), _days(3)) == []
+        assert (
+            start_recent_jobs(
+                uow.session, world.books, later + timedelta(days=10), timedelta(days=3)
+            )
+            == []
+        )
     with world.database.unit_of_work() as uow:  # inside it again, with the last job done
-        assert len(start_recent_jobs(uow.session, world.books, later, _days(3))) == 1
+        assert len(start_recent_jobs(uow.session, world.books, later, timedelta(days=3))) == 1
