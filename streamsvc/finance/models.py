@@ -14,7 +14,13 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column, Index
 from sqlmodel import Field, SQLModel
 
+# The catalog, orders and venues modules register the tables these rows refer to,
+# wherever these models are used: a worker or a script may import finance alone, and
+# the ORM needs those tables to order its inserts.
+from streamsvc.catalog import models as _catalog  # noqa: F401
 from streamsvc.kit.columns import jsonb, timestamp
+from streamsvc.orders import models as _orders  # noqa: F401
+from streamsvc.venues import models as _venues  # noqa: F401
 
 KINDS = ("charge", "refund", "refund_failure", "dispute", "dispute_reversal")
 
