@@ -57,8 +57,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    global _infra  # noqa: PLW0603
     if _infra is not None:
         _infra.close()
+        # A later pytest.main() in this process (the mutation tester forks one per
+        # mutant) must resolve servers of its own, not reuse the closed ones.
+        _infra = None
 
 
 @pytest.fixture(scope="session")

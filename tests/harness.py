@@ -8,6 +8,7 @@ localstripe and a Celery worker are started on demand.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import shutil
@@ -28,10 +29,13 @@ from streamsvc.db import normalise_url
 from streamsvc.embedded import EmbeddedPostgres, EmbeddedRedis, LocalStripe, stop_process
 
 LOCAL_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-# Tests own Redis database 9 (application) and 10 (Celery broker): flushing the
-# application's keys between tests must not drop the broker's queue bindings.
-LOCAL_REDIS_URL = "redis://127.0.0.1:6379/9"
-APP_DB, BROKER_DB = 9, 10
+LOCAL_REDIS = "redis://127.0.0.1:6379"
+# A run owns a pair of Redis databases: the application's (flushed between tests)
+# and the Celery broker's next to it, so flushing keys never drops queue bindings.
+# Runs side by side (a benchmark, a second checkout, pytest-xdist workers) each
+# claim a free pair by a lock file, so none flushes another's keys.
+REDIS_PAIRS = ((9, 10), (11, 12), (13, 14), (1, 2), (3, 4), (5, 6), (7, 8))
+APP_DB = 9
 
 
 def _pg_reachable(url: str) -> bool:
@@ -68,12 +72,27 @@ def _private_database(server_url: str) -> tuple[str, Any]:
     return server_url.rsplit("/", 1)[0] + f"/{name}", drop
 
 
+def claim_redis_pair() -> tuple[int, Any]:
+    """The application database of a free pair, and the open lock file that holds it
+    (closed when the run ends, by the process exiting at the latest)."""
+    for app_db, _ in REDIS_PAIRS:
+        lock = open(Path(tempfile.gettempdir()) / f"streamsvc-test-redis-{app_db}.lock", "w")  # noqa: SIM115
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        return app_db, lock
+    raise RuntimeError(f"every Redis database pair {REDIS_PAIRS} is held by another run")
+
+
 def broker_url_for(redis_url: str) -> str:
-    """The Celery broker in the same Redis server, on the broker's own database."""
+    """The Celery broker in the same Redis server, on the database after the app's."""
     parts = urlsplit(redis_url)
     if parts.scheme == "unix":
-        return f"redis+socket://{parts.path}?virtual_host={BROKER_DB}"
-    return f"{parts.scheme}://{parts.netloc}/{BROKER_DB}"
+        app_db = int(dict(p.split("=", 1) for p in parts.query.split("&") if p).get("db", APP_DB))
+        return f"redis+socket://{parts.path}?virtual_host={app_db + 1}"
+    return f"{parts.scheme}://{parts.netloc}/{int(parts.path.strip('/') or APP_DB) + 1}"
 
 
 TEST_STRIPE_KEY = "sk_test_streamsvc_harness"
@@ -111,8 +130,11 @@ class Infrastructure:
         redis_url = os.environ.get("STREAMSVC_TEST_REDIS_URL")
         if redis_url:
             redis_source = "STREAMSVC_TEST_REDIS_URL"
-        elif local and _redis_reachable(LOCAL_REDIS_URL):
-            redis_url, redis_source = LOCAL_REDIS_URL, "local Redis at 127.0.0.1:6379"
+        elif local and _redis_reachable(LOCAL_REDIS):
+            app_db, lock = claim_redis_pair()
+            cleanups.append(lock.close)
+            redis_url = f"{LOCAL_REDIS}/{app_db}"
+            redis_source = f"local Redis at 127.0.0.1:6379 (databases {app_db}, {app_db + 1})"
         else:
             embedded = EmbeddedRedis(scratch / "redis")
             redis_url = f"{embedded.start()}?db={APP_DB}"
