@@ -29,9 +29,10 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-## bench: benchmarks under bench/, JSON results in bench/results/
+## bench: benchmarks under bench/, JSON results in bench/results/ (BENCH_ARGS: names, options)
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	-scripts/install-wrk
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

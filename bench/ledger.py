@@ -7,7 +7,9 @@ ledger: `post_and_split` (post every stored balance transaction to the ledger, s
   the wall time, the peak RSS of the process that runs it, and the ratio of that time
   to what PostgreSQL needs to COPY the same ledger rows into tables with the same
   columns and indexes (the database's bulk-write floor, measured in the same run on
-  the same server). Goal: at most 3x the floor and under 1 GiB RSS.
+  the same server). Goal: at most 3x the floor and under 1 GiB RSS. After timing the
+  ledger is checked, by streamsvc's own statement and by the bench's own computation
+  of the plan's money (bench/ledger_check.py); a difference refuses the figure.
 
 Everything runs in a scratch database of its own, dropped afterwards. Pre-loading is
 set-based SQL, so this process stays small; the timed part runs in a fresh child
@@ -36,6 +38,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, func, select
 
+from bench import ledger_check
+from bench.load import BenchmarkFailed
 from streamsvc.catalog.models import Event
 from streamsvc.db import Database, make_engine, normalise_url
 from streamsvc.finance.statement import statement
@@ -53,6 +57,9 @@ TIERS = (("tier_bench_early", "Early", 2500, 900), ("tier_bench_stream", "Stream
 VENUE, EVENT = "ven_bench_ledger", "evt_bench_ledger"
 PERFORMERS = ("prf_bench_one", "prf_bench_two", "prf_bench_three")
 DISPUTE_FEE = 1500
+# The split rule (version 1): 5 % platform fee, one cost, the venue and three performers.
+PLATFORM_FEE_BPS, COSTS = 500, (500_000,)
+SHARES = (("venue", VENUE, 4000), *(("performer", p, 2000) for p in PERFORMERS))
 # The floor's tables: the ledger's columns and indexes, none of its triggers.
 FLOOR_TABLES = (("bench_floor_transactions", "ledger_transactions"),
                 ("bench_floor_entries", "ledger_entries"))  # fmt: skip
@@ -98,6 +105,11 @@ def measure(url: str, orders: int) -> dict[str, Any]:
         copy_floor_seconds = _copy_floor(conn)
 
     checks = verify(url, balance_transactions, child["outcome"])
+    _say("checking the ledger against the bench's own computation")
+    independent = ledger_check.check(_libpq(url), orders, {
+        "event": EVENT, "tiers": TIERS, "dispute_fee": DISPUTE_FEE,
+        "platform_bps": PLATFORM_FEE_BPS, "costs": COSTS,
+        "shares": [(f"{kind}:{party}", bps) for kind, party, bps in SHARES]})  # fmt: skip
     reconcile = float(child["seconds"])
     rss_mib = int(child["peak_rss_kib"]) / 1024
     ratio = reconcile / copy_floor_seconds
@@ -117,6 +129,7 @@ def measure(url: str, orders: int) -> dict[str, Any]:
         "met": {"ratio": ratio <= GOAL_RATIO, "rss": rss_mib < GOAL_RSS_MIB},
         "outcome": child["outcome"],
         "checks": checks,
+        "independent_checks": independent,
         "postgres": child["postgres"],
     }
 
@@ -202,14 +215,14 @@ def _catalogue(conn: psycopg.Connection[Any]) -> None:
               starts))  # fmt: skip
         conn.execute("INSERT INTO event_performers (event_id, performer_id, position) "
                      "VALUES (%s, %s, %s)", (EVENT, performer, position))  # fmt: skip
-    shares = [{"party": {"type": "venue", "id": VENUE}, "bps": 4000},
-              *({"party": {"type": "performer", "id": p}, "bps": 2000} for p in PERFORMERS)]  # fmt: skip
-    costs = [{"label": "stream production", "amount": 500_000, "currency": "EUR"}]
+    shares = [{"party": {"type": kind, "id": party}, "bps": bps} for kind, party, bps in SHARES]
+    costs = [{"label": "stream production", "amount": amount, "currency": "EUR"}
+             for amount in COSTS]  # fmt: skip
     conn.execute("""
         INSERT INTO split_rules (id, event_id, venue_id, version, platform_fee_bps, costs,
                                  shares, created_at)
-        VALUES ('spr_bench_ledger', %s, %s, 1, 500, %s, %s, %s)
-    """, (EVENT, VENUE, json.dumps(costs), json.dumps(shares), starts))  # fmt: skip
+        VALUES ('spr_bench_ledger', %s, %s, 1, %s, %s, %s, %s)
+    """, (EVENT, VENUE, PLATFORM_FEE_BPS, json.dumps(costs), json.dumps(shares), starts))  # fmt: skip
 
 
 # One row per order: what it bought and what happened to its money. Ids are md5-based
@@ -305,7 +318,7 @@ def _post_and_split_in_child(url: str) -> dict[str, Any]:
         cwd=ROOT, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if done.returncode != 0:
-        raise RuntimeError(f"post_and_split failed:\n{done.stderr}")
+        raise BenchmarkFailed(f"ledger: post_and_split failed:\n{done.stderr}")
     # The last line: anything a library might print before it is not ours to parse.
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -403,7 +416,8 @@ def _checks(session: Session, balance_transactions: int, outcome: dict[str, int]
                col(ReconciliationFinding.kind) == "ledger_mismatch")
     ).one()  # fmt: skip
     event = session.get(Event, EVENT)
-    assert event is not None
+    if event is None:
+        raise BenchmarkFailed(f"ledger: no event {EVENT}")
     books = statement(session, event)
     expected = session.execute(text("""
         SELECT sum(amount) FILTER (WHERE kind = 'charge'),
@@ -424,7 +438,8 @@ def _checks(session: Session, balance_transactions: int, outcome: dict[str, int]
         "parties_sum_to_distributable": books.distributable > 0 and parties == books.distributable,
     }  # fmt: skip
     failed = [name for name, ok in checks.items() if not ok]
-    assert not failed, f"the ledger is wrong after post_and_split: {failed}"
+    if failed:
+        raise BenchmarkFailed(f"ledger: the ledger is wrong after post_and_split: {failed}")
     return {**checks, "gross": books.gross, "distributable": books.distributable,
             "parties": parties}  # fmt: skip
 

@@ -1,20 +1,37 @@
 """Load generators: wrk when installed, else a Python one, both in another process.
 
-Both open `connections` keep-alive connections for `duration` seconds and report
-requests/s and latency percentiles of answered requests.
+Both open `connections` keep-alive connections for `duration` seconds, send GET
+requests whose headers cycle round-robin through the header sets given (one set for
+the ceiling, thousands of tokens for authorize: the same per-request work in the
+generator either way), and report requests/s and latency percentiles. A socket
+error, a timeout or any answer outside 2xx fails the run: a rate of refusals is not
+a figure of the work it claims.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import multiprocessing
 import re
 import shutil
 import subprocess
+import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+
+class BenchmarkFailed(Exception):
+    """The work a figure would claim was not done, or not done right: no figure."""
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes
 
 
 @dataclass
@@ -28,58 +45,100 @@ class LoadResult:
     p99_ms: float
     statuses: dict[str, int]
     extra: dict[str, Any] = field(default_factory=dict)  # a benchmark's own figures
+    # run_requests: each request's answer, in order, for the benchmark's checks
+    answers: list[Answer | None] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "answers"}
         data.update(data.pop("extra"))
         return data
 
+    def require_success(self, what: str) -> None:
+        """Refuse the figure unless every request was answered, and answered 2xx."""
+        failed = {k: v for k, v in self.statuses.items() if not k.startswith("2") and v}
+        if self.requests == 0 or self.errors or failed:
+            raise BenchmarkFailed(
+                f"{what}: {self.requests} answered, {self.errors} socket errors or timeouts, "
+                f"answers outside 2xx: {failed or 'none'}"
+            )
 
+
+# One request per header set, pre-formatted at init; request() hands them out in
+# turn. response() counts what is not 2xx (wrk itself counts only >= 400), and
+# done() sums the threads' counts with wrk's socket errors.
 _WRK_SCRIPT = """
-done = function(summary, latency, requests)
+local requests, counter, threads = {}, 0, {}
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+  local file = assert(io.open(args[1]))
+  for line in file:lines() do
+    local headers = {}
+    for name, value in line:gmatch("([^\\t]+)\\t([^\\t]+)") do headers[name] = value end
+    table.insert(requests, wrk.format("GET", nil, headers))
+  end
+  file:close()
+  non2xx = 0
+end
+function request()
+  counter = counter % #requests + 1
+  return requests[counter]
+end
+function response(status, headers, body)
+  if status < 200 or status > 299 then non2xx = non2xx + 1 end
+end
+function done(summary, latency, requests)
+  local bad = 0
+  for _, thread in ipairs(threads) do bad = bad + thread:get("non2xx") end
+  local e = summary.errors
   io.write(string.format("P50 %f\\nP99 %f\\n", latency:percentile(50), latency:percentile(99)))
-  io.write(string.format("ERR %d\\n", summary.errors.connect + summary.errors.read +
-    summary.errors.write + summary.errors.status + summary.errors.timeout))
+  io.write(string.format("SOCKET %d\\nNON2XX %d\\n", e.connect + e.read + e.write + e.timeout, bad))
 end
 """
 
 
-def _wrk(url: str, duration: float, connections: int, headers: dict[str, str]) -> LoadResult:
-    import tempfile
+def _figure(pattern: str, out: str) -> str:
+    found = re.search(pattern, out, re.M)
+    if found is None:
+        raise BenchmarkFailed(f"wrk printed no {pattern!r}:\n{out}")
+    return found.group(1)
 
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_WRK_SCRIPT)
-    args = [
-        "wrk",
-        "-t",
-        "1",
-        "-c",
-        str(connections),
-        "-d",
-        f"{max(1, round(duration))}s",
-        "-s",
-        script.name,
-    ]
-    for name, value in headers.items():
-        args += ["-H", f"{name}: {value}"]
-    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = float(re.search(r"^P50 ([\d.]+)", out, re.M).group(1)) / 1000  # type: ignore[union-attr]
-    p99 = float(re.search(r"^P99 ([\d.]+)", out, re.M).group(1)) / 1000  # type: ignore[union-attr]
-    errors = int(re.search(r"^ERR (\d+)", out, re.M).group(1))  # type: ignore[union-attr]
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    statuses = {"non_2xx_3xx": int(non2xx.group(1))} if non2xx else {}
-    return LoadResult("wrk", requests, errors, duration, rps, p50, p99, statuses)
+
+def _wrk(
+    url: str, duration: float, connections: int, header_sets: list[dict[str, str]]
+) -> LoadResult:
+    with tempfile.TemporaryDirectory(prefix="bench-wrk-") as scratch:
+        script, requests = Path(scratch) / "cycle.lua", Path(scratch) / "requests.tsv"
+        script.write_text(_WRK_SCRIPT)
+        requests.write_text(
+            "".join("\t".join(f"{k}\t{v}" for k, v in h.items()) + "\n" for h in header_sets)
+        )
+        args = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{max(1, round(duration))}s",
+                "--latency", "-s", str(script), url, "--", str(requests)]  # fmt: skip
+        done = subprocess.run(args, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BenchmarkFailed(f"wrk exited {done.returncode}: {done.stderr.strip()}")
+    out = done.stdout
+    requests_done = int(_figure(r"(\d+) requests in", out))
+    bad = int(_figure(r"^NON2XX (\d+)", out))
+    return LoadResult(
+        "wrk", requests_done, int(_figure(r"^SOCKET (\d+)", out)), duration,
+        float(_figure(r"Requests/sec:\s+([\d.]+)", out)),
+        float(_figure(r"^P50 ([\d.]+)", out)) / 1000, float(_figure(r"^P99 ([\d.]+)", out)) / 1000,
+        {"2xx": requests_done - bad, "non_2xx": bad},
+    )  # fmt: skip
 
 
 async def _python_load(
-    url: str, duration: float, connections: int, headers: dict[str, str]
+    url: str, duration: float, connections: int, header_sets: list[dict[str, str]]
 ) -> tuple[list[float], dict[str, int], int]:
     parts = urlsplit(url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    request = f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\n{extra}\r\n".encode()
+    requests = [
+        f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        f"{''.join(f'{k}: {v}{chr(13)}{chr(10)}' for k, v in headers.items())}\r\n".encode()
+        for headers in header_sets
+    ]
+    turn = itertools.cycle(requests)  # one event loop: connections share the rotation
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     errors = 0
@@ -87,12 +146,16 @@ async def _python_load(
 
     async def one_connection() -> None:
         nonlocal errors
-        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        try:
+            reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        except OSError:
+            errors += 1
+            return
         try:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
-                writer.write(request)
-                status_line = await reader.readline()
+                writer.write(next(turn))
+                status_line = await asyncio.wait_for(reader.readline(), timeout=2)
                 length = 0
                 while (line := await reader.readline()) not in (b"\r\n", b""):
                     if line.lower().startswith(b"content-length:"):
@@ -101,8 +164,8 @@ async def _python_load(
                 latencies.append(time.perf_counter() - started)
                 status = status_line.split(b" ")[1].decode()
                 statuses[status] = statuses.get(status, 0) + 1
-        except (OSError, asyncio.IncompleteReadError):
-            errors += 1
+        except (OSError, asyncio.IncompleteReadError, TimeoutError, IndexError):
+            errors += 1  # as wrk's read error / timeout: the run is refused
         finally:
             writer.close()
 
@@ -110,28 +173,27 @@ async def _python_load(
     return latencies, statuses, errors
 
 
-def _python_worker(args: tuple[str, float, int, dict[str, str]], queue: Any) -> None:
+def _python_worker(args: tuple[str, float, int, list[dict[str, str]]], queue: Any) -> None:
     queue.put(asyncio.run(_python_load(*args)))
 
 
-def _python(url: str, duration: float, connections: int, headers: dict[str, str]) -> LoadResult:
+def _python(
+    url: str, duration: float, connections: int, header_sets: list[dict[str, str]]
+) -> LoadResult:
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     process = ctx.Process(
-        target=_python_worker, args=((url, duration, connections, headers), queue)
+        target=_python_worker, args=((url, duration, connections, header_sets), queue)
     )
     process.start()
     latencies, statuses, errors = queue.get(timeout=duration + 60)
     process.join()
     latencies.sort()
     count = len(latencies)
-
-    def pct(q: float) -> float:
-        return latencies[min(count - 1, int(q * count))] * 1000 if count else float("nan")
-
     return LoadResult(
-        "python", count, errors, duration, count / duration, pct(0.50), pct(0.99), statuses
-    )
+        "python", count, errors, duration, count / duration,
+        percentile(latencies, 0.50) * 1000, percentile(latencies, 0.99) * 1000, statuses,
+    )  # fmt: skip
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -150,46 +212,59 @@ class Request:
 
 async def _timed(
     base_url: str, requests: list[Request], concurrency: int
-) -> tuple[list[float], dict[str, int], float]:
+) -> tuple[list[float], list[Answer | None], float]:
     import httpx
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     latencies: list[float] = []
-    statuses: dict[str, int] = {}
-    queue: asyncio.Queue[Request] = asyncio.Queue()
-    for request in requests:
-        queue.put_nowait(request)
+    answers: list[Answer | None] = [None] * len(requests)
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for index in range(len(requests)):
+        queue.put_nowait(index)
     async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as client:
 
         async def worker() -> None:
             while not queue.empty():
-                request = queue.get_nowait()
+                index = queue.get_nowait()
+                request = requests[index]
                 started = time.perf_counter()
                 response = await client.request(request.method, request.path,
                                                 content=request.body, headers=request.headers)  # fmt: skip
                 latencies.append(time.perf_counter() - started)
-                key = str(response.status_code)
-                statuses[key] = statuses.get(key, 0) + 1
+                answers[index] = Answer(response.status_code, response.content)
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return latencies, statuses, elapsed
+    return latencies, answers, elapsed
 
 
 def run_requests(base_url: str, requests: list[Request], concurrency: int) -> LoadResult:
-    """Send these requests with `concurrency` at once; every latency is kept."""
-    latencies, statuses, elapsed = asyncio.run(_timed(base_url, requests, concurrency))
+    """Send these requests with `concurrency` at once; every latency is kept, and every
+    answer, in the order of `requests`, under `extra["answers"]` (not written out)."""
+    latencies, answers, elapsed = asyncio.run(_timed(base_url, requests, concurrency))
     latencies.sort()
-    return LoadResult(
-        "python-async", len(latencies), 0, round(elapsed, 3), len(latencies) / elapsed,
-        percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000, statuses,
+    statuses: dict[str, int] = {}
+    for answer in answers:
+        key = "unanswered" if answer is None else str(answer.status)
+        statuses[key] = statuses.get(key, 0) + 1
+    result = LoadResult(
+        "python-async", len(latencies), statuses.get("unanswered", 0), round(elapsed, 3),
+        len(latencies) / elapsed, percentile(latencies, 0.5) * 1000,
+        percentile(latencies, 0.99) * 1000, statuses,
     )  # fmt: skip
+    result.answers = answers
+    return result
 
 
 def run_load(
-    url: str, *, duration: float, connections: int, headers: dict[str, str] | None = None
+    url: str, *, duration: float, connections: int, header_sets: list[dict[str, str]] | None = None
 ) -> LoadResult:
+    """Load `url`; fails (BenchmarkFailed) on any socket error or answer outside 2xx."""
+    sets = header_sets or [{}]
     if shutil.which("wrk"):
-        return _wrk(url, duration, connections, headers or {})
-    return _python(url, duration, connections, headers or {})
+        result = _wrk(url, duration, connections, sets)
+    else:
+        result = _python(url, duration, connections, sets)
+    result.require_success(url)
+    return result

@@ -9,6 +9,7 @@ import time
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from streamsvc.embedded import free_port, stop_process
 
@@ -49,3 +50,37 @@ class ProductionServer:
     ) -> None:
         if self.process is not None:
             stop_process(self.process, timeout=20)
+
+
+class BenchWorker:
+    """A real `streamsvc worker` (Celery) on the run's broker, configured as the API is:
+    webhooks are only stored by the API, so whatever a benchmark says happened after
+    one (a payment, a revocation) happened through this worker."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        from tests.harness import WorkerProcess
+
+        self.env = env
+        self.process = WorkerProcess(env, log_path)
+        self.app: Any = None
+
+    def __enter__(self) -> BenchWorker:
+        from config.settings import Settings
+        from workers.celery_app import create_celery
+
+        settings = Settings(
+            database_url=self.env["STREAMSVC_DATABASE_URL"],
+            redis_url=self.env["STREAMSVC_REDIS_URL"],
+            celery_broker_url=self.env["STREAMSVC_CELERY_BROKER_URL"],
+        )
+        self.app = create_celery(settings)
+        self.process.start(self.app)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.process.stop()
