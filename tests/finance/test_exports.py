@@ -1,11 +1,13 @@
-"""Finance exports: a month of splits of every event of a venue, as CSV, XLSX and JSON,
-read from the ledger: their totals equal the ledger balances of the party accounts and
-the statements; a party's printable statement in Dutch and English."""
+"""Finance exports: every column and every total of the JSON, CSV and XLSX exports of
+splits worked out by hand (tests/finance/worked.py), and of the ledger; a month of
+splits of every event of a venue, its totals equal to the ledger balances of the party
+accounts and to the statements; a party's printable statement in Dutch and English."""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,6 +22,7 @@ from streamsvc.finance.exports import COLUMNS
 from streamsvc.finance.reconciliation import reconcile_event
 from streamsvc.kit.clock import FixedClock
 from tests.factories import make_venue
+from tests.finance import worked
 from tests.finance.world import World, build
 
 NOVEMBER = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -195,3 +198,170 @@ def test_a_finance_key_exports(client: TestClient, season: tuple[World, World]) 
     finance = {"Authorization": f"Bearer {made.json()['key']}"}
     answer = client.get("/v1/finance/splits", params={"format": "csv"}, headers=finance)
     assert answer.status_code == 200 and "La Traviata" in answer.text
+
+
+# Every column and every total, against the hand-worked splits and the ledger ----------
+
+NAMES = [name for name, _ in COLUMNS]
+WATERFALL = ("gross", "refunds", "disputes", "vat", "stripe_fees", "platform_fee", "costs",
+             "distributable")  # fmt: skip
+MONEY = (*WATERFALL, "party_amount")
+EVENT_DATE = "2026-12-11"  # make_event: ten days after the clock's 1 December, Amsterdam
+Scenario = Callable[[TestClient, Database, FixedClock], worked.Worked]
+
+
+def _expected_rows(case: worked.Worked) -> list[dict[str, Any]]:
+    """One row per split posting and party whose account the posting moved, ordered by
+    posting, then by the party's account code (performer before venue); a posting that
+    moved no party's account is one row without a party."""
+    world, expected = case.world, []
+    nobody = {"type": "", "id": "", "name": ""}
+    for posting in case.postings:
+        mine = []
+        if not any(posting.parties):
+            mine.append(_row(case, posting, nobody, 0, 0))
+        for party, bps, amount in zip(world.parties, case.shares, posting.parties, strict=True):
+            if not amount:  # no ledger entry, no row
+                continue
+            mine.append(_row(case, posting, party, bps, amount))
+        expected += sorted(mine, key=lambda row: (row["party_type"], row["party_id"]))
+    assert list(expected[0]) == NAMES
+    return expected
+
+
+def _row(
+    case: worked.Worked, posting: Any, party: dict[str, str], bps: int, amount: int
+) -> dict[str, Any]:
+    world = case.world
+    return {
+        "venue": world.parties[0]["name"], "event_id": world.event["id"],
+        "event_title": world.event["title"], "event_date": EVENT_DATE,
+        "party_type": party["type"], "party_id": party["id"],
+        "party_name": party["name"], "share_bps": bps,
+        **{figure: getattr(posting, figure) for figure in WATERFALL},
+        "party_amount": amount, "currency": "EUR", "split_rule_version": 1,
+        "period": posting.period,
+        "posted_at": posting.posted_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "ledger_reference": worked.posting_reference(case, posting),
+    }  # fmt: skip
+
+
+def _expected_totals(case: worked.Worked) -> dict[str, int]:
+    """The waterfall of each posting counted once, however many parties it has (none
+    included); the party amounts of every row."""
+    totals = {figure: sum(getattr(p, figure) for p in case.postings) for figure in WATERFALL}
+    return {**totals, "party_amount": sum(sum(p.parties) for p in case.postings)}
+
+
+def _table_totals(table: worked.Table) -> dict[str, int]:
+    """What an export of all of an event's splits must add up to: the event's whole
+    waterfall as it stands."""
+    return {"gross": table.gross, "refunds": table.refunds, "disputes": table.disputes,
+            "vat": table.vat, "stripe_fees": table.stripe_fees,
+            "platform_fee": table.platform_fee, "costs": sum(a for _, a in table.costs),
+            "distributable": table.distributable, "party_amount": sum(table.parties)}  # fmt: skip
+
+
+def _euros(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
+
+
+def _cents(value: Any) -> int:
+    """A spreadsheet number in euros as cents, exactly (it must be a whole cent)."""
+    cents = Decimal(str(value)) * 100
+    assert cents == cents.to_integral_value(), value
+    return int(cents)
+
+
+def _whole_event(client: TestClient, case: worked.Worked, fmt: str) -> Any:
+    return _get(client, case.world, format=fmt, event_id=case.world.event["id"],
+                **{"from": "2026-11-01", "to": "2026-12-31"})  # fmt: skip
+
+
+def _check_against_the_ledger(database: Database, data: list[dict[str, Any]]) -> None:
+    """Each row's party amount, VAT, platform fee and costs are the entries of its split
+    transaction on the party's, the VAT, the platform and the cost accounts."""
+    for row in data:
+        entries = worked.split_transactions(database, row["event_id"])[row["ledger_reference"]]
+        party = f"payable:{row['party_type']}:{row['party_id']}" if row["party_id"] else None
+        assert row["party_amount"] == (-entries[party] if party else 0)
+        assert row["vat"] == -entries.get("vat_payable", 0)
+        assert row["platform_fee"] == -entries.get("platform_fees", 0)
+        assert row["costs"] == -sum(amount for code, amount in entries.items()
+                                    if code.startswith("costs_recouped:"))  # fmt: skip
+
+
+def _ledger_totals(database: Database, case: worked.Worked) -> dict[str, int]:
+    """The event's ledger balances, named as the export's totals."""
+    e, held = case.world.event["id"], worked.held(database, case.world.venue.id)
+    vat, fee = -held.get("vat_payable", 0), -held.get("platform_fees", 0)
+    costs = -sum(amount for code, amount in held.items() if code.startswith("costs_recouped:"))
+    gross, refunds = -held.get(f"sales:{e}", 0), held.get(f"refunds:{e}", 0)
+    disputes, fees = held.get(f"disputes:{e}", 0), held.get(f"stripe_fees:{e}", 0)
+    paid = -sum(amount for code, amount in held.items() if code.startswith("payable:"))
+    return {"gross": gross, "refunds": refunds, "disputes": disputes, "vat": vat,
+            "stripe_fees": fees, "platform_fee": fee, "costs": costs,
+            "distributable": gross - refunds - disputes - vat - fees - fee - costs,
+            "party_amount": paid}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [worked.opera, worked.refund_after_split, worked.carried_loss],
+    ids=["opera", "refund after split", "carried loss"],
+)
+def test_every_column_and_total_is_the_hand_worked_split(
+    client: TestClient, database: Database, clock: FixedClock, scenario: Scenario
+) -> None:
+    """JSON, CSV and XLSX: every cell of every row is the hand-worked posting, and every
+    total the postings' waterfalls counted once each plus every party's amount; the rows
+    are the ledger's entries, and the totals are the event's whole hand-worked waterfall
+    and its ledger balances."""
+    case = scenario(client, database, clock)
+    expected, totals = _expected_rows(case), _expected_totals(case)
+    assert totals == _table_totals(case.tables[-1])
+
+    as_json = _whole_event(client, case, "json").json()
+    assert as_json["columns"] == NAMES
+    assert as_json["data"] == expected
+    assert as_json["totals"] == {"rows": len(expected), **totals, "currencies": ["EUR"]}
+    _check_against_the_ledger(database, as_json["data"])
+    assert totals == _ledger_totals(database, case)
+
+    *data, total = list(csv.reader(io.StringIO(_whole_event(client, case, "csv").text)))
+    assert data[0] == NAMES
+    assert data[1:] == [
+        [_euros(value) if name in MONEY else str(value) for name, value in row.items()]
+        for row in expected
+    ]
+    assert total == [
+        "TOTAL" if name == "venue" else _euros(totals[name]) if name in MONEY
+        else "EUR" if name == "currency" else "" for name in NAMES
+    ]  # fmt: skip
+
+    book = openpyxl.load_workbook(io.BytesIO(_whole_event(client, case, "xlsx").content),
+                                  read_only=True)  # fmt: skip
+    header, *sheet = list(book["Splits"].iter_rows(values_only=True))
+    assert list(header) == NAMES
+    assert [{name: _cents(value) if name in MONEY else value
+             for name, value in zip(NAMES, row, strict=True)} for row in sheet] == expected  # fmt: skip
+    figures = list(book["Totals"].iter_rows(values_only=True))
+    assert figures[:2] == [("figure", "total", "currency"), ("rows", len(expected), None)]
+    assert {name: (_cents(value), currency) for name, value, currency in figures[2:]} == {
+        name: (totals[name], "EUR") for name in MONEY
+    }
+
+
+def test_a_split_that_pays_nobody_still_counts_in_the_export(
+    client: TestClient, database: Database, clock: FixedClock
+) -> None:
+    """The carried loss's second split pays nobody (it repays the loss) but posts VAT,
+    a platform fee and a cost: it is a row without a party, counted in the totals."""
+    case = worked.carried_loss(client, database, clock)
+    export = _whole_event(client, case, "json").json()
+    totals = export["totals"]
+    unpaid = [row for row in export["data"] if row["party_id"] == ""]
+    assert [(row["party_amount"], row["vat"], row["costs"]) for row in unpaid] == [(0, 694, 1280)]
+    assert _ledger_totals(database, case) == _table_totals(case.tables[-1])
+    assert {name: totals[name] for name in MONEY} == _table_totals(case.tables[-1])

@@ -28,6 +28,8 @@ class World:
     venue: VenueHandle
     event: dict[str, Any]
     tiers: list[dict[str, Any]]
+    # The split rule's parties in its order: type, id and name (None: a venue not made here).
+    parties: list[dict[str, Any]] = field(default_factory=list)
     books: StripeBooks = field(default_factory=StripeBooks)
     orders: list[dict[str, Any]] = field(default_factory=list)
 
@@ -76,11 +78,15 @@ def build(
     client: TestClient, database: Database, clock: FixedClock, *,
     tiers: list[tuple[int, int, int | None]], platform_fee_bps: int, costs: list[int],
     shares: list[int], venue: VenueHandle | None = None, title: str = "La Traviata",
+    cost_labels: list[str] | None = None, venue_name: str | None = None,
 ) -> World:  # fmt: skip
     """A hybrid event with tiers of (price, VAT bps, seats in the venue or None for a
     stream), and a split rule giving the venue `shares[0]` bps and one performer each
-    of the rest."""
-    venue = venue or make_venue(client, name=f"Venue {next(_serial)}")
+    of the rest. Costs are labelled `cost 0`, `cost 1`, … unless `cost_labels` says; a
+    venue made here is called `venue_name` (the parties then carry every name)."""
+    if venue is None:
+        venue_name = venue_name or f"Venue {next(_serial)}"
+        venue = make_venue(client, name=venue_name)
     event = make_event(client, venue, clock.now(), attendance_mode="hybrid", title=title)
     made = []
     for i, (price, vat, seats) in enumerate(tiers):
@@ -90,17 +96,22 @@ def build(
             body["capacity"] = seats
         url = f"/v1/events/{event['id']}/tiers"
         made.append(ok(client.post(url, headers=venue.headers, json=body), 201))
+    performers = [make_performer(client, venue, f"Singer {next(_serial)}") for _ in shares[1:]]
     parties = [{"type": "venue", "id": venue.id}] + [
-        {"type": "performer", "id": make_performer(client, venue, f"Singer {next(_serial)}")["id"]}
-        for _ in shares[1:]
+        {"type": "performer", "id": performer["id"]} for performer in performers
     ]
+    labels = cost_labels or [f"cost {i}" for i in range(len(costs))]
     rule = {"platform_fee_bps": platform_fee_bps,
-            "costs": [{"label": f"cost {i}", "amount": a, "currency": "EUR"}
-                      for i, a in enumerate(costs)],
+            "costs": [{"label": label, "amount": a, "currency": "EUR"}
+                      for label, a in zip(labels, costs, strict=True)],
             "shares": [{"party": p, "bps": b} for p, b in zip(parties, shares, strict=True)]}  # fmt: skip
     ok(client.put(f"/v1/events/{event['id']}/split-rule", json=rule, headers=venue.headers))
     ok(client.post(f"/v1/events/{event['id']}/publish", headers=venue.headers))
-    return World(client, database, clock, venue, event, made)
+    named = [{**parties[0], "name": venue_name}] + [
+        {**party, "name": performer["name"]}
+        for party, performer in zip(parties[1:], performers, strict=True)
+    ]
+    return World(client, database, clock, venue, event, made, named)
 
 
 def ledger(database: Database) -> set[tuple[str, str, int]]:
