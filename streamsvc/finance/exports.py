@@ -1,4 +1,5 @@
-"""Split exports: one row per split posting and party, read from the ledger.
+"""Split exports: one row per split posting and party (one without a party when the
+split paid nobody), read from the ledger.
 
 Every figure comes from the ledger's own record: the party amount is the entry on
 the party's account in the split transaction; the waterfall columns are that
@@ -74,18 +75,23 @@ WITH sp AS MATERIALIZED (
 )
 SELECT v.name AS venue, ev.id AS event_id, ev.title AS event_title,
        to_char(ev.starts_at AT TIME ZONE ev.timezone, 'YYYY-MM-DD') AS event_date,
-       split_part(a.code, ':', 2) AS party_type, split_part(a.code, ':', 3) AS party_id,
+       coalesce(split_part(a.code, ':', 2), '') AS party_type,
+       coalesce(split_part(a.code, ':', 3), '') AS party_id,
        coalesce(p.name, pv.name, '') AS party_name,
        coalesce((sp.shares ->> a.code)::int, 0) AS share_bps,
        sp.gross, sp.refunds, sp.disputes, sp.vat, sp.stripe_fees, sp.platform_fee, sp.costs,
-       sp.distributable, -e.amount AS party_amount, t.currency,
+       sp.distributable, coalesce(-e.amount, 0) AS party_amount, t.currency,
        sp.version AS split_rule_version, sp.period,
        to_char(t.posted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS posted_at,
        t.reference AS ledger_reference
   FROM sp
   JOIN ledger_transactions t ON t.id = sp.transaction_id
-  JOIN ledger_entries e ON e.transaction_id = sp.transaction_id
-  JOIN ledger_accounts a ON a.id = e.account_id AND starts_with(a.code, 'payable:')
+  -- A split that pays nobody yet (its distributable still repays a carried loss) has
+  -- no party entry, but its VAT, fees and costs are real: it gets one row without a
+  -- party, so the export's totals tie out with the ledger.
+  LEFT JOIN (ledger_entries e
+             JOIN ledger_accounts a ON a.id = e.account_id AND starts_with(a.code, 'payable:'))
+         ON e.transaction_id = sp.transaction_id
   JOIN events ev ON ev.id = sp.event_id
   JOIN venues v ON v.id = sp.venue_id
   LEFT JOIN performers p
@@ -93,7 +99,7 @@ SELECT v.name AS venue, ev.id AS event_id, ev.title AS event_title,
   LEFT JOIN venues pv
          ON split_part(a.code, ':', 2) = 'venue' AND pv.id = split_part(a.code, ':', 3)
  WHERE (CAST(:party AS text) IS NULL OR a.code = :party)
- ORDER BY sp.posted_at, sp.event_id, sp.version, sp.transaction_id, a.code
+ ORDER BY sp.posted_at, sp.event_id, sp.version, sp.transaction_id, a.code NULLS FIRST
 """)
 
 
