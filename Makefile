@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy streamsvc workers config bench tests
+	$(BIN)/mypy streamsvc workers config bench tests scripts
 
 unit: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
