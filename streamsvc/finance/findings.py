@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
+from streamsvc.finance.schemas import Finding, FindingList
 from streamsvc.kit.ids import new_id
 from streamsvc.ledger.models import ReconciliationFinding
 
@@ -34,3 +35,14 @@ def record_finding(
         .returning(col(ReconciliationFinding.id))
     ).first()  # fmt: skip
     return 0 if inserted is None else 1
+
+
+def findings(
+    session: Session, venue_id: str, event_id: str | None, limit: int = 500
+) -> FindingList:
+    """The venue's findings (of one event), oldest first."""
+    statement = select(ReconciliationFinding).where(ReconciliationFinding.venue_id == venue_id)
+    if event_id:
+        statement = statement.where(ReconciliationFinding.event_id == event_id)
+    rows = session.exec(statement.order_by(col(ReconciliationFinding.created_at)).limit(limit))
+    return FindingList(data=[Finding.model_validate(row, from_attributes=True) for row in rows])

@@ -2,51 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
-from pydantic import BaseModel, Field
-from sqlmodel import col, select
 from starlette.routing import Route
 
 from streamsvc.catalog.models import Event
-from streamsvc.catalog.schemas import ObjectId
-from streamsvc.errors import ValidationFailed
-from streamsvc.finance.recent import events_with_activity
-from streamsvc.finance.reconciliation import KIND
+from streamsvc.finance import runs
+from streamsvc.finance.findings import findings
+from streamsvc.finance.schemas import FindingList, FindingsQuery, ReconciliationCreate
 from streamsvc.finance.statement import Statement, statement
 from streamsvc.http.endpoint import Access, Call, endpoint
-from streamsvc.jobs.service import JobPublic, create_job, public
-from streamsvc.kit.validation import Timestamp, WriteModel
-from streamsvc.ledger.models import ReconciliationFinding
+from streamsvc.jobs.service import JobPublic, public
 from streamsvc.venues.tenancy import owned
-
-
-class ReconciliationCreate(WriteModel):
-    """One event, or every event of the venue with money activity in [from, to)."""
-
-    event_id: ObjectId | None = None
-    from_: Timestamp | None = Field(default=None, alias="from")
-    to: Timestamp | None = None
-
-    model_config = {"populate_by_name": True}
-
-
-class FindingsQuery(BaseModel):
-    model_config = {"extra": "forbid"}
-    event_id: ObjectId | None = None
-
-
-class Finding(BaseModel):
-    id: str
-    event_id: str | None
-    kind: str
-    reference: str
-    detail: str
-    created_at: datetime
-
-
-class FindingList(BaseModel):
-    data: list[Finding]
 
 
 @endpoint(
@@ -55,20 +20,11 @@ class FindingList(BaseModel):
     status=202, errors=(404, 422),
 )  # fmt: skip
 def start_reconciliation(call: Call, body: ReconciliationCreate) -> JobPublic:
-    now = call.clock.now()
-    if body.event_id:
-        events = [owned(call.session, Event, body.event_id, call.venue_id).id]
-    else:
-        lookback = timedelta(hours=call.settings.reconcile_lookback_hours)
-        since, until = body.from_ or now - lookback, body.to or now
-        if since >= until:
-            raise ValidationFailed("The period is empty.", fields={"from": "must be before to"})
-        active = events_with_activity(call.session, since, until, call.venue_id)
-        events = sorted(event for _, event in active)
-    job = create_job(call.session, call.venue_id, KIND, body.event_id, now)
-    job.result = {"events": events}
-    queue, job_id = call.request.app.state.resources.queue, job.id
-    call.uow.after_commit(lambda: queue.enqueue("finance.reconcile", job_id))
+    queue = call.request.app.state.resources.queue
+    job = runs.start_reconciliation(
+        call.uow, call.venue_id, body, call.clock.now(),
+        lookback_hours=call.settings.reconcile_lookback_hours, enqueue=queue.enqueue,
+    )  # fmt: skip
     return public(job)
 
 
@@ -84,11 +40,7 @@ def read_statement(call: Call) -> Statement:
 @endpoint(summary="Differences found between Stripe and the ledger", tags=("finance",),
           access=Access.staff, query=FindingsQuery, response=FindingList)  # fmt: skip
 def list_findings(call: Call, query: FindingsQuery) -> FindingList:
-    statement = select(ReconciliationFinding).where(ReconciliationFinding.venue_id == call.venue_id)
-    if query.event_id:
-        statement = statement.where(ReconciliationFinding.event_id == query.event_id)
-    rows = call.session.exec(statement.order_by(col(ReconciliationFinding.created_at)).limit(500))
-    return FindingList(data=[Finding.model_validate(row, from_attributes=True) for row in rows])
+    return findings(call.session, call.venue_id, query.event_id)
 
 
 routes = [
