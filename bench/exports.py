@@ -170,8 +170,11 @@ def _catalogue(conn: psycopg.Connection[Any], events: int) -> None:
     codes = ["vat_payable", "platform_fees", f"payable:venue:{VENUE}",
              *(f"payable:performer:{p}" for p in PERFORMERS)]  # fmt: skip
     conn.execute("""
-        INSERT INTO ledger_accounts (id, venue_id, code, currency, created_at)
-        SELECT 'acc_' || substr(md5('account:' || code), 1, 20), %(v)s, code, 'EUR', %(c)s
+        INSERT INTO ledger_accounts (id, venue_id, code, currency, party_type, party_id,
+                                     created_at)
+        SELECT 'acc_' || substr(md5('account:' || code), 1, 20), %(v)s, code, 'EUR',
+               CASE WHEN starts_with(code, 'payable:') THEN split_part(code, ':', 2) END,
+               CASE WHEN starts_with(code, 'payable:') THEN split_part(code, ':', 3) END, %(c)s
           FROM (SELECT unnest(%(codes)s::text[]) AS code
                 UNION ALL
                 SELECT prefix || e.id || suffix

@@ -26,7 +26,6 @@ from typing import IO, Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from streamsvc.finance import accounts
 from streamsvc.kit.money import decimal_text, exponent
 
 # The columns, in order, with what each holds (also in README "Finance exports").
@@ -75,8 +74,7 @@ WITH sp AS MATERIALIZED (
 )
 SELECT v.name AS venue, ev.id AS event_id, ev.title AS event_title,
        to_char(ev.starts_at AT TIME ZONE ev.timezone, 'YYYY-MM-DD') AS event_date,
-       coalesce(split_part(a.code, ':', 2), '') AS party_type,
-       coalesce(split_part(a.code, ':', 3), '') AS party_id,
+       coalesce(a.party_type, '') AS party_type, coalesce(a.party_id, '') AS party_id,
        coalesce(p.name, pv.name, '') AS party_name,
        coalesce((sp.shares ->> a.code)::int, 0) AS share_bps,
        sp.gross, sp.refunds, sp.disputes, sp.vat, sp.stripe_fees, sp.platform_fee, sp.costs,
@@ -90,15 +88,14 @@ SELECT v.name AS venue, ev.id AS event_id, ev.title AS event_title,
   -- no party entry, but its VAT, fees and costs are real: it gets one row without a
   -- party, so the export's totals tie out with the ledger.
   LEFT JOIN (ledger_entries e
-             JOIN ledger_accounts a ON a.id = e.account_id AND starts_with(a.code, 'payable:'))
+             JOIN ledger_accounts a ON a.id = e.account_id AND a.party_type IS NOT NULL)
          ON e.transaction_id = sp.transaction_id
   JOIN events ev ON ev.id = sp.event_id
   JOIN venues v ON v.id = sp.venue_id
-  LEFT JOIN performers p
-         ON split_part(a.code, ':', 2) = 'performer' AND p.id = split_part(a.code, ':', 3)
-  LEFT JOIN venues pv
-         ON split_part(a.code, ':', 2) = 'venue' AND pv.id = split_part(a.code, ':', 3)
- WHERE (CAST(:party AS text) IS NULL OR a.code = :party)
+  LEFT JOIN performers p ON a.party_type = 'performer' AND p.id = a.party_id
+  LEFT JOIN venues pv ON a.party_type = 'venue' AND pv.id = a.party_id
+ WHERE (CAST(:party_type AS text) IS NULL
+        OR (a.party_type = :party_type AND a.party_id = :party_id))
  ORDER BY sp.posted_at, sp.event_id, sp.version, sp.transaction_id, a.code NULLS FIRST
 """)
 
@@ -115,9 +112,10 @@ class SplitFilter:
 def rows(engine: Engine, where: SplitFilter) -> Iterator[Row]:
     """The export's rows (tuples in COLUMNS order, dates already as ISO text), streamed
     from a server-side cursor on a connection of its own."""
-    party = f"{accounts.PARTY_PREFIX}{where.party}" if where.party else None
+    party_type, _, party_id = where.party.partition(":") if where.party else (None, "", None)
     params = {"venue_id": where.venue_id, "since": where.since, "until": where.until,
-              "event_id": where.event_id, "party": party}  # fmt: skip
+              "event_id": where.event_id, "party_type": party_type,
+              "party_id": party_id}  # fmt: skip
     with engine.connect() as conn:
         yield from conn.execution_options(yield_per=5000).execute(_ROWS, params)
 

@@ -128,10 +128,11 @@ def split_event(session: Session, event: Event, period: str, now: datetime) -> i
                  for code in sorted(set(target) | set(before))}  # fmt: skip
         if not any(delta.values()):
             continue
+        lines = [Line(code, amount, accounts.party_of(code)) for code, amount in delta.items()]
         done = post(
             session, venue_id=event.venue_id,
             reference=f"split:{event.id}:v{split.version}:{period}",
-            currency=event.currency, lines=[Line(code, amount) for code, amount in delta.items()],
+            currency=event.currency, lines=lines,
             now=now, event_id=event.id,
             description=f"split under rule version {split.version} ({split.orders} orders)",
         )  # fmt: skip

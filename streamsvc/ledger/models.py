@@ -29,6 +29,10 @@ class LedgerAccount(SQLModel, table=True):
     # costs_recouped:<event>, payable:<party type>:<party id>
     code: str = Field(max_length=120)
     currency: str = Field(max_length=3)
+    # The party a payable account is owed to (venue or performer), as columns so that
+    # exports join on them; a check (migration 0008) keeps them and the code agreed.
+    party_type: str | None = Field(default=None, max_length=20)
+    party_id: str | None = Field(default=None, max_length=32)
     created_at: datetime = timestamp()
 
 

@@ -27,15 +27,22 @@ class UnbalancedPosting(ValueError):
 class Line:
     account: str  # the account code, e.g. "stripe_balance" or "payable:performer:prf_…"
     amount: int  # debit > 0, credit < 0, minor units
+    party: tuple[str, str] | None = None  # (type, id) of a payable account's party
 
 
-def account(session: Session, venue_id: str, code: str, currency: str, now: datetime) -> str:
+def account(
+    session: Session, venue_id: str, code: str, currency: str, now: datetime, *,
+    party: tuple[str, str] | None = None,
+) -> str:  # fmt: skip
     """The id of a venue's account, created on first use (concurrent creators agree)."""
+    party_type, party_id = party or (None, None)
     session.execute(
         insert(LedgerAccount)
-        .values(id=new_id("acc"), venue_id=venue_id, code=code, currency=currency, created_at=now)
+        .values(id=new_id("acc"), venue_id=venue_id, code=code, currency=currency,
+                party_type=party_type, party_id=party_id, created_at=now)
         .on_conflict_do_nothing(constraint="ledger_account_once")
-    )
+    )  # fmt: skip
+
     found: str = session.exec(
         select(LedgerAccount.id).where(
             LedgerAccount.venue_id == venue_id,
@@ -82,8 +89,9 @@ def post(
     ).first()
     if inserted is None:
         return None  # posted before: exactly once
-    accounts = {code: account(session, venue_id, code, currency, now)
-                for code in {line.account for line in lines}}  # fmt: skip
+    parties = {line.account: line.party for line in lines}
+    accounts = {code: account(session, venue_id, code, currency, now, party=party)
+                for code, party in parties.items()}  # fmt: skip
     # One INSERT for all entries: the database checks the balance per statement.
     session.execute(
         insert(LedgerEntry).values([
@@ -105,16 +113,23 @@ def reverse(
     if original is None:
         raise LookupError(f"no ledger transaction {reference!r}")
     rows = session.exec(
-        select(LedgerAccount.code, LedgerEntry.amount)
+        select(LedgerAccount, LedgerEntry.amount)
         .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerEntry.account_id))
         .where(LedgerEntry.transaction_id == original.id)
     ).all()
+    lines = [Line(acc.code, -amount, _party(acc)) for acc, amount in rows]
     return post(
         session, venue_id=original.venue_id, reference=reversal_reference,
-        currency=original.currency, lines=[Line(code, -amount) for code, amount in rows],
+        currency=original.currency, lines=lines,
         now=now, event_id=original.event_id, description=why or f"reverses {reference}",
         reverses=original.id,
     )  # fmt: skip
+
+
+def _party(account: LedgerAccount) -> tuple[str, str] | None:
+    if account.party_type is None or account.party_id is None:
+        return None
+    return account.party_type, account.party_id
 
 
 def balances(

@@ -32,7 +32,7 @@ def database(settings: Settings) -> Iterator[Database]:
 
 
 def _charge(reference: str = "charge:ch_1") -> list[Line]:
-    return [Line("stripe_balance", 1500), Line("payable:venue:ven_l", -1500)]
+    return [Line("stripe_balance", 1500), Line("payable:venue:ven_l", -1500, ("venue", "ven_l"))]
 
 
 def test_posting_twice_posts_once(database: Database) -> None:
@@ -176,6 +176,10 @@ def test_posted_is_posted(database: Database, statement: str) -> None:
         _raw(database, statement)
 
 
+PARTIES = {
+    "payable:venue:ven_l": ("venue", "ven_l"),
+    "payable:performer:prf_1": ("performer", "prf_1"),
+}
 lines = st.lists(
     st.tuples(st.sampled_from(["stripe_balance", "vat_payable", "stripe_fees", "payable:venue:ven_l",
                                "payable:performer:prf_1"]), st.integers(-10**9, 10**9)),
@@ -191,7 +195,7 @@ def test_any_postings_keep_the_ledger_balanced(database: Database, postings: lis
     expected: dict[str, int] = {}
     with database.unit_of_work() as uow:
         for i, raw in enumerate(postings):
-            balanced = [Line(code, amount) for code, amount in raw]
+            balanced = [Line(code, amount, PARTIES.get(code)) for code, amount in raw]
             balanced.append(Line("suspense", -sum(amount for _, amount in raw)))
             if len([line for line in balanced if line.amount]) < 2:
                 continue
@@ -217,7 +221,7 @@ def test_finance_reads_the_ledger(client: Any, settings: Settings) -> None:
     with database.unit_of_work() as uow:
         for i in range(3):
             post(uow.session, venue_id=venue.id, reference=f"charge:ch_{i}", currency="EUR",
-                 lines=[Line("stripe_balance", 1000 + i), Line(f"payable:venue:{venue.id}", -1000 - i)],
+                 lines=[Line("stripe_balance", 1000 + i), Line(f"payable:venue:{venue.id}", -1000 - i, ("venue", venue.id))],
                  now=NOW)  # fmt: skip
     database.dispose()
     headers = bearer(finance["key"])
@@ -256,3 +260,19 @@ def test_finance_reads_the_ledger(client: Any, settings: Settings) -> None:
 def test_a_transaction_names_what_exists(database: Database, transaction: str) -> None:
     with pytest.raises(DBAPIError, match="missing venue, event or transaction"):
         _raw(database, transaction)
+
+
+@pytest.mark.parametrize(
+    ("code", "party"),
+    [("payable:venue:ven_l", None), ("payable:venue:ven_l", ("performer", "ven_l")),
+     ("payable:venue:ven_l", ("venue", "ven_o")), ("payable:band:ven_l", ("band", "ven_l")),
+     ("vat_payable", ("venue", "ven_l"))],
+)  # fmt: skip
+def test_a_payable_account_names_its_party(
+    database: Database, code: str, party: tuple[str, str] | None
+) -> None:
+    """The party columns and the account code agree, or the database refuses the account."""
+    lines = [Line("stripe_balance", 100), Line(code, -100, party)]
+    with pytest.raises(DBAPIError, match="ledger_account_party"), database.unit_of_work() as uow:
+        post(uow.session, venue_id="ven_l", reference="charge:ch_p", currency="EUR",
+             lines=lines, now=NOW)  # fmt: skip
