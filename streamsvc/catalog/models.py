@@ -99,3 +99,10 @@ class SplitRule(SQLModel, table=True):
     costs: list[dict[str, Any]] = jsonb()  # [{label, amount, currency}], recouped in order
     shares: list[dict[str, Any]] = jsonb()  # [{party: {type, id}, bps}], summing to 10000
     created_at: datetime = timestamp()
+
+
+def rewatch_hours_granted(tier: Tier, event: Event) -> int:
+    """Hours after the end a ticket of this tier plays: the tier's rewatch, within the
+    event's replay window (the venue keeps the replay online that long, no longer).
+    Access enforces it and the catalogue publishes it, so neither promises more."""
+    return min(tier.rewatch_hours, event.replay_hours)

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, or_, select
 
 from streamsvc.catalog.events import status_of
 from streamsvc.catalog.lifecycle import EventStatus, status_condition
-from streamsvc.catalog.models import Event, EventPerformer, Performer, Tier
+from streamsvc.catalog.models import Event, EventPerformer, Performer, Tier, rewatch_hours_granted
 from streamsvc.catalog.schemas import PayWhatYouWantPublic
 from streamsvc.catalog.tiers import available, tiers_of
 from streamsvc.errors import NotFound
@@ -83,6 +83,7 @@ def listings(
     for event in events:
         status = status_of(event, now)
         venue = venues[event.venue_id]
+        listed = [_tier(t, event, status, now) for t in tiers.get(event.id, [])]
         result.append(
             EventListing(
                 id=event.id,
@@ -94,7 +95,8 @@ def listings(
                 attendance_mode=event.attendance_mode,
                 currency=event.currency,
                 doors_open_minutes=event.doors_open_minutes,
-                replay_hours=event.replay_hours,
+                # What the best ticket grants, not a window no ticket opens.
+                replay_hours=max((t.access.rewatch_hours for t in listed), default=0),
                 allowed_countries=event.allowed_countries,
                 status=status.value,
                 url=f"{base_url}/v1/public/events/{event.id}",
@@ -102,7 +104,7 @@ def listings(
                     id=venue.id, name=venue.name, slug=venue.slug, country=venue.country
                 ),
                 performers=performers.get(event.id, []),
-                tiers=[_tier(t, event, status, now) for t in tiers.get(event.id, [])],
+                tiers=listed,
             )
         )
     return result
@@ -132,5 +134,11 @@ def _tier(tier: Tier, event: Event, status: EventStatus, now: datetime) -> TierL
         on_sale_now=status in LISTED and in_window and left != 0,
         sales_start=tier.sales_start or event.published_at,
         sales_end=tier.sales_end or event.ends_at,
-        access=AccessListing.model_validate(tier, from_attributes=True),
+        access=AccessListing(
+            quality=tier.quality,
+            extras=tier.extras,
+            in_venue=tier.in_venue,
+            rewatch_hours=rewatch_hours_granted(tier, event),
+            max_devices=tier.max_devices,
+        ),
     )

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from config.settings import Settings
-from streamsvc.catalog.models import Event, Tier
+from streamsvc.catalog.models import Event, Tier, rewatch_hours_granted
 from streamsvc.errors import Forbidden, NotFound, ServiceError, Unauthenticated
 from streamsvc.orders.models import Ticket
 from streamsvc.viewing.access import qualities_for, uri_refusal, window
@@ -81,7 +81,7 @@ def _check(ticket: Ticket, tier: Tier, event: Event, now: datetime) -> datetime:
     if ticket.status != "valid" or event.status == "cancelled":
         raise Forbidden("This ticket no longer gives access.", code="revoked")
     opens, closes = window(event.starts_at, event.ends_at, event.doors_open_minutes,
-                           tier.rewatch_hours)  # fmt: skip
+                           rewatch_hours_granted(tier, event))  # fmt: skip
     if not opens <= now < closes:
         raise Forbidden(
             "This ticket plays from doors-open until the end of its rewatch window.",
