@@ -4,12 +4,17 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench mutation clean
+.PHONY: run test lint typecheck unit bench mutation lock clean
 
-$(STAMP): pyproject.toml
+# The venv holds exactly the development lock (dev, embedded and mutation extras),
+# then the project itself, editable and without resolving anything. `pip check`
+# catches a pyproject.toml whose dependencies the lock does not cover: `make lock`.
+$(STAMP): requirements/dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check || { echo "requirements/ is out of date with pyproject.toml: make lock"; exit 1; }
 	touch $(STAMP)
 
 ## run: API, one Celery worker and beat; embedded PostgreSQL/Redis/localstripe where unset
@@ -36,8 +41,21 @@ bench: $(STAMP)
 
 ## mutation: mutmut over the money and access paths; figures in bench/results/mutation.json
 mutation: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,mutation]'
 	$(BIN)/python scripts/mutation.py
+
+# Python 3.11 on Linux, from PyPI, with hashes. dev.txt is what `make` installs;
+# prod.txt what the image installs, at dev.txt's versions (the tested ones);
+# localstripe.txt the demo image's localstripe, at dev.txt's versions too. Upgrade one package: LOCK_ARGS='--upgrade-package stripe'.
+LOCK := $(BIN)/uv pip compile --quiet --python-version 3.11 --python-platform linux \
+	--generate-hashes --index-url https://pypi.org/simple --custom-compile-command 'make lock'$(if $(LOCK_ARGS), $(LOCK_ARGS))
+
+## lock: regenerate requirements/*.txt from pyproject.toml (LOCK_ARGS: --upgrade, --upgrade-package NAME)
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet 'uv>=0.5,<1'
+	$(LOCK) pyproject.toml --extra dev --extra embedded --extra mutation -o requirements/dev.txt
+	$(LOCK) pyproject.toml --constraint requirements/dev.txt -o requirements/prod.txt
+	$(LOCK) requirements/localstripe.in --constraint requirements/dev.txt -o requirements/localstripe.txt
 
 clean:
 	rm -rf mutants $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -32,9 +32,13 @@ def _settings(*, find_embedded: bool = False) -> Settings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from streamsvc.embedded import EmbeddedError
     from streamsvc.supervisor import Supervisor
 
-    return Supervisor(_settings(), args.host, args.port, args.workers).run()
+    try:
+        return Supervisor(_settings(), args.host, args.port, args.workers).run()
+    except EmbeddedError as exc:
+        raise SystemExit(f"streamsvc: {exc}") from None
 
 
 def cmd_api(args: argparse.Namespace) -> int:

