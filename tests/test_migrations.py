@@ -10,6 +10,7 @@ from alembic.script import ScriptDirectory
 
 from streamsvc.migrate import alembic_config
 from streamsvc.models import metadata
+from tests import test_schema_rules as schema_rules
 from tests.harness import Infrastructure
 
 
@@ -44,3 +45,7 @@ def test_migrations_go_down_and_up_again(infra: Infrastructure, engine: Any) -> 
         assert MigrationContext.configure(conn).get_current_heads() == ()
     command.upgrade(config, "head")
     test_autogenerate_finds_no_difference(infra, engine)
+    # What autogenerate cannot see: a downgrade that left a rule behind, or an upgrade
+    # that does not bring it back, shows here.
+    schema_rules.test_the_check_constraints_are_exactly_these(engine)
+    schema_rules.test_the_triggers_are_exactly_these(engine)
