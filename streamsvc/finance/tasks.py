@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from streamsvc.finance.recent import start_recent_jobs
 from streamsvc.finance.reconciliation import Outcome, reconcile_event
-from streamsvc.jobs.models import Job
+from streamsvc.jobs.models import FINISHED_JOB, Job, JobStatus
 from streamsvc.payments.tasks import MONEY
 from workers.base import StreamsvcTask
 
@@ -21,9 +21,9 @@ def reconcile(self: StreamsvcTask, job_id: str) -> None:
     resources = self.resources
     with self.unit_of_work() as uow:
         job = uow.session.exec(select(Job).where(Job.id == job_id).with_for_update()).one()
-        if job.status in ("succeeded", "failed"):
+        if job.status in FINISHED_JOB:
             return
-        job.status, job.updated_at = "running", resources.clock.now()
+        job.status, job.updated_at = JobStatus.running, resources.clock.now()
         uow.session.add(job)
         events: list[str] = list(job.result.get("events", []))
         period = job.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -42,10 +42,10 @@ def reconcile(self: StreamsvcTask, job_id: str) -> None:
             finished += outcome.asked
     except Exception as exc:
         if self.request.retries >= self.max_retries:
-            _update(self, job_id, status="failed", error=repr(exc)[:2000])
+            _update(self, job_id, status=JobStatus.failed, error=repr(exc)[:2000])
             raise
         raise self.retry(exc=exc, countdown=min(600, 10 * 2**self.request.retries)) from exc
-    _update(self, job_id, status="succeeded", done=finished, total=finished,
+    _update(self, job_id, status=JobStatus.succeeded, done=finished, total=finished,
             result={"events": events, **vars(totals)})  # fmt: skip
 
 

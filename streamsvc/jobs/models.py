@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlmodel import Field, SQLModel
 
-from streamsvc.kit.columns import jsonb, timestamp
+from streamsvc.kit.columns import enum_string, jsonb, timestamp
+
+
+class JobStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+FINISHED_JOB = frozenset({JobStatus.succeeded, JobStatus.failed})
 
 
 class Job(SQLModel, table=True):
@@ -17,7 +28,7 @@ class Job(SQLModel, table=True):
     venue_id: str = Field(foreign_key="venues.id", index=True, max_length=32)
     kind: str = Field(max_length=40)  # event_cancellation | reconciliation ...
     subject_id: str | None = Field(default=None, max_length=32)
-    status: str = Field(max_length=12)  # queued | running | succeeded | failed
+    status: JobStatus = enum_string(JobStatus, 12)
     done: int = 0
     total: int = 0
     result: dict[str, Any] = jsonb()

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from streamsvc.jobs.models import Job
+from streamsvc.jobs.models import Job, JobStatus
 from streamsvc.kit.ids import new_id
 from streamsvc.venues.tenancy import owned
 
@@ -34,15 +34,15 @@ def create_job(
     session: Session, venue_id: str, kind: str, subject_id: str | None, now: datetime
 ) -> Job:
     job = Job(id=new_id("job"), venue_id=venue_id, kind=kind, subject_id=subject_id,
-              status="queued", result={}, created_at=now, updated_at=now)  # fmt: skip
+              status=JobStatus.queued, result={}, created_at=now, updated_at=now)  # fmt: skip
     session.add(job)
     session.flush()
     return job
 
 
 def active_job(session: Session, kind: str, subject_id: str) -> Job | None:
-    query = select(Job).where(Job.kind == kind, Job.subject_id == subject_id,
-                              Job.status.in_(("queued", "running")))  # type: ignore[attr-defined]  # fmt: skip
+    unfinished = col(Job.status).in_((JobStatus.queued, JobStatus.running))
+    query = select(Job).where(Job.kind == kind, Job.subject_id == subject_id, unfinished)
     return session.exec(query).first()
 
 

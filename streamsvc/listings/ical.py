@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 
+from streamsvc.catalog.lifecycle import EventStatus
 from streamsvc.listings.schemas import EventListing
 
 
@@ -28,7 +29,8 @@ def calendar(events: list[EventListing], now: datetime) -> bytes:
         entry.add("url", event.url)
         where = "Online" if event.attendance_mode == "online" else f"{event.venue.name} and online"
         entry.add("location", where)
-        entry.add("status", "CANCELLED" if event.status == "cancelled" else "CONFIRMED")
+        cancelled = event.status == EventStatus.cancelled
+        entry.add("status", "CANCELLED" if cancelled else "CONFIRMED")
         cal.add_component(entry)
     ical: bytes = cal.to_ical()
     return ical

@@ -25,7 +25,7 @@ from streamsvc.catalog.models import Event, SplitRule, Tier
 from streamsvc.errors import Conflict, NotFound, ValidationFailed
 from streamsvc.kit.ids import new_id
 from streamsvc.orders import capacity
-from streamsvc.orders.models import Order, OrderItem
+from streamsvc.orders.models import CapacityState, Order, OrderItem, OrderStatus
 from streamsvc.orders.schemas import OrderCreate
 
 STRIPE_MINIMUM = 50  # minor units: below this a card payment is refused
@@ -83,8 +83,8 @@ def reserve(
         email=data.email,
         country=data.country,
         locale=locale,
-        status="pending",
-        capacity="held",
+        status=OrderStatus.pending,
+        capacity=CapacityState.held,
         total_amount=total,
         currency=event.currency,
         token_hash=hash_token(token),
@@ -193,12 +193,12 @@ def attach_intent(session: Session, order_id: str, intent_id: str) -> Order:
     return order
 
 
-def release_hold(session: Session, order: Order, status: str, now: datetime) -> None:
+def release_hold(session: Session, order: Order, status: OrderStatus, now: datetime) -> None:
     """Give back a pending order's capacity: it expired, failed or was cancelled."""
-    if order.capacity == "held":
+    if order.capacity == CapacityState.held:
         for item in items_of(session, order.id):
             capacity.release(session, item.tier_id, item.quantity)
-        order.capacity = "released"
+        order.capacity = CapacityState.released
     if order.paid_amount == 0:
         order.status = status
     order.updated_at = now
@@ -208,7 +208,7 @@ def release_hold(session: Session, order: Order, status: str, now: datetime) -> 
 def expired_pending(session: Session, now: datetime, limit: int = 200) -> list[str]:
     query = (
         select(Order.id)
-        .where(Order.status == "pending", col(Order.expires_at) <= now)
+        .where(Order.status == OrderStatus.pending, col(Order.expires_at) <= now)
         .order_by(col(Order.expires_at))
         .limit(limit)
     )
@@ -220,7 +220,7 @@ def stale_pending(session: Session, older_than: datetime, limit: int = 200) -> l
     query = (
         select(Order.id)
         .where(
-            Order.status == "pending",
+            Order.status == OrderStatus.pending,
             col(Order.created_at) <= older_than,
             col(Order.payment_intent_id).is_not(None),
         )

@@ -18,15 +18,15 @@ from streamsvc.catalog.lifecycle import EventStatus
 from streamsvc.catalog.models import Event
 from streamsvc.db import Database
 from streamsvc.errors import Conflict
-from streamsvc.jobs.models import Job
+from streamsvc.jobs.models import Job, JobStatus
 from streamsvc.jobs.service import active_job, create_job
 from streamsvc.kit.ids import new_id
 from streamsvc.orders.buying import lock_order, release_hold
-from streamsvc.orders.models import Order
+from streamsvc.orders.models import Order, OrderStatus
 from streamsvc.orders.refunds import submit_refund
-from streamsvc.orders.state import recompute
+from streamsvc.orders.state import DISPUTED, recompute
 from streamsvc.payments.gateway import PaymentGateway
-from streamsvc.payments.models import Refund
+from streamsvc.payments.models import Refund, RefundStatus
 from streamsvc.venues.tenancy import owned
 
 KIND = "event_cancellation"
@@ -50,8 +50,8 @@ def cancel_event(session: Session, venue_id: str, event_id: str, now: datetime) 
     for order_id in session.exec(select(Order.id).where(Order.event_id == event.id)):
         order = lock_order(session, order_id)
         assert order is not None
-        if order.status == "pending":
-            release_hold(session, order, "cancelled", now)
+        if order.status == OrderStatus.pending:
+            release_hold(session, order, OrderStatus.cancelled, now)
         recompute(session, order, now)
     return create_job(session, venue_id, KIND, event.id, now)
 
@@ -60,14 +60,14 @@ def run(database: Database, gateway: PaymentGateway, job_id: str, now: datetime)
     """Refund every paid order of the cancelled event; safe to run again."""
     with database.unit_of_work() as uow:
         job = uow.session.exec(select(Job).where(Job.id == job_id).with_for_update()).one()
-        if job.status == "succeeded":
+        if job.status == JobStatus.succeeded:
             return
         event_id = job.subject_id
         orders = list(uow.session.exec(
             select(Order.id).where(Order.event_id == event_id, col(Order.paid_amount) > 0)
             .order_by(col(Order.created_at))
         ))  # fmt: skip
-        job.status, job.total, job.updated_at = "running", len(orders), now
+        job.status, job.total, job.updated_at = JobStatus.running, len(orders), now
         uow.session.add(job)
     refunded = 0
     for done, order_id in enumerate(orders, start=1):
@@ -81,7 +81,7 @@ def run(database: Database, gateway: PaymentGateway, job_id: str, now: datetime)
             uow.session.add(job)
     with database.unit_of_work() as uow:
         job = uow.session.exec(select(Job).where(Job.id == job_id).with_for_update()).one()
-        job.status, job.updated_at = "succeeded", now
+        job.status, job.updated_at = JobStatus.succeeded, now
         job.result = {"orders": len(orders), "refunds_submitted": refunded}
         uow.session.add(job)
 
@@ -96,14 +96,14 @@ def _ensure_refund(database: Database, order_id: str, now: datetime) -> str | No
             Refund.order_id == order.id, Refund.origin == "event_cancelled"
         )).first()  # fmt: skip
         if existing is not None:
-            return existing.id if existing.status == "requested" else None
+            return existing.id if existing.status == RefundStatus.requested else None
         owed = order.paid_amount - order.refunded_amount
-        if owed <= 0 or order.dispute_status in ("open", "lost"):
+        if owed <= 0 or order.dispute_status in DISPUTED:
             return None
         refund = Refund(
             id=new_id("ref"), order_id=order.id, venue_id=order.venue_id, amount=owed,
             currency=order.currency, origin="event_cancelled", reason="the event was cancelled",
-            status="requested", created_at=now, updated_at=now,
+            status=RefundStatus.requested, created_at=now, updated_at=now,
         )  # fmt: skip
         session.add(refund)
         session.flush()

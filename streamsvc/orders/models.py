@@ -3,11 +3,45 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from streamsvc.kit.columns import timestamp
+from streamsvc.kit.columns import enum_string, timestamp
+
+
+class OrderStatus(StrEnum):
+    pending = "pending"
+    paid = "paid"
+    expired = "expired"
+    failed = "failed"
+    refunded = "refunded"
+    partially_refunded = "partially_refunded"
+    disputed = "disputed"
+    cancelled = "cancelled"
+
+
+class CapacityState(StrEnum):
+    """Where an order's units are counted on its tiers."""
+
+    held = "held"
+    sold = "sold"
+    released = "released"
+
+
+class OrderDisputeStatus(StrEnum):
+    """An order's disputes summed up (state.dispute_state): any lost, else any open, else won."""
+
+    open = "open"
+    won = "won"
+    lost = "lost"
+
+
+class TicketStatus(StrEnum):
+    valid = "valid"
+    suspended = "suspended"
+    revoked = "revoked"
 
 
 class Order(SQLModel, table=True):
@@ -19,10 +53,8 @@ class Order(SQLModel, table=True):
     email: str = Field(max_length=254, index=True)
     country: str | None = Field(default=None, max_length=2)
     locale: str = Field(max_length=2)  # nl | en, for the ticket mail
-    # pending | paid | expired | failed | refunded | partially_refunded | disputed | cancelled
-    status: str = Field(max_length=24, index=True)
-    # Where this order's units are counted on its tiers: held | sold | released.
-    capacity: str = Field(max_length=12)
+    status: OrderStatus = enum_string(OrderStatus, 24, index=True)
+    capacity: CapacityState = enum_string(CapacityState, 12)
     total_amount: int
     currency: str = Field(max_length=3)
     token_hash: str = Field(max_length=64)  # SHA-256 of the buyer's order_token
@@ -30,7 +62,7 @@ class Order(SQLModel, table=True):
     split_rule_version: int
     paid_amount: int = 0
     refunded_amount: int = 0  # refunds that succeeded or are under way
-    dispute_status: str | None = Field(default=None, max_length=12)  # open | won | lost
+    dispute_status: OrderDisputeStatus | None = enum_string(OrderDisputeStatus, 12, nullable=True)
     expires_at: datetime = timestamp(index=True)
     paid_at: datetime | None = timestamp(nullable=True)
     tickets_mailed_at: datetime | None = timestamp(nullable=True)
@@ -62,7 +94,7 @@ class Ticket(SQLModel, table=True):
     tier_id: str = Field(foreign_key="tiers.id", max_length=32)
     event_id: str = Field(foreign_key="events.id", index=True, max_length=32)
     venue_id: str = Field(foreign_key="venues.id", max_length=32)
-    status: str = Field(max_length=12)  # valid | suspended | revoked
+    status: TicketStatus = enum_string(TicketStatus, 12)
     revoked_by_staff: bool = False  # an admin revoked this one ticket: final
     created_at: datetime = timestamp()
     updated_at: datetime = timestamp()

@@ -18,11 +18,15 @@ from streamsvc.db import Database
 from streamsvc.errors import Conflict, DependencyUnavailable, NotFound, ValidationFailed
 from streamsvc.kit.ids import new_id
 from streamsvc.orders.buying import lock_order
-from streamsvc.orders.state import recompute
+from streamsvc.orders.models import OrderStatus
+from streamsvc.orders.state import DISPUTED, recompute
 from streamsvc.payments.gateway import PaymentGateway, PaymentProviderUnavailable, PaymentRejected
-from streamsvc.payments.models import Refund
+from streamsvc.payments.models import Refund, RefundStatus
 
-REFUNDABLE = ("paid", "partially_refunded", "disputed")
+REFUNDABLE = frozenset({OrderStatus.paid, OrderStatus.partially_refunded, OrderStatus.disputed})
+# What Stripe may answer a new refund with that we store as it is; anything else
+# (requires_action, or a status Stripe adds) waits as pending for its webhook.
+SUBMITTED = frozenset({RefundStatus.pending, RefundStatus.succeeded, RefundStatus.failed})
 
 
 def request_refund(
@@ -41,7 +45,7 @@ def request_refund(
     if order.status not in REFUNDABLE or order.payment_intent_id is None:
         raise Conflict(f"An order that is {order.status} cannot be refunded.",
                        code="not_refundable", details={"current_status": order.status})  # fmt: skip
-    if order.dispute_status in ("open", "lost"):
+    if order.dispute_status in DISPUTED:
         raise Conflict("A disputed order is settled through the dispute.", code="disputed")
     left = order.paid_amount - order.refunded_amount
     amount = left if amount is None else amount
@@ -50,7 +54,7 @@ def request_refund(
                                fields={"amount": f"at most {left}"})  # fmt: skip
     refund = Refund(
         id=new_id("ref"), order_id=order.id, venue_id=order.venue_id, amount=amount,
-        currency=order.currency, origin=origin, reason=reason, status="requested",
+        currency=order.currency, origin=origin, reason=reason, status=RefundStatus.requested,
         created_at=now, updated_at=now,
     )  # fmt: skip
     session.add(refund)
@@ -67,7 +71,7 @@ def submit_refund(
         refund = uow.session.get(Refund, refund_id)
         if refund is None:
             raise NotFound("No such refund.")
-        if refund.status != "requested" or refund.stripe_refund_id is not None:
+        if refund.status != RefundStatus.requested or refund.stripe_refund_id is not None:
             return refund  # submitted before
         order = lock_order(uow.session, refund.order_id)
         assert order is not None and order.payment_intent_id is not None
@@ -86,7 +90,8 @@ def submit_refund(
             refund = uow.session.exec(
                 select(Refund).where(Refund.id == refund_id).with_for_update()
             ).one()
-            refund.status, refund.reason = "failed", f"{refund.reason} (Stripe: {exc})"[:500]
+            refund.status = RefundStatus.failed
+            refund.reason = f"{refund.reason} (Stripe: {exc})"[:500]
             refund.updated_at = now
             uow.session.add(refund)
             order = lock_order(uow.session, refund.order_id)
@@ -99,10 +104,9 @@ def submit_refund(
         ).one()
         if refund.stripe_refund_id is None:
             refund.stripe_refund_id = sent.id
-        if refund.status == "requested":
-            refund.status = (
-                sent.status if sent.status in ("pending", "succeeded", "failed") else "pending"
-            )
+        if refund.status == RefundStatus.requested:
+            sent_status = RefundStatus(sent.status)
+            refund.status = sent_status if sent_status in SUBMITTED else RefundStatus.pending
         refund.updated_at = now
         uow.session.add(refund)
         order = lock_order(uow.session, refund.order_id)
@@ -112,5 +116,5 @@ def submit_refund(
 
 
 def unsubmitted(session: Session, limit: int = 200) -> list[str]:
-    query = select(Refund.id).where(Refund.status == "requested").limit(limit)
+    query = select(Refund.id).where(Refund.status == RefundStatus.requested).limit(limit)
     return list(session.exec(query))

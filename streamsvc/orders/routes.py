@@ -22,7 +22,7 @@ from streamsvc.kit.pagination import Page
 from streamsvc.kit.ratelimit import over_limit
 from streamsvc.notifications.mail import choose_locale
 from streamsvc.orders import buying, cancellation, refunds, views
-from streamsvc.orders.models import Order
+from streamsvc.orders.models import Order, OrderStatus, TicketStatus
 from streamsvc.orders.schemas import (
     OrderCreate,
     OrderCreated,
@@ -92,7 +92,7 @@ async def create_order(request: Request) -> Response:
         )
         order = reservation.order
         draft = OrderCreated(
-            id=order.id, status="pending", total_amount=order.total_amount,
+            id=order.id, status=OrderStatus.pending, total_amount=order.total_amount,
             currency=order.currency, expires_at=order.expires_at,
             order_token=reservation.order_token, payment=None,
         ).model_dump(mode="json")  # fmt: skip
@@ -121,7 +121,7 @@ async def create_order(request: Request) -> Response:
         def give_back(uow: UnitOfWork) -> None:
             order = buying.lock_order(uow.session, order_id)
             if order is not None and order.payment_intent_id is None:
-                buying.release_hold(uow.session, order, "failed", resources.clock.now())
+                buying.release_hold(uow.session, order, OrderStatus.failed, resources.clock.now())
             if key is not None:
                 idempotency.complete(uow.session, scope, key, 503, _unavailable_body())
 
@@ -217,7 +217,7 @@ def cancel_event(call: Call) -> JobPublic:
 def revoke_ticket(call: Call) -> TicketPublic:
     ticket = views.revoke_ticket(call.session, call.venue_id, call.path("ticket_id"),
                                  call.clock.now())  # fmt: skip
-    return TicketPublic(code=ticket.code, tier_id=ticket.tier_id, status="revoked")
+    return TicketPublic(code=ticket.code, tier_id=ticket.tier_id, status=TicketStatus.revoked)
 
 
 routes = [

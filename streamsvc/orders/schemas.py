@@ -11,10 +11,13 @@ from streamsvc.catalog.schemas import Amount, ObjectId
 from streamsvc.kit.pagination import PageQuery
 from streamsvc.kit.validation import Country, Email, WriteModel
 
-OrderStatus = Literal[
+# The JSON contract spells the values out (and OpenAPI lists them inline); they are
+# exactly the values of models.OrderStatus and models.TicketStatus, which the code uses.
+OrderStatusName = Literal[
     "pending", "paid", "expired", "failed", "refunded", "partially_refunded", "disputed",
     "cancelled",
 ]  # fmt: skip
+TicketStatusName = Literal["valid", "suspended", "revoked"]
 
 
 class OrderItemIn(WriteModel):
@@ -37,7 +40,7 @@ class PaymentInfo(BaseModel):
 
 class OrderCreated(BaseModel):
     id: str
-    status: OrderStatus
+    status: OrderStatusName
     total_amount: int
     currency: str
     expires_at: datetime
@@ -48,7 +51,7 @@ class OrderCreated(BaseModel):
 class TicketPublic(BaseModel):
     code: str
     tier_id: str
-    status: Literal["valid", "suspended", "revoked"]
+    status: TicketStatusName
 
 
 class PublicOrderQuery(BaseModel):
@@ -59,7 +62,7 @@ class PublicOrderQuery(BaseModel):
 class PublicOrder(BaseModel):
     id: str
     event_id: str
-    status: OrderStatus
+    status: OrderStatusName
     total_amount: int
     currency: str
     expires_at: datetime
@@ -89,7 +92,7 @@ class OrderOut(BaseModel):
     event_id: str
     email: str
     country: str | None
-    status: OrderStatus
+    status: OrderStatusName
     total_amount: int
     currency: str
     paid_amount: int
@@ -109,7 +112,7 @@ class OrderSummary(BaseModel):
     id: str
     event_id: str
     email: str
-    status: OrderStatus
+    status: OrderStatusName
     total_amount: int
     currency: str
     refunded_amount: int
@@ -118,7 +121,7 @@ class OrderSummary(BaseModel):
 
 class OrderListQuery(PageQuery):
     event_id: ObjectId | None = None
-    status: OrderStatus | None = None
+    status: OrderStatusName | None = None
     email: Annotated[str, StringConstraints(max_length=254)] | None = None
 
 

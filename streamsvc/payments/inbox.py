@@ -18,7 +18,8 @@ from sqlmodel import Session, col, select
 
 from streamsvc.db import UnitOfWork
 from streamsvc.orders import settlement
-from streamsvc.payments.models import StripeEvent
+from streamsvc.orders.models import OrderStatus
+from streamsvc.payments.models import StripeEvent, StripeEventStatus
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def receive(session: Session, event: dict[str, Any], now: datetime) -> tuple[boo
             type=kind,
             created=int(event.get("created") or 0),
             payload=event,
-            status="received" if kind in HANDLED else "ignored",
+            status=StripeEventStatus.received if kind in HANDLED else StripeEventStatus.ignored,
             received_at=now,
             processed_at=None if kind in HANDLED else now,
         )
@@ -61,11 +62,12 @@ def process(
     ).first()
     if row is None:
         return "busy_or_unknown"  # another worker holds it, or it never existed
-    if row.status != "received":
+    if row.status != StripeEventStatus.received:
         return row.status
     obj: dict[str, Any] = (row.payload.get("data") or {}).get("object") or {}
     _apply(uow, kind=row.type, obj=obj, created=row.created, now=now, enqueue=enqueue)
-    row.status, row.processed_at, row.attempts = "processed", now, row.attempts + 1
+    row.status, row.processed_at = StripeEventStatus.processed, now
+    row.attempts += 1
     session.add(row)
     return row.status
 
@@ -88,7 +90,7 @@ def _apply(
             amount = int(obj.get("amount_received") or obj.get("amount") or 0)
             settlement.record_payment(uow, order, amount, now, enqueue)
         else:
-            status = "expired" if order.expires_at <= now else "failed"
+            status = OrderStatus.expired if order.expires_at <= now else OrderStatus.failed
             settlement.record_payment_failure(session, order, status, now)
     elif kind == "charge.refunded":
         refunds = ((obj.get("refunds") or {}).get("data")) or []
@@ -105,7 +107,7 @@ def _apply(
 
 def mark_failed(session: Session, event_id: str, error: str, now: datetime) -> None:
     row = session.get(StripeEvent, event_id)
-    if row is not None and row.status == "received":
-        row.status, row.error, row.processed_at = "failed", error[:2000], now
+    if row is not None and row.status == StripeEventStatus.received:
+        row.status, row.error, row.processed_at = StripeEventStatus.failed, error[:2000], now
         row.attempts += 1
         session.add(row)

@@ -13,9 +13,10 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from config.settings import Settings
+from streamsvc.catalog.lifecycle import EventStatus
 from streamsvc.catalog.models import Event, Tier, rewatch_hours_granted
 from streamsvc.errors import Forbidden, NotFound, ServiceError, Unauthenticated
-from streamsvc.orders.models import Ticket
+from streamsvc.orders.models import Ticket, TicketStatus
 from streamsvc.viewing.access import qualities_for, uri_refusal, window
 from streamsvc.viewing.store import ViewingStore
 from streamsvc.viewing.tokens import Claims, InvalidToken, TokenSigner
@@ -78,7 +79,7 @@ def still_admitted(session: Session, ticket_id: str, now: datetime) -> datetime:
 
 
 def _check(ticket: Ticket, tier: Tier, event: Event, now: datetime) -> datetime:
-    if ticket.status != "valid" or event.status == "cancelled":
+    if ticket.status != TicketStatus.valid or event.status == EventStatus.cancelled:
         raise Forbidden("This ticket no longer gives access.", code="revoked")
     opens, closes = window(event.starts_at, event.ends_at, event.doors_open_minutes,
                            rewatch_hours_granted(tier, event))  # fmt: skip

@@ -17,6 +17,7 @@ import redis
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from streamsvc.orders.models import TicketStatus
 from streamsvc.viewing import keys
 
 log = logging.getLogger(__name__)
@@ -205,7 +206,7 @@ def mark_tickets(client: redis.Redis, statuses: dict[str, str], marker_ttl: int)
     with client.pipeline(transaction=False) as pipe:
         for ticket_id, status in statuses.items():
             _, _, revoked = keys.ticket_keys(ticket_id)
-            if status in ("revoked", "suspended"):
+            if status in (TicketStatus.revoked, TicketStatus.suspended):
                 pipe.set(revoked, status, ex=marker_ttl)
             else:
                 pipe.delete(revoked)
