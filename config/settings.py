@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     readiness_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     worker_heartbeat_seconds: int = Field(default=15, ge=1, le=3600)
+    # Beat asks the outbox relay this often to apply durable events (a revocation, a
+    # ticket mail) whose handlers failed right after their commit.
+    outbox_relay_seconds: float = Field(default=5.0, ge=0.5, le=3600)
     # Beat reconciles every event with money activity this often, looking back this far
     # (and scans Stripe's balance transactions of that window for unknown charges).
     reconcile_interval_seconds: int = Field(default=900, ge=10, le=86_400)

@@ -1,21 +1,26 @@
 """Database engine and the unit of work: the one place that commits or rolls back.
 
 Services receive a `UnitOfWork` (or its `session`) and never commit. The request
-boundary and the worker base task open one, run the service, then commit; work that
-must only happen once the data is durable (enqueueing a task, say) is registered
-with `uow.after_commit(...)` and runs after the commit succeeded.
+boundary and the worker base task open one, run the service, then commit. What must
+happen once the data is durable is a typed domain event the service raises with
+`uow.emit(...)` (or `emit(session, ...)`): the session collects them, the bus writes
+the durable ones to the outbox in the same transaction, and after the commit runs
+their handlers (streamsvc/outbox/bus.py). `uow.after_commit(...)` remains for a
+request's own follow-ups that may be lost (a task a safety net would redo).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
+
+from streamsvc.kit.events import DomainEvent
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +45,44 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     )
 
 
+class EventSession(Session):
+    """A session that collects the domain events raised in its transaction."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.events: list[DomainEvent] = []
+
+
+def emit(session: Session, event: DomainEvent) -> None:
+    """Raise `event` in the transaction of `session`: handled after its commit, and
+    not at all if it rolls back. Refuses a session that cannot collect events, so no
+    effect is dropped in silence."""
+    if not isinstance(session, EventSession):
+        raise TypeError(f"{type(event).__name__} raised on a session without a unit of work")
+    session.events.append(event)
+
+
+class EventBus(Protocol):
+    """What the unit of work needs of the message bus (streamsvc/outbox/bus.py)."""
+
+    def stage(self, session: Session, events: Sequence[DomainEvent]) -> Any:
+        """Before the commit: write the durable events to the outbox."""
+        ...
+
+    def dispatch(self, engine: Engine, staged: Any) -> None:
+        """After the commit: run the handlers; never raises."""
+        ...
+
+
 class UnitOfWork:
     """One session and the callbacks to run once it has committed."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: EventSession) -> None:
         self.session = session
         self._after_commit: list[Callable[[], None]] = []
+
+    def emit(self, event: DomainEvent) -> None:
+        emit(self.session, event)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
@@ -61,39 +98,36 @@ class UnitOfWork:
                 log.exception("after-commit callback failed")
 
 
-CommitHook = Callable[[dict[str, Any]], None]
-
-
 class Database:
-    """The engine and a factory of units of work.
+    """The engine and a factory of units of work. `bus` stages the events raised in a
+    unit of work with its commit and handles them after it; without one (a tool, a
+    test of a single service) events are dropped, said in the log."""
 
-    `hooks` run after every commit with what the services noted in `session.info`
-    (e.g. ticket status changes, which viewing mirrors in Redis at once).
-    """
-
-    def __init__(self, engine: Engine, hooks: list[CommitHook] | None = None) -> None:
+    def __init__(self, engine: Engine, bus: EventBus | None = None) -> None:
         self.engine = engine
-        self.hooks = list(hooks or [])
-        self._sessions = sessionmaker(engine, class_=Session, expire_on_commit=False)
+        self.bus = bus
+        self._sessions = sessionmaker(engine, class_=EventSession, expire_on_commit=False)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
         """Commit when the block succeeds, roll back when it raises."""
         uow = UnitOfWork(self._sessions())
+        staged: Any = None
         try:
             yield uow
+            events = uow.session.events
+            if events and self.bus is not None:
+                staged = self.bus.stage(uow.session, events)
+            elif events:
+                log.warning("no message bus: %d domain events not handled", len(events))
             uow.session.commit()
-            noted = dict(uow.session.info)
         except BaseException:
             uow.session.rollback()
             raise
         finally:
             uow.session.close()
-        for hook in self.hooks:
-            try:
-                hook(noted)
-            except Exception:
-                log.exception("after-commit hook failed")
+        if staged is not None and self.bus is not None:
+            self.bus.dispatch(self.engine, staged)
         uow._run_after_commit()
 
     def dispose(self) -> None:

@@ -11,6 +11,7 @@ from streamsvc.finance import models as finance  # noqa: F401
 from streamsvc.jobs import models as jobs  # noqa: F401
 from streamsvc.ledger import models as ledger  # noqa: F401
 from streamsvc.orders import models as orders  # noqa: F401
+from streamsvc.outbox import models as outbox  # noqa: F401
 from streamsvc.payments import models as payments  # noqa: F401
 from streamsvc.venues import models as venues  # noqa: F401
 

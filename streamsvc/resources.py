@@ -10,12 +10,12 @@ import redis as redis_sync
 import redis.asyncio as aioredis
 
 from config.settings import Settings
+from streamsvc.bootstrap import message_bus
 from streamsvc.db import Database, make_engine
 from streamsvc.kit.clock import Clock
 from streamsvc.ops.metrics import HttpMetrics
 from streamsvc.payments.factory import gateway_from_settings
 from streamsvc.payments.gateway import PaymentGateway
-from streamsvc.viewing.revocation import RevocationMirror
 from streamsvc.viewing.store import ViewingStore
 from streamsvc.viewing.tokens import TokenSigner, signer_from_settings
 from workers.celery_app import create_celery
@@ -44,13 +44,15 @@ class Resources:
         gateway: PaymentGateway | None = None,
         queue: TaskQueue | None = None,
     ) -> Resources:
-        # Ticket status changes are mirrored in Redis right after each commit.
+        # Domain events are handled right after each commit (ticket statuses mirrored
+        # in Redis, ticket mails enqueued); the durable ones go through the outbox.
         sync_redis = redis_sync.Redis.from_url(
             settings.require("redis_url"), socket_connect_timeout=2, socket_timeout=2
         )
+        queue = queue or CeleryQueue(create_celery(settings))
         database = Database(
             make_engine(settings.require("database_url")),
-            hooks=[RevocationMirror(sync_redis, settings)],
+            bus=message_bus(settings, sync_redis, queue.enqueue),
         )
         # A blocking pool: past 64 connections a request waits for one (up to 2 s)
         # instead of failing, which matters under a burst of buyers.
@@ -70,7 +72,7 @@ class Resources:
             metrics=metrics,
             clock=clock,
             gateway=gateway or gateway_from_settings(settings),
-            queue=queue or CeleryQueue(create_celery(settings)),
+            queue=queue,
             signer=signer_from_settings(settings),
             viewing=ViewingStore(
                 _hot_path_redis(settings),

@@ -17,7 +17,8 @@ from starlette.testclient import TestClient
 
 from config.settings import Settings
 from streamsvc.app import create_app
-from streamsvc.db import make_engine
+from streamsvc.bootstrap import message_bus
+from streamsvc.db import Database, make_engine
 from streamsvc.embedded import free_port
 from streamsvc.kit.clock import FixedClock
 from streamsvc.migrate import upgrade
@@ -118,6 +119,25 @@ class RecordingQueue:
 @pytest.fixture
 def queue() -> RecordingQueue:
     return RecordingQueue()
+
+
+@pytest.fixture
+def followups() -> RecordingQueue:
+    """What the handlers of domain events enqueue for `database` (ticket mails...)."""
+    return RecordingQueue()
+
+
+@pytest.fixture
+def database(settings: Settings, followups: RecordingQueue) -> Iterator[Database]:
+    """The database as the worker has it: its message bus is the one of
+    streamsvc.bootstrap (ticket statuses mirrored in Redis, durable events through the
+    outbox), enqueueing into `followups` instead of Celery."""
+    mirror = redis.Redis.from_url(settings.require("redis_url"))
+    database = Database(make_engine(settings.require("database_url"), pool_size=4),
+                        bus=message_bus(settings, mirror, followups.enqueue))  # fmt: skip
+    yield database
+    database.dispose()
+    mirror.close()
 
 
 @pytest.fixture

@@ -5,30 +5,39 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from typing import Any
 
 import redis
 from celery import Task
 
 from config.settings import Settings
+from streamsvc.bootstrap import message_bus
 from streamsvc.db import Database, UnitOfWork, make_engine
 from streamsvc.kit.clock import Clock, SystemClock
+from streamsvc.outbox.bus import MessageBus
 from streamsvc.payments.factory import gateway_from_settings
 from streamsvc.payments.gateway import PaymentGateway
-from streamsvc.viewing.revocation import RevocationMirror
 
 
 class WorkerResources:
     """Built lazily, so each forked worker process opens its own connections."""
 
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(self, settings: Settings, app: Any = None, clock: Clock | None = None) -> None:
         self.settings = settings
+        self.app = app  # the Celery app, to enqueue follow-up tasks
         self.clock = clock or SystemClock()
+
+    def enqueue(self, name: str, *args: str) -> None:
+        self.app.send_task(name, args=list(args))
+
+    @cached_property
+    def bus(self) -> MessageBus:
+        return message_bus(self.settings, self.redis, self.enqueue)
 
     @cached_property
     def database(self) -> Database:
         return Database(
-            make_engine(self.settings.require("database_url"), pool_size=2),
-            hooks=[RevocationMirror(self.redis, self.settings)],
+            make_engine(self.settings.require("database_url"), pool_size=2), bus=self.bus
         )
 
     @cached_property

@@ -20,6 +20,7 @@ TASK_MODULES = [
     "streamsvc.orders.tasks",
     "streamsvc.payments.tasks",
     "streamsvc.finance.tasks",
+    "streamsvc.outbox.tasks",
 ]
 
 
@@ -28,7 +29,7 @@ def create_celery(settings: Settings) -> Celery:
     app.conf.update(celery_config(settings))
     app.conf.beat_schedule = beat_schedule(settings)
     app.conf.include = TASK_MODULES
-    app.streamsvc_resources = WorkerResources(settings)
+    app.streamsvc_resources = WorkerResources(settings, app)
     worker_ready.connect(_announce_worker, weak=False, dispatch_uid="streamsvc-announce")
     task_prerun.connect(_bind_task_id, weak=False, dispatch_uid="streamsvc-task-id")
     task_postrun.connect(_unbind_task_id, weak=False, dispatch_uid="streamsvc-task-id")

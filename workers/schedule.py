@@ -20,5 +20,6 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "retry-unsubmitted-refunds": _every("payments.retry_unsubmitted_refunds", 300),
         "purge-idempotency-keys": _every("orders.purge_idempotency_keys", 3600),
         "advance-event-states": _every("catalog.advance_event_states", 60),
+        "relay-outbox": _every("outbox.relay", settings.outbox_relay_seconds),
         "reconcile-recent": _every("finance.reconcile_recent", settings.reconcile_interval_seconds),
     }

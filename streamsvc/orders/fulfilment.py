@@ -21,7 +21,7 @@ from streamsvc.notifications.mail import (
 )
 from streamsvc.orders import settlement
 from streamsvc.orders.buying import lock_order, release_hold
-from streamsvc.orders.models import Order, Ticket
+from streamsvc.orders.models import Order, OrderStatus, Ticket, TicketStatus
 from streamsvc.payments.gateway import PaymentGateway, PaymentProviderUnavailable
 from streamsvc.venues.models import Venue
 
@@ -33,17 +33,19 @@ Enqueue = Callable[[str, str], None]
 def mail_tickets(database: Database, settings: Settings, order_id: str, now: datetime) -> bool:
     """Send the tickets of a paid order once; False when there is nothing (more) to send.
 
-    Sent at least once: a crash after the SMTP server took the mail but before the
-    commit would send it again, which is better than never.
+    The order's row stays locked from the check to the mark, across the send: a second
+    attempt running at the same time (the outbox relay and a retried task) waits, then
+    finds the order mailed. Only a crash after the SMTP server took the mail but
+    before the commit sends it again, which is better than never.
     """
     with database.unit_of_work() as uow:
         session = uow.session
-        order = session.get(Order, order_id)
+        order = lock_order(session, order_id)
         if order is None or order.tickets_mailed_at is not None or order.paid_amount == 0:
             return False
         tickets = list(session.exec(
             select(Ticket, Tier.name).join(Tier, col(Tier.id) == col(Ticket.tier_id))
-            .where(Ticket.order_id == order.id, Ticket.status == "valid")
+            .where(Ticket.order_id == order.id, Ticket.status == TicketStatus.valid)
             .order_by(col(Ticket.order_item_id), col(Ticket.serial))
         ))  # fmt: skip
         if not tickets:
@@ -58,12 +60,10 @@ def mail_tickets(database: Database, settings: Settings, order_id: str, now: dat
             tickets=[TicketLine(code=t.code, tier_name=name) for t, name in tickets],
             watch_url=settings.watch_url,
         )  # fmt: skip
-    sender_from_settings(settings).send(render_ticket_mail(mail, settings.mail_from, now=now))
-    with database.unit_of_work() as uow:
-        order = lock_order(uow.session, order_id)
-        if order is not None and order.tickets_mailed_at is None:
-            order.tickets_mailed_at = now
-            uow.session.add(order)
+        # A failed send raises: the lock is released by the rollback, nothing marked.
+        sender_from_settings(settings).send(render_ticket_mail(mail, settings.mail_from, now=now))
+        order.tickets_mailed_at = now
+        session.add(order)
     return True
 
 
@@ -77,7 +77,7 @@ def expire(
     """
     with database.unit_of_work() as uow:
         order = uow.session.get(Order, order_id)
-        if order is None or order.status != "pending":
+        if order is None or order.status != OrderStatus.pending:
             return
         intent_id = order.payment_intent_id
     intent = None
@@ -91,12 +91,12 @@ def expire(
             return
     with database.unit_of_work() as uow:
         order = lock_order(uow.session, order_id)
-        if order is None or order.status != "pending":
+        if order is None or order.status != OrderStatus.pending:
             return
         if intent is not None and intent.status == "succeeded":
             settlement.record_payment(uow, order, intent.amount, now, enqueue)
         else:
-            release_hold(uow.session, order, "expired", now)
+            release_hold(uow.session, order, OrderStatus.expired, now)
 
 
 def reconcile_pending(
@@ -105,7 +105,7 @@ def reconcile_pending(
     """Apply what Stripe says about a pending order's PaymentIntent (lost webhooks)."""
     with database.unit_of_work() as uow:
         order = uow.session.get(Order, order_id)
-        if order is None or order.status != "pending" or order.payment_intent_id is None:
+        if order is None or order.status != OrderStatus.pending or order.payment_intent_id is None:
             return
         intent_id = order.payment_intent_id
     try:
@@ -114,9 +114,9 @@ def reconcile_pending(
         return
     with database.unit_of_work() as uow:
         order = lock_order(uow.session, order_id)
-        if order is None or order.status != "pending":
+        if order is None or order.status != OrderStatus.pending:
             return
         if intent.status == "succeeded":
             settlement.record_payment(uow, order, intent.amount, now, enqueue)
         elif intent.status == "canceled":
-            settlement.record_payment_failure(uow.session, order, "failed", now)
+            settlement.record_payment_failure(uow.session, order, OrderStatus.failed, now)

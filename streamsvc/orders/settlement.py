@@ -15,18 +15,20 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from streamsvc.catalog.lifecycle import EventStatus
 from streamsvc.catalog.models import Event
 from streamsvc.db import UnitOfWork
 from streamsvc.kit.ids import new_id, random_token
 from streamsvc.orders import capacity
 from streamsvc.orders.buying import items_of, lock_order, release_hold
-from streamsvc.orders.models import Order, Ticket
+from streamsvc.orders.events import TicketsIssued
+from streamsvc.orders.models import CapacityState, Order, OrderStatus, Ticket, TicketStatus
 from streamsvc.orders.state import FINAL_DISPUTE, FINAL_REFUND, recompute
-from streamsvc.payments.models import Dispute, Refund
+from streamsvc.payments.models import Dispute, DisputeStatus, Refund, RefundStatus
 
 log = logging.getLogger(__name__)
 
-# Follow-up work, enqueued after the commit: ("orders.send_tickets", order_id) ...
+# Follow-up work, enqueued after the commit: ("payments.submit_refund", refund_id) ...
 Enqueue = Callable[[str, str], None]
 
 
@@ -53,25 +55,25 @@ def record_payment(
     order.paid_at = now
     items = items_of(session, order.id)
     event = session.get(Event, order.event_id)
-    if event is not None and event.status == "cancelled":
+    if event is not None and event.status == EventStatus.cancelled:
         # Paid after the event was cancelled: the money goes straight back.
         release_hold(session, order, order.status, now)
         _refund_all(
             uow, order, "event_cancelled", "the event was cancelled", now=now, enqueue=enqueue
         )
         return
-    if order.capacity == "held":
+    if order.capacity == CapacityState.held:
         for item in sorted(items, key=lambda i: i.tier_id):
             capacity.convert_hold(session, item.tier_id, item.quantity)
-        order.capacity = "sold"
-    elif order.capacity == "released":
+        order.capacity = CapacityState.sold
+    elif order.capacity == CapacityState.released:
         # The hold lapsed (expiry, failure) before the money came: take the seats
         # again if they are still there, all or nothing.
         savepoint = session.begin_nested()
         if all(capacity.take(session, i.tier_id, i.quantity)
                for i in sorted(items, key=lambda i: i.tier_id)):  # fmt: skip
             savepoint.commit()
-            order.capacity = "sold"
+            order.capacity = CapacityState.sold
         else:
             savepoint.rollback()
             order = lock_order(session, order.id) or order
@@ -86,14 +88,13 @@ def record_payment(
                 Ticket(
                     id=new_id("tkt"), code=_ticket_code(), order_id=order.id,
                     order_item_id=item.id, serial=serial, tier_id=item.tier_id,
-                    event_id=order.event_id, venue_id=order.venue_id, status="valid",
+                    event_id=order.event_id, venue_id=order.venue_id, status=TicketStatus.valid,
                     created_at=now, updated_at=now,
                 )
             )  # fmt: skip
     session.flush()
     recompute(session, order, now)
-    order_id = order.id
-    uow.after_commit(lambda: enqueue("orders.send_tickets", order_id))
+    uow.emit(TicketsIssued(order.id))
 
 
 def _refund_all(
@@ -101,7 +102,7 @@ def _refund_all(
 ) -> None:
     refund = Refund(
         id=new_id("ref"), order_id=order.id, venue_id=order.venue_id, amount=order.paid_amount,
-        currency=order.currency, origin=origin, reason=reason, status="requested",
+        currency=order.currency, origin=origin, reason=reason, status=RefundStatus.requested,
         created_at=now, updated_at=now,
     )  # fmt: skip
     uow.session.add(refund)
@@ -117,9 +118,11 @@ def _ticket_code() -> str:
     return "-".join(raw[i : i + 5] for i in range(0, 25, 5))
 
 
-def record_payment_failure(session: Session, order: Order, status: str, now: datetime) -> None:
+def record_payment_failure(
+    session: Session, order: Order, status: OrderStatus, now: datetime
+) -> None:
     """The payment failed or was cancelled: a pending order gives its capacity back."""
-    if order.paid_amount > 0 or order.status != "pending":
+    if order.paid_amount > 0 or order.status != OrderStatus.pending:
         return  # paid meanwhile (a stale event), or already settled
     release_hold(session, order, status, now)
 
@@ -142,10 +145,10 @@ def record_refund(
         refund = Refund(
             id=new_id("ref"), order_id=order.id, venue_id=order.venue_id,
             amount=int(refund_obj["amount"]), currency=order.currency, origin="stripe",
-            reason=str(refund_obj.get("reason") or ""), status="pending",
+            reason=str(refund_obj.get("reason") or ""), status=RefundStatus.pending,
             created_at=now, updated_at=now,
         )  # fmt: skip
-    incoming = str(refund_obj.get("status") or "pending")
+    incoming = RefundStatus(str(refund_obj.get("status") or RefundStatus.pending))
     if _newer(refund.status, refund.last_event_created, incoming, created, FINAL_REFUND):
         refund.status = incoming
         refund.last_event_created = created
@@ -167,16 +170,16 @@ def record_dispute(
     dispute = session.exec(
         select(Dispute).where(Dispute.id == dispute_obj["id"]).with_for_update()
     ).first()
+    incoming = DisputeStatus(str(dispute_obj["status"]))  # kept as it came if unknown
     if dispute is None:
         dispute = Dispute(
             id=dispute_obj["id"], order_id=order.id, amount=int(dispute_obj["amount"]),
-            currency=order.currency, status=str(dispute_obj["status"]),
+            currency=order.currency, status=incoming,
             reason=str(dispute_obj.get("reason") or ""), last_event_created=created,
             created_at=now, updated_at=now,
         )  # fmt: skip
-    elif _newer(dispute.status, dispute.last_event_created, str(dispute_obj["status"]), created,
-                FINAL_DISPUTE):  # fmt: skip
-        dispute.status = str(dispute_obj["status"])
+    elif _newer(dispute.status, dispute.last_event_created, incoming, created, FINAL_DISPUTE):
+        dispute.status = incoming
         dispute.last_event_created = created
     dispute.updated_at = now
     session.add(dispute)
@@ -185,7 +188,7 @@ def record_dispute(
 
 
 def _newer(
-    current: str, current_at: int, incoming: str, incoming_at: int, final: tuple[str, ...]
+    current: str, current_at: int, incoming: str, incoming_at: int, final: frozenset[str]
 ) -> bool:
     """Whether an incoming status replaces the current one: a final status is never
     undone by a non-final one, and otherwise the later Stripe event wins."""

@@ -13,54 +13,59 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from streamsvc.catalog.lifecycle import EventStatus
 from streamsvc.catalog.models import Event
-from streamsvc.orders.models import Order, Ticket
-from streamsvc.payments.models import Dispute, Refund
+from streamsvc.db import emit
+from streamsvc.orders.events import TicketStatusChanged
+from streamsvc.orders.models import Order, OrderDisputeStatus, OrderStatus, Ticket, TicketStatus
+from streamsvc.payments.models import Dispute, DisputeStatus, Refund, RefundStatus
 
-TICKET_CHANGES = "ticket_status_changes"  # session.info key: ticket id -> new status
-ACTIVE_REFUND = ("requested", "pending", "succeeded")
-OPEN_DISPUTE = ("warning_needs_response", "warning_under_review", "needs_response",
-                "under_review")  # fmt: skip
-FINAL_REFUND = ("succeeded", "failed", "canceled")
-FINAL_DISPUTE = ("won", "lost", "warning_closed")
+# A status Stripe adds later is in none of these (see OpenStrEnum): a refund in it
+# counts as not under way, and a dispute in it as neither open nor final.
+ACTIVE_REFUND = frozenset({RefundStatus.requested, RefundStatus.pending, RefundStatus.succeeded})
+OPEN_DISPUTE = frozenset({DisputeStatus.warning_needs_response, DisputeStatus.warning_under_review,
+                          DisputeStatus.needs_response, DisputeStatus.under_review})  # fmt: skip
+FINAL_REFUND = frozenset({RefundStatus.succeeded, RefundStatus.failed, RefundStatus.canceled})
+FINAL_DISPUTE = frozenset({DisputeStatus.won, DisputeStatus.lost, DisputeStatus.warning_closed})
+DISPUTED = frozenset({OrderDisputeStatus.open, OrderDisputeStatus.lost})  # the money is held
 
 
-def dispute_state(statuses: list[str]) -> str | None:
-    if "lost" in statuses:
-        return "lost"
+def dispute_state(statuses: list[DisputeStatus]) -> OrderDisputeStatus | None:
+    if DisputeStatus.lost in statuses:
+        return OrderDisputeStatus.lost
     if any(s in OPEN_DISPUTE for s in statuses):
-        return "open"
+        return OrderDisputeStatus.open
     if statuses:
-        return "won"
+        return OrderDisputeStatus.won
     return None
 
 
 def recompute(session: Session, order: Order, now: datetime) -> None:
     """Derive status, refunded amount and ticket status from the recorded facts."""
     refunds = session.exec(select(Refund).where(Refund.order_id == order.id)).all()
-    disputes = session.exec(select(Dispute.status).where(Dispute.order_id == order.id)).all()
+    disputes = session.exec(select(col(Dispute.status)).where(Dispute.order_id == order.id)).all()
     event = session.get(Event, order.event_id)
-    cancelled = event is not None and event.status == "cancelled"
+    cancelled = event is not None and event.status == EventStatus.cancelled
     order.refunded_amount = sum(r.amount for r in refunds if r.status in ACTIVE_REFUND)
     order.dispute_status = dispute_state(list(disputes))
 
-    ticket_status = "valid"
+    ticket_status = TicketStatus.valid
     if order.paid_amount > 0:
         fully_refunded = order.refunded_amount >= order.paid_amount
-        if order.dispute_status in ("open", "lost"):
-            order.status = "disputed"
+        if order.dispute_status in DISPUTED:
+            order.status = OrderStatus.disputed
         elif fully_refunded:
-            order.status = "cancelled" if cancelled else "refunded"
+            order.status = OrderStatus.cancelled if cancelled else OrderStatus.refunded
         elif order.refunded_amount > 0:
-            order.status = "partially_refunded"
+            order.status = OrderStatus.partially_refunded
         else:
-            order.status = "paid"
-        if cancelled or fully_refunded or order.dispute_status == "lost":
-            ticket_status = "revoked"
-        elif order.dispute_status == "open":
-            ticket_status = "suspended"
-    elif cancelled and order.status == "pending":
-        order.status = "cancelled"
+            order.status = OrderStatus.paid
+        if cancelled or fully_refunded or order.dispute_status == OrderDisputeStatus.lost:
+            ticket_status = TicketStatus.revoked
+        elif order.dispute_status == OrderDisputeStatus.open:
+            ticket_status = TicketStatus.suspended
+    elif cancelled and order.status == OrderStatus.pending:
+        order.status = OrderStatus.cancelled
     order.updated_at = now
     session.add(order)
     changed = session.execute(
@@ -73,9 +78,6 @@ def recompute(session: Session, order: Order, now: datetime) -> None:
         .values(status=ticket_status, updated_at=now)
         .returning(col(Ticket.id))
     ).scalars()
-    note_ticket_statuses(session, {ticket_id: ticket_status for ticket_id in changed})
-
-
-def note_ticket_statuses(session: Session, statuses: dict[str, str]) -> None:
-    """Remember status changes, for the after-commit hooks (viewing mirrors them in Redis)."""
-    session.info.setdefault(TICKET_CHANGES, {}).update(statuses)
+    statuses = {ticket_id: str(ticket_status) for ticket_id in changed}
+    if statuses:
+        emit(session, TicketStatusChanged(statuses))

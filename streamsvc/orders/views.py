@@ -7,10 +7,12 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from streamsvc.db import emit
 from streamsvc.errors import NotFound
 from streamsvc.kit.pagination import Page, paginate
 from streamsvc.orders.buying import hash_token, items_of
-from streamsvc.orders.models import Order, Ticket
+from streamsvc.orders.events import TicketStatusChanged
+from streamsvc.orders.models import Order, Ticket, TicketStatus
 from streamsvc.orders.schemas import (
     OrderItemOut,
     OrderListQuery,
@@ -20,7 +22,6 @@ from streamsvc.orders.schemas import (
     RefundOut,
     TicketPublic,
 )
-from streamsvc.orders.state import note_ticket_statuses
 from streamsvc.payments.models import Refund
 from streamsvc.venues.tenancy import owned
 
@@ -76,7 +77,7 @@ def list_orders(session: Session, venue_id: str, query: OrderListQuery) -> Page[
 def revoke_ticket(session: Session, venue_id: str, ticket_id: str, now: datetime) -> Ticket:
     """An admin's revocation: final, whatever later happens to the order."""
     ticket = owned(session, Ticket, ticket_id, venue_id, lock=True)
-    ticket.revoked_by_staff, ticket.status, ticket.updated_at = True, "revoked", now
+    ticket.revoked_by_staff, ticket.status, ticket.updated_at = True, TicketStatus.revoked, now
     session.add(ticket)
-    note_ticket_statuses(session, {ticket.id: "revoked"})
+    emit(session, TicketStatusChanged({ticket.id: TicketStatus.revoked.value}))
     return ticket

@@ -1,11 +1,12 @@
-"""Mirroring ticket status changes into Redis right after they are committed."""
+"""Mirroring ticket status changes into Redis right after they are committed (the
+handler of orders' TicketStatusChanged, wired in streamsvc.bootstrap; applied again
+by the outbox relay when Redis was unreachable at that moment)."""
 
 from __future__ import annotations
 
 import redis
 
 from config.settings import Settings
-from streamsvc.orders.state import TICKET_CHANGES
 from streamsvc.viewing.store import mark_tickets
 
 
@@ -19,13 +20,12 @@ def marker_ttl(settings: Settings) -> int:
 
 
 class RevocationMirror:
-    """A Database commit hook: revoked and suspended tickets are refused at once."""
+    """Revoked and suspended tickets are refused at once; valid ones let back in.
+    Idempotent: applying the same statuses twice leaves Redis as once."""
 
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.client = client
         self.ttl = marker_ttl(settings)
 
-    def __call__(self, noted: dict[str, object]) -> None:
-        statuses = noted.get(TICKET_CHANGES)
-        if isinstance(statuses, dict) and statuses:
-            mark_tickets(self.client, statuses, self.ttl)
+    def __call__(self, statuses: dict[str, str]) -> None:
+        mark_tickets(self.client, statuses, self.ttl)

@@ -9,7 +9,6 @@ from starlette.testclient import TestClient
 
 from config.settings import Settings
 from streamsvc.app import create_app
-from streamsvc.db import Database, make_engine
 from streamsvc.kit.clock import FixedClock
 from tests.conftest import RecordingQueue
 
@@ -20,10 +19,3 @@ def client(settings: Settings, clock: FixedClock, queue: RecordingQueue) -> Iter
                                          "order_rate_per_email": 100_000})  # fmt: skip
     with TestClient(create_app(lifted, clock, queue=queue), raise_server_exceptions=False) as c:
         yield c
-
-
-@pytest.fixture
-def database(settings: Settings) -> Iterator[Database]:
-    database = Database(make_engine(settings.require("database_url"), pool_size=2))
-    yield database
-    database.dispose()

@@ -6,7 +6,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from config.settings import Settings
-from streamsvc.db import Database, make_engine
+from streamsvc.db import Database
 from streamsvc.kit.clock import FixedClock
 from streamsvc.orders import cancellation
 from streamsvc.orders.fulfilment import reconcile_pending
@@ -17,13 +17,6 @@ from tests.conftest import RecordingQueue
 from tests.factories import VenueHandle, buy, make_tier, make_venue, ok, published_event
 from tests.orders import scenarios as s
 from tests.stripe_helpers import get_object, pay_with_card
-
-
-@pytest.fixture
-def database(settings: Settings) -> Any:
-    database = Database(make_engine(settings.require("database_url"), pool_size=2))
-    yield database
-    database.dispose()
 
 
 @pytest.fixture
@@ -149,12 +142,11 @@ def test_cancelling_an_event_refunds_everyone_once(
 
 def test_a_lost_webhook_loses_no_sale(
     client: TestClient, clock: FixedClock, database: Database, gateway: PaymentGateway,
-    localstripe: str, shop: Any,
+    localstripe: str, shop: Any, followups: RecordingQueue,
 ) -> None:  # fmt: skip
     venue, event, tier_id = shop
     order = buy(client, event["id"], tier_id, quantity=2)
     pay_with_card(localstripe, order["payment"]["payment_intent_id"])  # the webhook never comes
-    followups = RecordingQueue()
     reconcile_pending(database, gateway, order["id"], clock.now(), followups.enqueue)
     staff = ok(client.get(f"/v1/orders/{order['id']}", headers=venue.headers))
     assert staff["status"] == "paid" and len(staff["tickets"]) == 2

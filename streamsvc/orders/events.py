@@ -1,0 +1,25 @@
+"""What happens to orders and tickets that others act on after the commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from streamsvc.kit.events import DomainEvent
+
+
+@dataclass(frozen=True)
+class TicketStatusChanged(DomainEvent):
+    """Tickets became valid, suspended or revoked: viewing refuses (or lets back in)
+    their viewers at once, including one already watching. Must not be lost."""
+
+    durable: ClassVar[bool] = True
+    statuses: dict[str, str]  # ticket id -> its new status
+
+
+@dataclass(frozen=True)
+class TicketsIssued(DomainEvent):
+    """A paid order's tickets exist: mail them to the buyer. Must not be lost."""
+
+    durable: ClassVar[bool] = True
+    order_id: str

@@ -1,0 +1,102 @@
+"""Typed domain events and the bus that hands them to their handlers.
+
+A service raises an event with `uow.emit(event)` (or `emit(session, event)` where
+it holds only the session). The unit of work collects the events; after the commit
+the bus runs each event's handlers. An event class with `durable = True` is also
+written to the outbox in the same transaction: should its handlers fail (Redis or
+the broker unreachable at that moment), the relay (`outbox.relay`, on beat) applies
+it again until they succeed. Handlers of durable events are therefore idempotent.
+
+The handlers are registered in one place, `streamsvc.bootstrap`, for the API and
+the worker alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col
+
+from streamsvc.kit.events import DomainEvent
+from streamsvc.outbox.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+# The relay leaves a new message to the fast path (the handlers run right after the
+# commit) for this long before it takes it itself.
+FAST_PATH_GRACE = timedelta(seconds=5)
+Staged = list[tuple[DomainEvent, OutboxMessage | None]]
+
+E = TypeVar("E", bound=DomainEvent)
+Handler = Callable[[Any], None]
+
+
+class MessageBus:
+    """Handlers by event class; `handle` runs every handler of an event."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[type[DomainEvent], list[Handler]] = {}
+
+    def register(self, kind: type[E], handler: Callable[[E], None]) -> None:
+        self._handlers.setdefault(kind, []).append(handler)
+
+    def handlers(self, kind: type[DomainEvent]) -> list[Handler]:
+        return list(self._handlers.get(kind, []))
+
+    def handle(self, event: DomainEvent) -> None:
+        """Run every handler; raise the first failure after trying them all (the event
+        then stays pending in the outbox, and every handler runs again: idempotent)."""
+        failure: Exception | None = None
+        for handler in self._handlers.get(type(event), []):
+            try:
+                handler(event)
+            except Exception as exc:
+                log.warning("%s handler %r failed: %s", type(event).__name__, handler, exc)
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+
+    def stage(self, session: Session, events: Sequence[DomainEvent]) -> Staged:
+        """Before the commit: write each durable event to the outbox, in this transaction."""
+        staged: Staged = []
+        now = datetime.now(UTC)
+        for event in events:
+            message = None
+            if event.durable:
+                message = OutboxMessage(
+                    kind=type(event).__name__, payload=event.payload(), created_at=now,
+                    next_attempt_at=now + FAST_PATH_GRACE,
+                )  # fmt: skip
+                session.add(message)
+            staged.append((event, message))
+        if any(message is not None for _, message in staged):
+            session.flush()
+        return staged
+
+    def dispatch(self, engine: Engine, staged: Staged) -> None:
+        """After the commit, the fast path: run the handlers; a durable event whose
+        handlers all succeeded is marked done, one that failed stays for the relay."""
+        done: list[int] = []
+        for event, message in staged:
+            try:
+                self.handle(event)
+            except Exception:
+                if message is None:
+                    log.exception("%s lost: its handlers failed", type(event).__name__)
+                continue
+            if message is not None and message.id is not None:
+                done.append(message.id)
+        if done:
+            try:
+                with engine.begin() as conn:
+                    conn.execute(
+                        update(OutboxMessage)
+                        .where(col(OutboxMessage.id).in_(done))
+                        .values(done_at=datetime.now(UTC))
+                    )
+            except Exception:
+                # Applied but not marked: the relay applies them once more (idempotent).
+                log.exception("outbox messages %s applied but not marked done", done)
