@@ -1,36 +1,42 @@
 """Every Stripe event has its effect exactly once, whatever the order of delivery.
 
-Each scenario's events are delivered three times over, shuffled, through the real
-webhook route with real signatures, and the inbox is processed in between at random
-moments; the end state must be the one the scenario expects.
+Hypothesis delivers each scenario's events through the real webhook route (real
+signatures) in generated orders, each event one to three times, with the worker
+running what was enqueued at generated moments in between. The end state must be
+the scenario's, every fact recorded once, and a second processing of any event
+(a task run twice) must change nothing.
 """
 
 from __future__ import annotations
 
-import random
+import itertools
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+import hypothesis
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import strategies as st
 from sqlmodel import select
 from starlette.testclient import TestClient
 
 from config.settings import Settings
-from streamsvc.db import Database, make_engine
+from streamsvc.db import Database
 from streamsvc.kit.clock import FixedClock
 from streamsvc.orders.buying import expired_pending
 from streamsvc.orders.fulfilment import expire
 from streamsvc.payments.factory import gateway_from_settings
 from tests.conftest import RecordingQueue
 from tests.factories import VenueHandle, buy, make_tier, make_venue, ok, published_event
+from tests.harness import Infrastructure
 from tests.orders import scenarios as s
 
 
 @pytest.fixture
-def database(settings: Settings) -> Any:
-    database = Database(make_engine(settings.require("database_url"), pool_size=2))
-    yield database
-    database.dispose()
+def settings(infra: Infrastructure, clean_state: None) -> Settings:
+    # Dozens of orders from one test client: no rate limit in the way.
+    return infra.settings(order_rate_per_ip=100_000, order_rate_per_email=100_000)
 
 
 @pytest.fixture
@@ -60,66 +66,143 @@ def _state(
     }
 
 
-Builder = Callable[[dict[str, Any]], list[dict[str, Any]]]
+# A scenario's events for an order; `n` makes Stripe's ids (refunds, disputes) unique to
+# the example, `at` is a Stripe `created` second shared by events of the same moment.
+Builder = Callable[[dict[str, Any], str, int], list[dict[str, Any]]]
 SCENARIOS: dict[str, tuple[Builder, dict[str, Any]]] = {
-    "paid": (lambda o: [s.succeeded(o)],
+    "paid": (lambda o, n, at: [s.succeeded(o)],
              {"status": "paid", "refunded": 0, "dispute": None, "tickets": ["valid"] * 2,
               "refunds": [], "sold": 2, "held": 0}),
-    "partially refunded": (lambda o: [s.succeeded(o), s.refund(o, "re_part", 500)],
+    "partially refunded": (lambda o, n, at: [s.succeeded(o), s.refund(o, f"re_part{n}", 500)],
              {"status": "partially_refunded", "refunded": 500, "dispute": None,
               "tickets": ["valid"] * 2, "refunds": [("re_part", 500, "succeeded")],
               "sold": 2, "held": 0}),
-    "refunded in two parts": (lambda o: [
-                s.succeeded(o), s.refund(o, "re_a", 1000), s.refund(o, "re_b", 3000),
-                s.charge_refunded(o, [("re_a", 1000), ("re_b", 3000)])],
+    "refunded in two parts": (lambda o, n, at: [
+                s.succeeded(o), s.refund(o, f"re_a{n}", 1000), s.refund(o, f"re_b{n}", 3000),
+                s.charge_refunded(o, [(f"re_a{n}", 1000), (f"re_b{n}", 3000)])],
              {"status": "refunded", "refunded": 4000, "dispute": None,
               "tickets": ["revoked"] * 2,
               "refunds": [("re_a", 1000, "succeeded"), ("re_b", 3000, "succeeded")],
               "sold": 2, "held": 0}),
-    "failed refund": (lambda o: [s.succeeded(o), s.refund(o, "re_x", 4000, "pending"),
-                                 s.refund(o, "re_x", 4000, "failed")],
+    "failed refund": (lambda o, n, at: [s.succeeded(o), s.refund(o, f"re_x{n}", 4000, "pending"),
+                                        s.refund(o, f"re_x{n}", 4000, "failed")],
              {"status": "paid", "refunded": 0, "dispute": None, "tickets": ["valid"] * 2,
               "refunds": [("re_x", 4000, "failed")], "sold": 2, "held": 0}),
-    "dispute open": (lambda o: [s.succeeded(o), s.dispute(o, "dp_1", "created", "needs_response")],
+    # Stripe stamps events to the second: a final status and an earlier one may share it.
+    "refund pending and succeeded in one second": (lambda o, n, at: [
+                s.succeeded(o), s.refund(o, f"re_s{n}", 4000, "pending", created=at),
+                s.refund(o, f"re_s{n}", 4000, "succeeded", created=at)],
+             {"status": "refunded", "refunded": 4000, "dispute": None,
+              "tickets": ["revoked"] * 2, "refunds": [("re_s", 4000, "succeeded")],
+              "sold": 2, "held": 0}),
+    "dispute open": (lambda o, n, at: [s.succeeded(o),
+                                       s.dispute(o, f"dp_1{n}", "created", "needs_response")],
              {"status": "disputed", "refunded": 0, "dispute": "open",
               "tickets": ["suspended"] * 2, "refunds": [], "sold": 2, "held": 0}),
-    "dispute won": (lambda o: [s.succeeded(o), s.dispute(o, "dp_1", "created", "needs_response"),
-                               s.dispute(o, "dp_1", "closed", "won")],
+    "dispute won": (lambda o, n, at: [s.succeeded(o),
+                                      s.dispute(o, f"dp_1{n}", "created", "needs_response"),
+                                      s.dispute(o, f"dp_1{n}", "closed", "won")],
              {"status": "paid", "refunded": 0, "dispute": "won", "tickets": ["valid"] * 2,
               "refunds": [], "sold": 2, "held": 0}),
-    "dispute lost": (lambda o: [s.succeeded(o), s.dispute(o, "dp_1", "created", "needs_response"),
-                                s.dispute(o, "dp_1", "closed", "lost")],
+    "dispute lost": (lambda o, n, at: [s.succeeded(o),
+                                       s.dispute(o, f"dp_1{n}", "created", "needs_response"),
+                                       s.dispute(o, f"dp_1{n}", "closed", "lost")],
              {"status": "disputed", "refunded": 0, "dispute": "lost",
               "tickets": ["revoked"] * 2, "refunds": [], "sold": 2, "held": 0}),
-    "failed, then paid": (lambda o: [s.failed(o), s.succeeded(o)],
+    "dispute reviewed and lost in one second": (lambda o, n, at: [s.succeeded(o),
+                s.dispute(o, f"dp_2{n}", "created", "needs_response"),
+                s.dispute(o, f"dp_2{n}", "updated", "under_review", created=at),
+                s.dispute(o, f"dp_2{n}", "closed", "lost", created=at)],
+             {"status": "disputed", "refunded": 0, "dispute": "lost",
+              "tickets": ["revoked"] * 2, "refunds": [], "sold": 2, "held": 0}),
+    "failed, then paid": (lambda o, n, at: [s.failed(o), s.succeeded(o)],
              {"status": "paid", "refunded": 0, "dispute": None, "tickets": ["valid"] * 2,
               "refunds": [], "sold": 2, "held": 0}),
 }  # fmt: skip
 
+START = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+_examples = itertools.count(1)
+
+
+@st.composite
+def deliveries(draw: st.DrawFn, events: int) -> list[tuple[int, bool]]:
+    """Each of `events` delivered one to three times, in any order; after each delivery,
+    whether the worker runs what was enqueued so far."""
+    times = [draw(st.integers(1, 3)) for _ in range(events)]
+    order = draw(st.permutations([i for i, n in enumerate(times) for _ in range(n)]))
+    runs = draw(st.lists(st.booleans(), min_size=len(order), max_size=len(order)))
+    return list(zip(order, runs, strict=True))
+
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_events_shuffled_and_repeated_give_one_end_state(
-    client: TestClient, clock: FixedClock, database: Database, queue: RecordingQueue,
-    shop: Any, name: str, seed: int,
+@hypothesis.settings(max_examples=25, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(data=st.data())
+def test_any_delivery_order_gives_one_end_state_and_each_fact_once(
+    client: TestClient, clock: FixedClock, database: Database, queue: RecordingQueue, followups: RecordingQueue,
+    shop: Any, name: str, data: st.DataObject,
 ) -> None:  # fmt: skip
-    venue, event, tier_id = shop
-    order = buy(client, event["id"], tier_id, quantity=2)
+    # Each example has a tier, an order, Stripe ids and a queue of its own: no example
+    # sees what another left behind.
+    venue, event, _ = shop
+    n = next(_examples)
+    clock.at = START
+    queue.sent.clear()
+    followups.sent.clear()
+    tier_id = make_tier(client, venue, event["id"], name=f"Limited {n}", capacity=10,
+                        price_amount=2000)["id"]  # fmt: skip
+    order = buy(client, event["id"], tier_id, quantity=2, email=f"buyer{n}@example.org")
     build, expected = SCENARIOS[name]
-    events = build(order)
-    deliveries = events * 3
-    rng = random.Random(seed)
-    rng.shuffle(deliveries)
-    followups = RecordingQueue()
-    for evt in deliveries:
-        s.deliver(client, evt)
-        if rng.random() < 0.5:
-            s.drain(database, clock, followups.enqueue)
-    s.drain(database, clock, followups.enqueue)
-    assert _state(client, venue, order["id"], event["id"], tier_id) == expected
-    # Each event was enqueued for processing once, however often Stripe sent it.
-    assert queue.names().count("payments.process_stripe_event") == len({e["id"] for e in events})
-    assert followups.names().count("orders.send_tickets") == 1
+    events = build(order, f"_{n}", s.moment())
+    ids = [e["id"] for e in events]
+    plan = data.draw(deliveries(len(events)), label="deliveries (event index, worker runs)")
+
+    worker = s.Worker(database, clock, queue.sent, followups.sent)
+    first_processed: dict[str, datetime] = {}
+    answers: list[tuple[str, bool]] = []
+    for index, run in plan:
+        evt = events[index]
+        answers.append((evt["id"], s.deliver(client, evt)["duplicate"]))
+        if run:
+            for event_id in worker.run():
+                first_processed.setdefault(event_id, clock.now())
+            clock.advance(seconds=1)  # each run at its own moment: processed_at tells them apart
+    for event_id in worker.run():
+        first_processed.setdefault(event_id, clock.now())
+
+    state = _state(client, venue, order["id"], event["id"], tier_id)
+    state["refunds"] = [
+        (rid.removesuffix(f"_{n}") if rid else rid, amount, status)
+        for rid, amount, status in state["refunds"]
+    ]
+    assert state == expected
+
+    # A duplicate is answered as one, and enqueued once: only first deliveries were new.
+    seen: set[str] = set()
+    for event_id, duplicate in answers:
+        assert duplicate == (event_id in seen), (event_id, answers)
+        seen.add(event_id)
+    assert queue.names().count("payments.process_stripe_event") == len(ids)
+    # Every event stored once and processed once, when the worker first ran after it came.
+    facts = s.snapshot(database, order["id"], ids)
+    assert {row["id"]: (row["status"], row["attempts"], row["processed_at"])
+            for row in facts["inbox"]} == {
+        event_id: ("processed", 1, first_processed[event_id]) for event_id in ids
+    }  # fmt: skip
+    assert len(facts["tickets"]) == 2 and len({t["serial"] for t in facts["tickets"]}) == 2
+    stripe_ids = [r["stripe_refund_id"] for r in facts["refunds"]]
+    assert len(stripe_ids) == len(set(stripe_ids)) == len(expected["refunds"])
+    assert len(facts["disputes"]) == len({e["data"]["object"]["id"] for e in events
+                                          if e["type"].startswith("charge.dispute")})  # fmt: skip
+    assert [name for name, _ in worker.followups] == ["orders.send_tickets"]
+
+    # A second processing of any event (a task run twice) changes nothing.
+    clock.advance(hours=1)
+    enqueued = list(worker.followups)
+    for event_id in ids:
+        assert worker.process(event_id) == "processed"
+    assert s.snapshot(database, order["id"], ids) == facts
+    assert worker.followups == enqueued
 
 
 def test_bad_signatures_store_nothing(client: TestClient, database: Database, shop: Any) -> None:
