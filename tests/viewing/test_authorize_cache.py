@@ -24,7 +24,9 @@ from tests.viewing.test_viewing import _doors_open
 
 @pytest.fixture
 def settings(infra: Infrastructure, clean_state: None) -> Settings:
-    return infra.settings(viewing_authorize_cache_seconds=5)
+    # The longest allowed, and longer than the waits below: a 403 seen within a wait
+    # came from the change channel clearing memory, not from an answer that expired.
+    return infra.settings(viewing_authorize_cache_seconds=10)
 
 
 @pytest.fixture
@@ -43,8 +45,9 @@ def _ticket_in_redis(client: redis.Redis) -> str:
     return text.split("{")[1].split("}")[0]
 
 
-def _until(check: Any, limit: float = 1.0) -> float:
-    """Seconds until `check()` holds (fails past `limit`)."""
+def _until(check: Any, limit: float = 8.0) -> float:
+    """Seconds until `check()` holds (fails past `limit`, a deadline for a stuck test,
+    not a speed target: speed is measured by bench/, `revocation`)."""
     started = time.monotonic()
     while not check():
         assert time.monotonic() - started < limit, "not within the limit"
@@ -63,7 +66,7 @@ def test_active_sessions_come_from_memory(show: Show, redis_client: redis.Redis)
     assert show.authorize(started["token"]).status_code == 204
 
 
-def test_a_refund_reaches_the_cache_within_milliseconds(show: Show, settings: Settings) -> None:
+def test_a_refund_clears_the_cache_of_every_process(show: Show, settings: Settings) -> None:
     order, [code] = show.paid_tickets("hd")
     _doors_open(show)
     started = show.redeem(code, "tv").json()
@@ -72,11 +75,10 @@ def test_a_refund_reaches_the_cache_within_milliseconds(show: Show, settings: Se
 
     s.deliver(show.client, s.charge_refunded(order, [("re_c", order["total_amount"])]))
     show.drain()  # commits, mirrors into Redis, publishes the ticket
-    took = _until(lambda: show.authorize(started["token"]).status_code == 403)
-    assert took < 0.5
+    _until(lambda: show.authorize(started["token"]).status_code == 403)
 
 
-def test_a_replaced_device_is_refused_within_milliseconds(show: Show) -> None:
+def test_a_replaced_device_is_refused_by_the_cache_at_once(show: Show) -> None:
     _, [code] = show.paid_tickets("swap")
     _doors_open(show)
     old = show.redeem(code, "tv").json()
