@@ -15,12 +15,12 @@ from workers.schedule import beat_schedule
 
 # Modules whose tasks the worker registers (each holds thin wrappers around services).
 TASK_MODULES = [
-    "streamsvc.ops.tasks",
-    "streamsvc.catalog.tasks",
-    "streamsvc.orders.tasks",
-    "streamsvc.payments.tasks",
-    "streamsvc.finance.tasks",
-    "streamsvc.outbox.tasks",
+    "workers.tasks.ops",
+    "workers.tasks.catalog",
+    "workers.tasks.orders",
+    "workers.tasks.payments",
+    "workers.tasks.finance",
+    "workers.tasks.outbox",
 ]
 
 

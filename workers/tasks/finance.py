@@ -11,8 +11,8 @@ from sqlmodel import select
 from streamsvc.finance.recent import start_recent_jobs
 from streamsvc.finance.reconciliation import Outcome, reconcile_event
 from streamsvc.jobs.models import FINISHED_JOB, Job, JobStatus
-from streamsvc.payments.tasks import MONEY
 from workers.base import StreamsvcTask
+from workers.tasks.payments import MONEY
 
 
 @shared_task(name="finance.reconcile", max_retries=10, **MONEY)  # type: ignore[untyped-decorator]

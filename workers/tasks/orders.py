@@ -10,8 +10,8 @@ from celery import shared_task
 from streamsvc import idempotency
 from streamsvc.orders import cancellation, fulfilment
 from streamsvc.orders.buying import expired_pending, stale_pending
-from streamsvc.payments.tasks import MONEY
 from workers.base import StreamsvcTask
+from workers.tasks.payments import MONEY
 
 log = logging.getLogger(__name__)
 
