@@ -21,6 +21,7 @@ from streamsvc.catalog import routes as catalog_routes
 from streamsvc.errors import MethodNotAllowed, NotFound, ServiceError, validation_failed
 from streamsvc.finance import export_routes
 from streamsvc.finance import routes as finance_routes
+from streamsvc.http.metrics import HttpMetrics
 from streamsvc.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from streamsvc.http.openapi import build_openapi
 from streamsvc.jobs import routes as jobs_routes
@@ -28,7 +29,6 @@ from streamsvc.kit.clock import Clock, SystemClock
 from streamsvc.ledger import routes as ledger_routes
 from streamsvc.listings import routes as listings_routes
 from streamsvc.ops import routes as ops_routes
-from streamsvc.ops.metrics import HttpMetrics
 from streamsvc.orders import routes as orders_routes
 from streamsvc.payments import routes as payments_routes
 from streamsvc.payments.gateway import PaymentGateway

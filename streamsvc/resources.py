@@ -12,10 +12,12 @@ import redis.asyncio as aioredis
 from config.settings import Settings
 from streamsvc.bootstrap import message_bus
 from streamsvc.db import Database, make_engine
+from streamsvc.http.callers import Authenticator
+from streamsvc.http.metrics import HttpMetrics
 from streamsvc.kit.clock import Clock
-from streamsvc.ops.metrics import HttpMetrics
 from streamsvc.payments.factory import gateway_from_settings
 from streamsvc.payments.gateway import PaymentGateway
+from streamsvc.venues.auth import VenueKeys
 from streamsvc.viewing.store import ViewingStore
 from streamsvc.viewing.tokens import TokenSigner, signer_from_settings
 from workers.celery_app import create_celery
@@ -34,6 +36,7 @@ class Resources:
     signer: TokenSigner
     viewing: ViewingStore
     sync_redis: redis_sync.Redis
+    authenticator: Authenticator
 
     @classmethod
     def build(
@@ -80,6 +83,7 @@ class Resources:
                 settings.viewing_authorize_cache_seconds,
             ),
             sync_redis=sync_redis,
+            authenticator=VenueKeys(),
         )
 
     async def close(self) -> None:

@@ -28,9 +28,9 @@ from streamsvc.errors import (
     field_path,
     validation_failed,
 )
+from streamsvc.http.callers import Staff
 from streamsvc.http.openapi import Operation
 from streamsvc.kit.clock import Clock
-from streamsvc.venues.auth import Staff, authenticate_platform, authenticate_staff
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -162,9 +162,11 @@ def endpoint(
             def work(uow: UnitOfWork) -> Any:
                 call = Call(uow, request, resources.clock, resources.settings)
                 if access is Access.platform:
-                    authenticate_platform(request.headers, resources.settings)
+                    resources.authenticator.platform(request.headers, resources.settings)
                 elif access in (Access.staff, Access.admin):
-                    call.staff = authenticate_staff(uow.session, request.headers, call.clock.now())
+                    call.staff = resources.authenticator.staff(
+                        uow.session, request.headers, call.clock.now()
+                    )
                     if access is Access.admin and call.staff.role != "admin":
                         raise Forbidden("This needs an admin key.", code="admin_key_required")
                 kwargs: dict[str, Any] = {}

@@ -11,8 +11,8 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from streamsvc.errors import PayloadTooLarge, ServiceError
+from streamsvc.http.metrics import HttpMetrics
 from streamsvc.kit.context import request_id_var
-from streamsvc.ops.metrics import HttpMetrics
 
 access_log = logging.getLogger("streamsvc.access")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")

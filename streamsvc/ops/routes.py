@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from streamsvc.http.metrics import CONTENT_TYPE_LATEST
 from streamsvc.http.openapi import operation, render_docs
-from streamsvc.ops.metrics import CONTENT_TYPE_LATEST
 from streamsvc.ops.readiness import check_dependencies, worker_status
 
 

@@ -2,8 +2,9 @@
 
 `receive` runs in the webhook request: one INSERT ... ON CONFLICT DO NOTHING keyed
 by Stripe's event id, so a redelivery is recognised and nothing is enqueued twice.
-`process` runs in a Celery task: it locks the row, applies the event through
-orders.settlement (idempotent, order-independent) and marks the row processed.
+`process` runs in a Celery task: it locks the row, hands the event to `apply` (what
+an event means for orders is orders' business: orders/webhooks.py, which settles it
+idempotently and order-independently) and marks the row processed.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
 from streamsvc.db import UnitOfWork
-from streamsvc.orders import settlement
-from streamsvc.orders.models import OrderStatus
 from streamsvc.payments.models import StripeEvent, StripeEventStatus
 
 log = logging.getLogger(__name__)
+# apply(uow, kind, object, created): the effect of one event, given its type, its
+# data.object and Stripe's timestamp of it.
+Apply = Callable[[UnitOfWork, str, dict[str, Any], int], None]
 
+# The event types the inbox processes; others are stored as ignored.
 PAYMENT_EVENTS = ("payment_intent.succeeded", "payment_intent.payment_failed",
                   "payment_intent.canceled")  # fmt: skip
 REFUND_EVENTS = ("refund.created", "refund.updated", "refund.failed", "charge.refund.updated")
@@ -52,9 +55,7 @@ def receive(session: Session, event: dict[str, Any], now: datetime) -> tuple[boo
     return new, new and kind in HANDLED
 
 
-def process(
-    uow: UnitOfWork, event_id: str, now: datetime, enqueue: Callable[[str, str], None]
-) -> str:
+def process(uow: UnitOfWork, event_id: str, now: datetime, apply: Apply) -> str:
     """Apply one stored event, once. Returns the row's status afterwards."""
     session = uow.session
     row = session.exec(
@@ -65,44 +66,11 @@ def process(
     if row.status != StripeEventStatus.received:
         return row.status
     obj: dict[str, Any] = (row.payload.get("data") or {}).get("object") or {}
-    _apply(uow, kind=row.type, obj=obj, created=row.created, now=now, enqueue=enqueue)
+    apply(uow, row.type, obj, row.created)
     row.status, row.processed_at = StripeEventStatus.processed, now
     row.attempts += 1
     session.add(row)
     return row.status
-
-
-def _apply(
-    uow: UnitOfWork,
-    *,
-    kind: str,
-    obj: dict[str, Any],
-    created: int,
-    now: datetime,
-    enqueue: Callable[[str, str], None],
-) -> None:
-    session = uow.session
-    if kind in PAYMENT_EVENTS:
-        order = settlement.find_order(session, obj.get("id"), obj.get("metadata"))
-        if order is None:
-            log.info("%s for %s: no order of ours", kind, obj.get("id"))
-        elif kind == "payment_intent.succeeded":
-            amount = int(obj.get("amount_received") or obj.get("amount") or 0)
-            settlement.record_payment(uow, order, amount, now, enqueue)
-        else:
-            status = OrderStatus.expired if order.expires_at <= now else OrderStatus.failed
-            settlement.record_payment_failure(session, order, status, now)
-    elif kind == "charge.refunded":
-        refunds = ((obj.get("refunds") or {}).get("data")) or []
-        for refund in refunds:
-            refund.setdefault("payment_intent", obj.get("payment_intent"))
-            if not refund.get("payment_intent"):
-                refund["payment_intent"] = obj.get("payment_intent")
-            settlement.record_refund(session, refund, created, now)
-    elif kind in REFUND_EVENTS:
-        settlement.record_refund(session, obj, created, now)
-    elif kind in DISPUTE_EVENTS:
-        settlement.record_dispute(session, obj, created, now)
 
 
 def mark_failed(session: Session, event_id: str, error: str, now: datetime) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
@@ -18,6 +17,7 @@ from starlette.datastructures import Headers
 
 from config.settings import Settings
 from streamsvc.errors import Unauthenticated
+from streamsvc.http.callers import Staff
 from streamsvc.kit.ids import random_token
 from streamsvc.venues.models import ApiKey
 
@@ -26,13 +26,6 @@ _LOOKUP_LEN, _SECRET_LEN = 12, 32
 _KEY_SHAPE = re.compile(rf"^{KEY_PREFIX}([0-9a-z]{{{_LOOKUP_LEN}}})([0-9a-z]{{{_SECRET_LEN}}})$")
 # Recording every use would make every read a write; once a minute is precise enough.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-@dataclass(frozen=True)
-class Staff:
-    venue_id: str
-    role: str
-    key_id: str
 
 
 def new_key_material() -> tuple[str, str, str]:
@@ -79,3 +72,13 @@ def authenticate_platform(headers: Headers, settings: Settings) -> None:
     expected = settings.platform_key.get_secret_value()
     if key is None or not hmac.compare_digest(key.encode(), expected.encode()):
         raise Unauthenticated("This needs the platform operator's key.", code="invalid_api_key")
+
+
+class VenueKeys:
+    """The Authenticator of the HTTP layer: venue API keys and the platform key."""
+
+    def staff(self, session: Session, headers: Headers, now: datetime) -> Staff:
+        return authenticate_staff(session, headers, now)
+
+    def platform(self, headers: Headers, settings: Settings) -> None:
+        authenticate_platform(headers, settings)

@@ -13,8 +13,8 @@ from starlette.testclient import TestClient
 from streamsvc.catalog.models import Tier
 from streamsvc.db import Database
 from streamsvc.kit.clock import FixedClock
+from streamsvc.orders import webhooks
 from streamsvc.orders.models import Order, OrderItem, Ticket
-from streamsvc.payments import inbox
 from streamsvc.payments.models import Dispute, Refund, StripeEvent
 from tests.harness import TEST_WEBHOOK_SECRET
 from tests.stripe_helpers import event, signed_webhook, stripe_object
@@ -94,7 +94,7 @@ def drain(database: Database, clock: FixedClock, enqueue: Callable[[str, str], N
         )
     for event_id in waiting:
         with database.unit_of_work() as uow:
-            inbox.process(uow, event_id, clock.now(), enqueue)
+            webhooks.process(uow, event_id, clock.now(), enqueue)
     return len(waiting)
 
 
@@ -124,7 +124,7 @@ class Worker:
 
     def process(self, event_id: str) -> str:
         with self.database.unit_of_work() as uow:
-            return inbox.process(uow, event_id, self.clock.now(), self.enqueue)
+            return webhooks.process(uow, event_id, self.clock.now(), self.enqueue)
 
 
 def snapshot(database: Database, order_id: str, event_ids: Iterable[str]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 from celery import shared_task
 
 from streamsvc.errors import DependencyUnavailable
+from streamsvc.orders import webhooks
 from streamsvc.orders.refunds import submit_refund as submit
 from streamsvc.orders.refunds import unsubmitted
 from streamsvc.payments import inbox
@@ -28,7 +29,7 @@ def process_stripe_event(self: StreamsvcTask, event_id: str) -> str:
     """Apply one stored Stripe event; retried with backoff, marked failed at the end."""
     try:
         with self.unit_of_work() as uow:
-            return inbox.process(uow, event_id, self.resources.clock.now(), self.enqueue)
+            return webhooks.process(uow, event_id, self.resources.clock.now(), self.enqueue)
     except Exception as exc:
         if self.request.retries >= self.max_retries:
             with self.unit_of_work() as uow:
