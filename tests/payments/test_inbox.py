@@ -167,3 +167,30 @@ def test_every_refund_status_stripe_sends_is_stored(
     view = client.get(f"/v1/orders/{order['id']}", headers=venue.headers).json()
     assert [(r["stripe_refund_id"], r["status"]) for r in view["refunds"]] == [("re_odd", status)]
     assert (view["status"], view["refunded_amount"]) == ("paid", 0)
+
+
+# mutant streamsvc.payments.inbox.x_mark_failed__mutmut_11: `attempts = 1` for
+#   `attempts += 1`: a row still "received" was never attempted to the end (process
+#   counts an attempt only when it marks the row processed), so both give 1.
+
+
+def test_giving_up_marks_only_a_waiting_event_and_keeps_the_error_bounded(
+    client: TestClient, clock: FixedClock, database: Database, queue: RecordingQueue,
+    followups: RecordingQueue, shop: Any,
+) -> None:  # fmt: skip
+    _, event, tier_id = shop
+    order = buy(client, event["id"], tier_id, quantity=1)
+    done, waiting = s.succeeded(order), s.refund(order, "re_late", 100)
+    s.deliver(client, done)
+    s.Worker(database, clock, queue.sent, followups.sent).run()
+    s.deliver(client, waiting)
+    with database.unit_of_work() as uow:
+        inbox.mark_failed(uow.session, done["id"], "too late", clock.now())
+        inbox.mark_failed(uow.session, waiting["id"], "x" * 3000, clock.now())
+        inbox.mark_failed(uow.session, "evt_never_received", "nothing", clock.now())
+    rows = {
+        r["id"]: r for r in s.snapshot(database, order["id"], [done["id"], waiting["id"]])["inbox"]
+    }
+    assert (rows[done["id"]]["status"], rows[done["id"]]["error"]) == ("processed", None)
+    assert rows[waiting["id"]]["status"] == "failed"
+    assert rows[waiting["id"]]["error"] == "x" * 2000
