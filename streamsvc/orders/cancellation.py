@@ -1,39 +1,54 @@
-"""Cancelling an event: revoke every ticket at once, then refund every paid order once.
+"""Cancelling an event: refuse all access at once, then settle every order in batches.
 
-Revocation happens in the request's transaction (the event's status is the truth
-tickets are checked against). Refunds are a job: each paid order gets one refund
-row with origin `event_cancelled` (never a second: the job looks for it first),
-submitted with the idempotency key `refund:{id}`. Running the job again after a
-crash therefore refunds nothing twice; it only finishes what is left.
+The request only marks the event cancelled and creates the job: from that commit
+on nothing is sold, no ticket redeems or authorizes (access checks the event's
+status), and a pending order that still pays is refunded at once (see
+settlement.record_payment). The job then works through the event's orders in
+batches, keyset by order id, one unit of work per batch: it locks the batch's
+orders, gives pending orders' seats back, records one refund row with origin
+`event_cancelled` for what each paid order is owed (never a second: it looks for
+one first), recomputes the order (its tickets are revoked, and the bus mirrors
+that into Redis after the batch's commit), and moves the job's cursor and
+progress in the same commit. Refund submission is enqueued after the commit, sent
+to Stripe with the idempotency key `refund:{id}`. A worker killed mid-job loses at
+most its open batch; running the job again finishes the rest and refunds nothing
+twice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from streamsvc.catalog.events import status_of
 from streamsvc.catalog.lifecycle import EventStatus
 from streamsvc.catalog.models import Event
-from streamsvc.db import Database
+from streamsvc.db import Database, UnitOfWork, emit
 from streamsvc.errors import Conflict
-from streamsvc.jobs.models import Job, JobStatus
+from streamsvc.jobs.models import FINISHED_JOB, Job, JobStatus
 from streamsvc.jobs.service import active_job, create_job
 from streamsvc.kit.ids import new_id
-from streamsvc.orders.buying import lock_order, release_hold
-from streamsvc.orders.models import Order, OrderStatus
-from streamsvc.orders.refunds import submit_refund
+from streamsvc.orders.buying import release_hold
+from streamsvc.orders.events import TicketStatusChanged
+from streamsvc.orders.models import Order, OrderStatus, Ticket, TicketStatus
 from streamsvc.orders.state import DISPUTED, recompute
-from streamsvc.payments.gateway import PaymentGateway
 from streamsvc.payments.models import Refund, RefundStatus
 from streamsvc.venues.tenancy import owned
 
 KIND = "event_cancellation"
+BATCH_SIZE = 200
+
+# Follow-up work, enqueued after a batch's commit: ("payments.submit_refund", refund_id).
+Enqueue = Callable[[str, str], None]
 
 
 def cancel_event(session: Session, venue_id: str, event_id: str, now: datetime) -> Job:
-    """Mark the event cancelled and start (or return the running) refund job."""
+    """Mark the event cancelled and create (or return the unfinished) cancellation job.
+
+    Touches no order: the job does that, in batches."""
     event = owned(session, Event, event_id, venue_id, lock=True)
     current = status_of(event, now)
     if current is EventStatus.cancelled:
@@ -46,66 +61,96 @@ def cancel_event(session: Session, venue_id: str, event_id: str, now: datetime) 
     event.status = EventStatus.cancelled.value
     event.updated_at = now
     session.add(event)
-    # Every order recomputes: tickets are revoked now, pending orders stop.
-    for order_id in session.exec(select(Order.id).where(Order.event_id == event.id)):
-        order = lock_order(session, order_id)
-        assert order is not None
-        if order.status == OrderStatus.pending:
-            release_hold(session, order, OrderStatus.cancelled, now)
-        recompute(session, order, now)
+    # Viewers already watching are refused at once, not when their order's batch comes:
+    # every ticket of the event is mirrored as revoked after this commit (one read of
+    # ticket ids, no order locked). The batches then revoke them in PostgreSQL too.
+    watching = session.exec(
+        select(Ticket.id).where(Ticket.event_id == event.id, Ticket.status != TicketStatus.revoked)
+    ).all()
+    if watching:
+        emit(session, TicketStatusChanged(dict.fromkeys(watching, TicketStatus.revoked.value)))
     return create_job(session, venue_id, KIND, event.id, now)
 
 
-def run(database: Database, gateway: PaymentGateway, job_id: str, now: datetime) -> None:
-    """Refund every paid order of the cancelled event; safe to run again."""
-    with database.unit_of_work() as uow:
-        job = uow.session.exec(select(Job).where(Job.id == job_id).with_for_update()).one()
-        if job.status == JobStatus.succeeded:
-            return
-        event_id = job.subject_id
-        orders = list(uow.session.exec(
-            select(Order.id).where(Order.event_id == event_id, col(Order.paid_amount) > 0)
-            .order_by(col(Order.created_at))
-        ))  # fmt: skip
-        job.status, job.total, job.updated_at = JobStatus.running, len(orders), now
-        uow.session.add(job)
-    refunded = 0
-    for done, order_id in enumerate(orders, start=1):
-        refund_id = _ensure_refund(database, order_id, now)
-        if refund_id is not None:
-            submit_refund(database, gateway, refund_id, now)
-            refunded += 1
-        with database.unit_of_work() as uow:
-            job = uow.session.exec(select(Job).where(Job.id == job_id).with_for_update()).one()
-            job.done, job.updated_at = done, now
-            uow.session.add(job)
-    with database.unit_of_work() as uow:
-        job = uow.session.exec(select(Job).where(Job.id == job_id).with_for_update()).one()
-        job.status, job.updated_at = JobStatus.succeeded, now
-        job.result = {"orders": len(orders), "refunds_submitted": refunded}
-        uow.session.add(job)
+def run(
+    database: Database, job_id: str, now: datetime, enqueue: Enqueue, batch_size: int = BATCH_SIZE
+) -> None:
+    """Run the job to its end, batch by batch; after a crash, finishes what is left."""
+    while not run_batch(database, job_id, now, enqueue, batch_size):
+        pass
 
 
-def _ensure_refund(database: Database, order_id: str, now: datetime) -> str | None:
-    """The cancellation refund of this order, created once; None if nothing is owed."""
+def run_batch(
+    database: Database, job_id: str, now: datetime, enqueue: Enqueue, batch_size: int = BATCH_SIZE
+) -> bool:
+    """Settle the next `batch_size` orders in one unit of work; True once the job is done.
+
+    The job's row is locked for the batch, so two runs of the same job (a redelivered
+    task) take turns instead of working the same orders."""
     with database.unit_of_work() as uow:
         session = uow.session
-        order = lock_order(session, order_id)
-        assert order is not None
-        existing = session.exec(select(Refund).where(
-            Refund.order_id == order.id, Refund.origin == "event_cancelled"
-        )).first()  # fmt: skip
-        if existing is not None:
-            return existing.id if existing.status == RefundStatus.requested else None
-        owed = order.paid_amount - order.refunded_amount
-        if owed <= 0 or order.dispute_status in DISPUTED:
-            return None
-        refund = Refund(
-            id=new_id("ref"), order_id=order.id, venue_id=order.venue_id, amount=owed,
-            currency=order.currency, origin="event_cancelled", reason="the event was cancelled",
-            status=RefundStatus.requested, created_at=now, updated_at=now,
-        )  # fmt: skip
-        session.add(refund)
-        session.flush()
-        recompute(session, order, now)
-        return refund.id
+        job = session.exec(select(Job).where(Job.id == job_id).with_for_update()).one()
+        if job.status in FINISHED_JOB:
+            return True
+        assert job.subject_id is not None
+        event_id = job.subject_id
+        if job.status == JobStatus.queued:
+            job.status = JobStatus.running
+            job.total = session.exec(
+                select(func.count()).select_from(Order).where(Order.event_id == event_id)
+            ).one()
+            job.result = {"after": None, "refunds_requested": 0}
+        after = job.result.get("after")
+        query = select(Order).where(Order.event_id == event_id)
+        if after is not None:
+            query = query.where(col(Order.id) > after)
+        batch = list(
+            session.exec(query.order_by(col(Order.id)).limit(batch_size).with_for_update())
+        )
+        refunded = sum(_settle(uow, order, now, enqueue) for order in batch)
+        finished = len(batch) < batch_size
+        job.done += len(batch)
+        job.total = max(job.total, job.done)  # an order that raced the cancellation
+        refunds = job.result.get("refunds_requested", 0) + refunded
+        if finished:
+            job.status = JobStatus.succeeded
+            job.result = {"orders": job.done, "refunds_requested": refunds}
+        else:  # the cursor: where the next batch (or a resumed run) starts
+            job.result = {"after": batch[-1].id, "refunds_requested": refunds}
+        job.updated_at = now
+        session.add(job)
+        return finished
+
+
+def _settle(uow: UnitOfWork, order: Order, now: datetime, enqueue: Enqueue) -> int:
+    """Stop a pending order, refund a paid one once, and revoke its tickets; 1 if refunded."""
+    session = uow.session
+    if order.status == OrderStatus.pending:
+        release_hold(session, order, OrderStatus.cancelled, now)
+    refund = _cancellation_refund(session, order, now)
+    recompute(session, order, now)
+    if refund is None:
+        return 0
+    refund_id = refund.id
+    uow.after_commit(lambda: enqueue("payments.submit_refund", refund_id))
+    return 1
+
+
+def _cancellation_refund(session: Session, order: Order, now: datetime) -> Refund | None:
+    """The order's cancellation refund, if one is owed and none was recorded before."""
+    owed = order.paid_amount - order.refunded_amount
+    if owed <= 0 or order.dispute_status in DISPUTED:
+        return None  # nothing paid, all returned already, or the money is held by a dispute
+    existing = session.exec(select(Refund.id).where(
+        Refund.order_id == order.id, Refund.origin == "event_cancelled"
+    )).first()  # fmt: skip
+    if existing is not None:
+        return None
+    refund = Refund(
+        id=new_id("ref"), order_id=order.id, venue_id=order.venue_id, amount=owed,
+        currency=order.currency, origin="event_cancelled", reason="the event was cancelled",
+        status=RefundStatus.requested, created_at=now, updated_at=now,
+    )  # fmt: skip
+    session.add(refund)
+    session.flush()
+    return refund

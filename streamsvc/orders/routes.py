@@ -199,7 +199,7 @@ def refund_order(call: Call, body: RefundCreate) -> Response:
 
 
 @endpoint(
-    summary="Cancel the event: revoke all access now, refund every paid order (a job)",
+    summary="Cancel the event: access ends now; a job revokes tickets and refunds orders",
     tags=("events",), access=Access.admin, response=JobPublic, status=202, errors=(404, 409),
 )  # fmt: skip
 def cancel_event(call: Call) -> JobPublic:

@@ -99,6 +99,7 @@ def _dispute_lost(show: Show, order: dict[str, Any]) -> None:
 
 def _event_cancelled(show: Show, order: dict[str, Any]) -> None:
     url = f"/v1/events/{show.event['id']}/cancel"
+    # The request alone cuts watching viewers off; the job's batches come later.
     ok(show.client.post(url, headers=show.venue.headers), 202)
 
 

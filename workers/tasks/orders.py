@@ -66,10 +66,10 @@ def purge_idempotency_keys(self: StreamsvcTask) -> int:
 
 @shared_task(name="orders.run_cancellation", max_retries=10, **MONEY)  # type: ignore[untyped-decorator]
 def run_cancellation(self: StreamsvcTask, job_id: str) -> None:
-    """Refund every paid order of a cancelled event; re-running refunds nothing twice."""
+    """Settle a cancelled event's orders in batches; a re-run resumes, refunding nothing twice."""
     resources = self.resources
     try:
-        cancellation.run(resources.database, resources.gateway, job_id, resources.clock.now())
+        cancellation.run(resources.database, job_id, resources.clock.now(), self.enqueue)
     except Exception as exc:
         log.warning("cancellation job %s interrupted: %r; retrying", job_id, exc)
         raise self.retry(exc=exc, countdown=min(600, 10 * 2**self.request.retries)) from exc
