@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -12,31 +11,28 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from streamsvc import idempotency
-from streamsvc.db import UnitOfWork
-from streamsvc.errors import BadRequest, Conflict, DependencyUnavailable, RateLimited
-from streamsvc.http.endpoint import Access, Call, endpoint, in_unit_of_work, read_body
+from streamsvc.errors import BadRequest, RateLimited
+from streamsvc.http.endpoint import Access, Call, endpoint, read_body
 from streamsvc.http.openapi import operation
 from streamsvc.jobs.service import JobPublic
 from streamsvc.jobs.service import public as job_public
 from streamsvc.kit.pagination import Page
 from streamsvc.kit.ratelimit import over_limit
 from streamsvc.notifications.mail import choose_locale
-from streamsvc.orders import buying, cancellation, refunds, views
-from streamsvc.orders.models import Order, OrderStatus, TicketStatus
+from streamsvc.orders import cancellation, placing, refunds, views
+from streamsvc.orders.models import TicketStatus
 from streamsvc.orders.schemas import (
     OrderCreate,
     OrderCreated,
     OrderListQuery,
     OrderOut,
     OrderSummary,
-    PaymentInfo,
     PublicOrder,
     PublicOrderQuery,
     RefundCreate,
     RefundOut,
     TicketPublic,
 )
-from streamsvc.payments.gateway import PaymentProviderUnavailable
 
 _KEY_SHAPE = re.compile(r"^[\x21-\x7e]{1,255}$")
 OrderPage = Page[OrderSummary]
@@ -70,86 +66,15 @@ async def _rate_limit(request: Request, email: str) -> None:
 )  # fmt: skip
 async def create_order(request: Request) -> Response:
     resources = request.app.state.resources
-    event_id = request.path_params["event_id"]
     key = idempotency_key(request)
     body = await read_body(request, OrderCreate)
     await _rate_limit(request, body.email)
-    scope = f"orders:{event_id}"
-    body_hash = idempotency.request_hash(body.model_dump(mode="json"))
-    locale = choose_locale(request.headers.get("accept-language"))
-    now = resources.clock.now()
-
-    def reserve(uow: UnitOfWork) -> dict[str, Any]:
-        if key is not None:
-            replay = idempotency.claim(uow.session, scope, key, body_hash, now)
-            if replay is not None:
-                if replay.status_code is None and not replay.response:
-                    raise Conflict("The first request with this key is still running.",
-                                   code="idempotency_key_in_progress")  # fmt: skip
-                return {"replay": replay}
-        reservation = buying.reserve(
-            uow.session, event_id, body, locale=locale, now=now, settings=resources.settings
-        )
-        order = reservation.order
-        draft = OrderCreated(
-            id=order.id, status=OrderStatus.pending, total_amount=order.total_amount,
-            currency=order.currency, expires_at=order.expires_at,
-            order_token=reservation.order_token, payment=None,
-        ).model_dump(mode="json")  # fmt: skip
-        if key is not None:
-            # Enough to resume, should this request die before it answers.
-            idempotency.attach(uow.session, scope, key, order.id, draft)
-        return {"draft": draft, "venue_id": order.venue_id}
-
-    step = await in_unit_of_work(request, reserve)
-    replay = step.get("replay")
-    if replay is not None and replay.status_code is not None:
-        return JSONResponse(replay.response, status_code=replay.status_code)
-    draft: dict[str, Any] = replay.response if replay is not None else step["draft"]
-    order_id = draft["id"]
-    venue_id = step.get("venue_id") or await _venue_of(request, order_id)
-    try:
-        intent = await run_in_threadpool(
-            resources.gateway.create_payment_intent,
-            amount=draft["total_amount"],
-            currency=draft["currency"],
-            metadata={"order_id": order_id, "event_id": event_id, "venue_id": venue_id},
-            idempotency_key=f"order:{order_id}:intent",
-        )  # fmt: skip
-    except PaymentProviderUnavailable as exc:
-
-        def give_back(uow: UnitOfWork) -> None:
-            order = buying.lock_order(uow.session, order_id)
-            if order is not None and order.payment_intent_id is None:
-                buying.release_hold(uow.session, order, OrderStatus.failed, resources.clock.now())
-            if key is not None:
-                idempotency.complete(uow.session, scope, key, 503, _unavailable_body())
-
-        await in_unit_of_work(request, give_back)
-        raise DependencyUnavailable("Payments are unavailable right now; try again.") from exc
-
-    def attach(uow: UnitOfWork) -> dict[str, Any]:
-        buying.attach_intent(uow.session, order_id, intent.id)
-        answer = {**draft, "payment": PaymentInfo(
-            payment_intent_id=intent.id, client_secret=intent.client_secret
-        ).model_dump(mode="json")}  # fmt: skip
-        if key is not None:
-            idempotency.complete(uow.session, scope, key, 201, answer)
-        return answer
-
-    return JSONResponse(await in_unit_of_work(request, attach), status_code=201)
-
-
-def _unavailable_body() -> dict[str, Any]:
-    return DependencyUnavailable("Payments are unavailable right now; try again.").body()
-
-
-async def _venue_of(request: Request, order_id: str) -> str:
-    def read(uow: UnitOfWork) -> str:
-        order = uow.session.get(Order, order_id)
-        return order.venue_id if order is not None else ""
-
-    return await in_unit_of_work(request, read)
+    placed = await run_in_threadpool(
+        placing.place_order, resources.database, resources.gateway, resources.settings,
+        resources.clock, event_id=request.path_params["event_id"], request=body,
+        locale=choose_locale(request.headers.get("accept-language")), idempotency_key=key,
+    )  # fmt: skip
+    return JSONResponse(placed.answer, status_code=placed.status)
 
 
 @endpoint(

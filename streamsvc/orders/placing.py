@@ -1,0 +1,111 @@
+"""Placing an order: the buy use case, the same for the JSON API and the pages.
+
+Three short units of work around one Stripe call, so that no row lock is held while
+Stripe answers:
+
+1. claim the idempotency key (a replay answers what the first request answered),
+   reserve capacity and write the pending order;
+2. create the PaymentIntent, with the deterministic key `order:{id}:intent`; should
+   Stripe be unreachable, give the capacity back and remember the 503 for the key;
+3. attach the intent to the order and remember the 201 for the key.
+
+A request that dies between steps is resumed by its retry with the same key: the
+claim finds the draft of step 1, and Stripe's idempotency returns the same intent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from config.settings import Settings
+from streamsvc import idempotency
+from streamsvc.db import Database, UnitOfWork
+from streamsvc.errors import Conflict, DependencyUnavailable
+from streamsvc.kit.clock import Clock
+from streamsvc.orders import buying
+from streamsvc.orders.models import Order, OrderStatus
+from streamsvc.orders.schemas import OrderCreate, OrderCreated, PaymentInfo
+from streamsvc.payments.gateway import PaymentGateway, PaymentProviderUnavailable
+
+
+@dataclass(frozen=True)
+class Placed:
+    """The answer to the buyer: 201 with the order and its payment, or, replayed for an
+    idempotency key, whatever the first request with that key answered."""
+
+    status: int
+    answer: dict[str, Any]
+
+
+def _unavailable() -> DependencyUnavailable:
+    return DependencyUnavailable("Payments are unavailable right now; try again.")
+
+
+def place_order(
+    database: Database,
+    gateway: PaymentGateway,
+    settings: Settings,
+    clock: Clock,
+    *,
+    event_id: str,
+    request: OrderCreate,
+    locale: str,
+    idempotency_key: str | None,
+) -> Placed:
+    """Reserve, create the PaymentIntent, attach it (module docstring)."""
+    key, scope = idempotency_key, f"orders:{event_id}"
+    body_hash = idempotency.request_hash(request.model_dump(mode="json"))
+    now = clock.now()
+
+    def reserve(uow: UnitOfWork) -> tuple[idempotency.Replay | None, dict[str, Any], str]:
+        if key is not None:
+            replay = idempotency.claim(uow.session, scope, key, body_hash, now)
+            if replay is not None:
+                if replay.status_code is None and not replay.response:
+                    raise Conflict("The first request with this key is still running.",
+                                   code="idempotency_key_in_progress")  # fmt: skip
+                order = uow.session.get(Order, replay.response.get("id", ""))
+                return replay, replay.response, order.venue_id if order is not None else ""
+        reservation = buying.reserve(
+            uow.session, event_id, request, locale=locale, now=now, settings=settings
+        )
+        order = reservation.order
+        draft = OrderCreated(
+            id=order.id, status=OrderStatus.pending, total_amount=order.total_amount,
+            currency=order.currency, expires_at=order.expires_at,
+            order_token=reservation.order_token, payment=None,
+        ).model_dump(mode="json")  # fmt: skip
+        if key is not None:
+            # Enough to resume, should this request die before it answers.
+            idempotency.attach(uow.session, scope, key, order.id, draft)
+        return None, draft, order.venue_id
+
+    with database.unit_of_work() as uow:
+        replay, draft, venue_id = reserve(uow)
+    if replay is not None and replay.status_code is not None:
+        return Placed(replay.status_code, replay.response)
+    order_id = draft["id"]
+    try:
+        intent = gateway.create_payment_intent(
+            amount=draft["total_amount"],
+            currency=draft["currency"],
+            metadata={"order_id": order_id, "event_id": event_id, "venue_id": venue_id},
+            idempotency_key=f"order:{order_id}:intent",
+        )
+    except PaymentProviderUnavailable as exc:
+        with database.unit_of_work() as uow:
+            order = buying.lock_order(uow.session, order_id)
+            if order is not None and order.payment_intent_id is None:
+                buying.release_hold(uow.session, order, OrderStatus.failed, clock.now())
+            if key is not None:
+                idempotency.complete(uow.session, scope, key, 503, _unavailable().body())
+        raise _unavailable() from exc
+
+    with database.unit_of_work() as uow:
+        buying.attach_intent(uow.session, order_id, intent.id)
+        payment = PaymentInfo(payment_intent_id=intent.id, client_secret=intent.client_secret)
+        answer = {**draft, "payment": payment.model_dump(mode="json")}
+        if key is not None:
+            idempotency.complete(uow.session, scope, key, 201, answer)
+    return Placed(201, answer)
