@@ -281,7 +281,8 @@ def _export_in_child(url: str, until: datetime, mode: str = "csv") -> dict[str, 
 def child(url: str, venue_id: str, since: datetime, until: datetime) -> dict[str, Any]:
     """Export once as CSV to /dev/null, timed; with this process's peak RSS (KiB on
     Linux) and the export's TOTAL row."""
-    from streamsvc.finance.exports import COLUMNS, SplitFilter, csv_chunks, rows
+    from streamsvc.finance.export_files import csv_chunks
+    from streamsvc.finance.exports import COLUMNS, SplitFilter, rows
     from streamsvc.kit.money import exponent
 
     engine = make_engine(url, pool_size=1)

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from streamsvc.catalog.models import Performer
 from streamsvc.catalog.schemas import ObjectId
 from streamsvc.errors import NotFound, ValidationFailed
-from streamsvc.finance import exports, party_statement
+from streamsvc.finance import export_files, exports, party_statement
 from streamsvc.http.endpoint import Access, Call, endpoint
 from streamsvc.notifications.mail import Locale, choose_locale
 from streamsvc.venues.models import Venue
@@ -112,16 +112,16 @@ def export_splits(call: Call, query: SplitsQuery) -> Response:
     source = exports.rows(call.request.app.state.resources.database.engine, where)
     name = f"splits-{first.isoformat()}-{last.isoformat()}"
     if query.format == "json":
-        return StreamingResponse(exports.json_chunks(source), media_type="application/json")
+        return StreamingResponse(export_files.json_chunks(source), media_type="application/json")
     if query.format == "csv":
         semicolon = query.delimiter == "semicolon"
-        chunks = exports.csv_chunks(
+        chunks = export_files.csv_chunks(
             source, delimiter=";" if semicolon else ",", bom=query.bom,
             decimal_comma=(query.decimal or ("comma" if semicolon else "point")) == "comma",
         )  # fmt: skip
         return StreamingResponse(chunks, media_type="text/csv; charset=utf-8",
                                  headers=_attachment(f"{name}.csv"))  # fmt: skip
-    spool = exports.xlsx_file(source)
+    spool = export_files.xlsx_file(source)
     return StreamingResponse(
         _drain(spool), headers=_attachment(f"{name}.xlsx"),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

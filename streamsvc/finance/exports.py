@@ -7,26 +7,19 @@ transaction's annex (`split_postings`, the change since the previous split). No
 money is recomputed here, so an export sums to the ledger balances of the party
 accounts for the same filter.
 
-Rows come from a server-side cursor and are written as they come: memory stays flat
-however many rows there are.
+Rows come from a server-side cursor and are written as they come (export_files.py,
+CSV, JSON and XLSX): memory stays flat however many rows there are.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-
-from streamsvc.kit.money import decimal_text, exponent
 
 # The columns, in order, with what each holds (also in README "Finance exports").
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -58,7 +51,7 @@ MONEY = ("gross", "refunds", "disputes", "vat", "stripe_fees", "platform_fee", "
 WATERFALL = MONEY[:-1]  # per split transaction: counted once in the totals
 NAMES = tuple(name for name, _ in COLUMNS)
 AT = {name: position for position, name in enumerate(NAMES)}  # a row is a tuple in this order
-_PARTY, _CURRENCY, _REFERENCE = AT["party_amount"], AT["currency"], AT["ledger_reference"]
+PARTY_AT, CURRENCY_AT, REFERENCE_AT = AT["party_amount"], AT["currency"], AT["ledger_reference"]
 _WATERFALL_AT = tuple(AT[name] for name in WATERFALL)
 Row = tuple[Any, ...]
 
@@ -136,105 +129,11 @@ class Totals:
     def add(self, row: Row) -> bool:
         """Count a row; True when it starts another split posting."""
         self.rows += 1
-        self.currencies.add(row[_CURRENCY])
-        self.sums["party_amount"] += row[_PARTY]
-        if row[_REFERENCE] == self._last_reference:  # rows of a posting are adjacent
+        self.currencies.add(row[CURRENCY_AT])
+        self.sums["party_amount"] += row[PARTY_AT]
+        if row[REFERENCE_AT] == self._last_reference:  # rows of a posting are adjacent
             return False
-        self._last_reference = row[_REFERENCE]
+        self._last_reference = row[REFERENCE_AT]
         for name, position in zip(WATERFALL, _WATERFALL_AT, strict=True):
             self.sums[name] += row[position]
         return True
-
-
-def csv_chunks(
-    source: Iterator[Row], *, delimiter: str = ",", decimal_comma: bool = False,
-    bom: bool = False,
-) -> Iterator[bytes]:  # fmt: skip
-    """UTF-8 CSV: a header, the rows in major units (12.50), then a totals row."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
-    point = "," if decimal_comma else "."
-    first_money, party = AT["gross"], _PARTY
-    if bom:
-        buffer.write("\ufeff")
-    writer.writerow(NAMES)
-    totals = Totals()
-    waterfall: list[str] = []
-    for row in source:
-        digits = exponent(row[_CURRENCY])
-        if totals.add(row):  # the waterfall is the same for every party of a posting
-            waterfall = [decimal_text(row[i], digits, point) for i in range(first_money, party)]
-        writer.writerow((*row[:first_money], *waterfall, decimal_text(row[party], digits, point),
-                         *row[party + 1 :]))  # fmt: skip
-        if buffer.tell() > 256_000:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-    currency = next(iter(totals.currencies)) if len(totals.currencies) == 1 else None
-    digits = exponent(currency) if currency else 0  # several currencies: minor units
-    writer.writerow([
-        "TOTAL" if name == "venue" else decimal_text(totals.sums[name], digits, point)
-        if name in MONEY else (currency or "") if name == "currency" else ""
-        for name in NAMES
-    ])  # fmt: skip
-    yield buffer.getvalue().encode()
-
-
-def json_chunks(source: Iterator[Row]) -> Iterator[bytes]:
-    """`{"columns": [...], "data": [...], "totals": {...}}`, amounts in minor units."""
-    yield b'{"columns": ' + json.dumps(NAMES).encode() + b', "data": ['
-    totals = Totals()
-    for row in source:
-        yield (b", " if totals.rows else b"") + json.dumps(as_dict(row)).encode()
-        totals.add(row)
-    summary = {"rows": totals.rows, **totals.sums, "currencies": sorted(totals.currencies)}
-    yield b'], "totals": ' + json.dumps(summary).encode() + b"}"
-
-
-def xlsx_file(source: Iterator[Row]) -> IO[bytes]:
-    """An XLSX workbook (sheets Splits and Totals) written in constant memory to a
-    temporary file, returned rewound. Amounts are numbers in major units."""
-    import xlsxwriter  # type: ignore[import-untyped]  # only exports need it
-
-    spool = tempfile.TemporaryFile()  # noqa: SIM115  (the caller streams and closes it)
-    book = xlsxwriter.Workbook(spool, {"constant_memory": True, "in_memory": False,
-                                       "tmpdir": tempfile.gettempdir()})  # fmt: skip
-    sheet = book.add_worksheet("Splits")
-    bold = book.add_format({"bold": True})
-    formats: dict[int, Any] = {}
-
-    def money_format(places: int) -> Any:
-        if places not in formats:
-            pattern = "#,##0" + ("." + "0" * places if places else "")
-            formats[places] = book.add_format({"num_format": pattern})
-        return formats[places]
-
-    for column, (name, _) in enumerate(COLUMNS):
-        sheet.write_string(0, column, name, bold)
-    totals = Totals()
-    for number, row in enumerate(source, start=1):
-        totals.add(row)
-        places = exponent(row[_CURRENCY])
-        for column, (name, value) in enumerate(zip(NAMES, row, strict=True)):
-            if name in MONEY:
-                sheet.write_number(number, column, Decimal(int(value)).scaleb(-places),
-                                   money_format(places))  # fmt: skip
-            elif isinstance(value, int):
-                sheet.write_number(number, column, value)
-            else:
-                sheet.write_string(number, column, str(value))
-    summary = book.add_worksheet("Totals")
-    summary.write_row(0, 0, ["figure", "total", "currency"], bold)
-    summary.write_string(1, 0, "rows")
-    summary.write_number(1, 1, totals.rows)
-    # One currency: amounts in major units like the rows; several: minor units.
-    single = next(iter(totals.currencies)) if len(totals.currencies) == 1 else None
-    places = exponent(single) if single else 0
-    for number, name in enumerate(MONEY, start=2):
-        summary.write_string(number, 0, name)
-        summary.write_number(number, 1, Decimal(totals.sums[name]).scaleb(-places),
-                             money_format(places))  # fmt: skip
-        summary.write_string(number, 2, single or "minor units")
-    book.close()
-    spool.seek(0)
-    return spool

@@ -1,0 +1,119 @@
+"""The export files: the split rows written as CSV, JSON or XLSX as they stream in,
+with the totals (exports.Totals) at the end."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import IO, Any
+
+from streamsvc.finance.exports import (
+    AT,
+    COLUMNS,
+    CURRENCY_AT,
+    MONEY,
+    NAMES,
+    PARTY_AT,
+    Row,
+    Totals,
+    as_dict,
+)  # fmt: skip
+from streamsvc.kit.money import decimal_text, exponent
+
+
+def csv_chunks(
+    source: Iterator[Row], *, delimiter: str = ",", decimal_comma: bool = False,
+    bom: bool = False,
+) -> Iterator[bytes]:  # fmt: skip
+    """UTF-8 CSV: a header, the rows in major units (12.50), then a totals row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    point = "," if decimal_comma else "."
+    first_money, party = AT["gross"], PARTY_AT
+    if bom:
+        buffer.write("\ufeff")
+    writer.writerow(NAMES)
+    totals = Totals()
+    waterfall: list[str] = []
+    for row in source:
+        digits = exponent(row[CURRENCY_AT])
+        if totals.add(row):  # the waterfall is the same for every party of a posting
+            waterfall = [decimal_text(row[i], digits, point) for i in range(first_money, party)]
+        writer.writerow((*row[:first_money], *waterfall, decimal_text(row[party], digits, point),
+                         *row[party + 1 :]))  # fmt: skip
+        if buffer.tell() > 256_000:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    currency = next(iter(totals.currencies)) if len(totals.currencies) == 1 else None
+    digits = exponent(currency) if currency else 0  # several currencies: minor units
+    writer.writerow([
+        "TOTAL" if name == "venue" else decimal_text(totals.sums[name], digits, point)
+        if name in MONEY else (currency or "") if name == "currency" else ""
+        for name in NAMES
+    ])  # fmt: skip
+    yield buffer.getvalue().encode()
+
+
+def json_chunks(source: Iterator[Row]) -> Iterator[bytes]:
+    """`{"columns": [...], "data": [...], "totals": {...}}`, amounts in minor units."""
+    yield b'{"columns": ' + json.dumps(NAMES).encode() + b', "data": ['
+    totals = Totals()
+    for row in source:
+        yield (b", " if totals.rows else b"") + json.dumps(as_dict(row)).encode()
+        totals.add(row)
+    summary = {"rows": totals.rows, **totals.sums, "currencies": sorted(totals.currencies)}
+    yield b'], "totals": ' + json.dumps(summary).encode() + b"}"
+
+
+def xlsx_file(source: Iterator[Row]) -> IO[bytes]:
+    """An XLSX workbook (sheets Splits and Totals) written in constant memory to a
+    temporary file, returned rewound. Amounts are numbers in major units."""
+    import xlsxwriter  # type: ignore[import-untyped]  # only exports need it
+
+    spool = tempfile.TemporaryFile()  # noqa: SIM115  (the caller streams and closes it)
+    book = xlsxwriter.Workbook(spool, {"constant_memory": True, "in_memory": False,
+                                       "tmpdir": tempfile.gettempdir()})  # fmt: skip
+    sheet = book.add_worksheet("Splits")
+    bold = book.add_format({"bold": True})
+    formats: dict[int, Any] = {}
+
+    def money_format(places: int) -> Any:
+        if places not in formats:
+            pattern = "#,##0" + ("." + "0" * places if places else "")
+            formats[places] = book.add_format({"num_format": pattern})
+        return formats[places]
+
+    for column, (name, _) in enumerate(COLUMNS):
+        sheet.write_string(0, column, name, bold)
+    totals = Totals()
+    for number, row in enumerate(source, start=1):
+        totals.add(row)
+        places = exponent(row[CURRENCY_AT])
+        for column, (name, value) in enumerate(zip(NAMES, row, strict=True)):
+            if name in MONEY:
+                sheet.write_number(number, column, Decimal(int(value)).scaleb(-places),
+                                   money_format(places))  # fmt: skip
+            elif isinstance(value, int):
+                sheet.write_number(number, column, value)
+            else:
+                sheet.write_string(number, column, str(value))
+    summary = book.add_worksheet("Totals")
+    summary.write_row(0, 0, ["figure", "total", "currency"], bold)
+    summary.write_string(1, 0, "rows")
+    summary.write_number(1, 1, totals.rows)
+    # One currency: amounts in major units like the rows; several: minor units.
+    single = next(iter(totals.currencies)) if len(totals.currencies) == 1 else None
+    places = exponent(single) if single else 0
+    for number, name in enumerate(MONEY, start=2):
+        summary.write_string(number, 0, name)
+        summary.write_number(number, 1, Decimal(totals.sums[name]).scaleb(-places),
+                             money_format(places))  # fmt: skip
+        summary.write_string(number, 2, single or "minor units")
+    book.close()
+    spool.seek(0)
+    return spool
