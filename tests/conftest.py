@@ -23,6 +23,7 @@ from streamsvc.embedded import free_port
 from streamsvc.kit.clock import FixedClock
 from streamsvc.migrate import upgrade
 from streamsvc.models import metadata
+from tests.factories import VenueHandle, make_tier, make_venue, published_event
 from tests.harness import Infrastructure, WorkerProcess
 from tests.mailbox import Mailbox, running_mailbox
 from workers.celery_app import create_celery
@@ -204,3 +205,12 @@ def worker(
     process.start(celery_app)
     yield process
     process.stop()
+
+
+@pytest.fixture
+def shop(client: TestClient, clock: FixedClock) -> tuple[VenueHandle, dict[str, Any], str]:
+    """A venue with a published event and one tier of 10 seats at 20.00."""
+    venue = make_venue(client)
+    event = published_event(client, venue, clock.now())
+    tier = make_tier(client, venue, event["id"], name="Limited", capacity=10, price_amount=2000)
+    return venue, event, tier["id"]

@@ -14,7 +14,7 @@ from streamsvc.orders.refunds import submit_refund
 from streamsvc.payments.factory import gateway_from_settings
 from streamsvc.payments.gateway import PaymentGateway
 from tests.conftest import RecordingQueue
-from tests.factories import VenueHandle, buy, make_tier, make_venue, ok, published_event
+from tests.factories import buy, ok
 from tests.orders import scenarios as s
 from tests.stripe_helpers import get_object, pay_with_card
 
@@ -24,14 +24,6 @@ def gateway(settings: Settings) -> Any:
     gateway = gateway_from_settings(settings)
     yield gateway
     getattr(gateway, "close", lambda: None)()
-
-
-@pytest.fixture
-def shop(client: TestClient, clock: FixedClock) -> tuple[VenueHandle, dict[str, Any], str]:
-    venue = make_venue(client)
-    event = published_event(client, venue, clock.now())
-    tier = make_tier(client, venue, event["id"], name="Limited", capacity=10, price_amount=2000)
-    return venue, event, tier["id"]
 
 
 def _paid_order(client: TestClient, database: Database, clock: FixedClock, localstripe: str,

@@ -28,7 +28,7 @@ from streamsvc.orders.buying import expired_pending
 from streamsvc.orders.fulfilment import expire
 from streamsvc.payments.factory import gateway_from_settings
 from tests.conftest import RecordingQueue
-from tests.factories import VenueHandle, buy, make_tier, make_venue, ok, published_event
+from tests.factories import VenueHandle, buy, make_tier, ok
 from tests.harness import Infrastructure
 from tests.orders import scenarios as s
 
@@ -37,14 +37,6 @@ from tests.orders import scenarios as s
 def settings(infra: Infrastructure, clean_state: None) -> Settings:
     # Dozens of orders from one test client: no rate limit in the way.
     return infra.settings(order_rate_per_ip=100_000, order_rate_per_email=100_000)
-
-
-@pytest.fixture
-def shop(client: TestClient, clock: FixedClock) -> tuple[VenueHandle, dict[str, Any], str]:
-    venue = make_venue(client)
-    event = published_event(client, venue, clock.now())
-    tier = make_tier(client, venue, event["id"], name="Limited", capacity=10, price_amount=2000)
-    return venue, event, tier["id"]
 
 
 def _state(

@@ -18,16 +18,8 @@ from streamsvc.db import Database
 from streamsvc.kit.clock import FixedClock
 from streamsvc.payments import inbox
 from tests.conftest import RecordingQueue
-from tests.factories import VenueHandle, buy, make_tier, make_venue, published_event
+from tests.factories import buy
 from tests.orders import scenarios as s
-
-
-@pytest.fixture
-def shop(client: TestClient, clock: FixedClock) -> tuple[VenueHandle, dict[str, Any], str]:
-    venue = make_venue(client)
-    event = published_event(client, venue, clock.now())
-    tier = make_tier(client, venue, event["id"], name="Limited", capacity=10, price_amount=2000)
-    return venue, event, tier["id"]
 
 
 def test_processing_a_processed_event_again_changes_nothing(
