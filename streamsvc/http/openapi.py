@@ -1,7 +1,9 @@
 """OpenAPI 3.1 generated from the routes and their pydantic schemas.
 
-Each endpoint declares its contract with `@operation(...)`; the document is built
-from the app's routes, so an undocumented route shows up as one without a summary.
+A JSON API endpoint is documented by `@endpoint` (streamsvc/http/endpoint.py); a raw
+Starlette route (authorize, the operational probes) declares its contract with
+`@operation(...)`. The document is built from the app's routes, so an undocumented
+route shows up as one without a summary.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Operation:
     responses: dict[int, type[BaseModel] | str | None] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
     security: str | None = None  # a scheme name from SECURITY_SCHEMES, None for public
+    security_scheme: dict[str, Any] | None = None  # the scheme, when not in SECURITY_SCHEMES
 
 
 SECURITY_SCHEMES: dict[str, Any] = {
@@ -51,7 +54,7 @@ SECURITY_SCHEMES: dict[str, Any] = {
 
 
 def operation(**kwargs: Any) -> Callable[[F], F]:
-    """Attach an `Operation` to an endpoint function."""
+    """Attach an `Operation` to a raw Starlette endpoint (JSON API routes use `@endpoint`)."""
 
     def attach(fn: F) -> F:
         fn.__operation__ = Operation(**kwargs)  # type: ignore[attr-defined]
@@ -82,6 +85,7 @@ class _Schemas:
 def build_openapi(routes: Iterable[BaseRoute], *, title: str, version: str) -> dict[str, Any]:
     schemas = _Schemas()
     error_ref = schemas.ref(ErrorBody, "serialization")
+    routes = list(routes)
     paths: dict[str, dict[str, Any]] = {}
     for path, route in _walk(routes):
         op: Operation | None = getattr(route.endpoint, "__operation__", None)
@@ -134,8 +138,18 @@ def build_openapi(routes: Iterable[BaseRoute], *, title: str, version: str) -> d
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
         "paths": paths,
-        "components": {"schemas": schemas.components, "securitySchemes": SECURITY_SCHEMES},
+        "components": {"schemas": schemas.components, "securitySchemes": _security_schemes(routes)},
     }
+
+
+def _security_schemes(routes: list[BaseRoute]) -> dict[str, Any]:
+    """The common schemes, and those an endpoint's own guard brings (the viewing token)."""
+    schemes = dict(SECURITY_SCHEMES)
+    for _, route in _walk(routes):
+        op: Operation | None = getattr(route.endpoint, "__operation__", None)
+        if op is not None and op.security and op.security_scheme is not None:
+            schemes.setdefault(op.security, op.security_scheme)
+    return schemes
 
 
 def render_docs(spec: dict[str, Any]) -> str:

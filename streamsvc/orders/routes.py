@@ -12,8 +12,7 @@ from starlette.routing import Route
 
 from streamsvc import idempotency
 from streamsvc.errors import BadRequest, RateLimited
-from streamsvc.http.endpoint import Access, Call, endpoint, read_body
-from streamsvc.http.openapi import operation
+from streamsvc.http.endpoint import Access, Call, endpoint
 from streamsvc.jobs.service import JobPublic
 from streamsvc.jobs.service import public as job_public
 from streamsvc.kit.pagination import Page
@@ -59,21 +58,21 @@ async def _rate_limit(request: Request, email: str) -> None:
             raise RateLimited("Too many orders; try again later.", retry_after=retry_after)
 
 
-@operation(
+@endpoint(
     summary="Buy tickets: reserve capacity and create the Stripe PaymentIntent",
-    tags=("orders",), body=OrderCreate, responses={201: OrderCreated},
-    errors=(400, 404, 409, 413, 415, 422, 429, 503),
+    tags=("orders",), access=Access.public, body=OrderCreate, response=OrderCreated,
+    status=201, errors=(404, 409, 429, 503),
 )  # fmt: skip
-async def create_order(request: Request) -> Response:
-    resources = request.app.state.resources
+async def create_order(call: Call, body: OrderCreate) -> Response:
+    request, resources = call.request, call.request.app.state.resources
     key = idempotency_key(request)
-    body = await read_body(request, OrderCreate)
     await _rate_limit(request, body.email)
     placed = await run_in_threadpool(
         placing.place_order, resources.database, resources.gateway, resources.settings,
-        resources.clock, event_id=request.path_params["event_id"], request=body,
+        resources.clock, event_id=call.path("event_id"), request=body,
         locale=choose_locale(request.headers.get("accept-language")), idempotency_key=key,
     )  # fmt: skip
+    # A replay answers what the first request with the key answered, status included.
     return JSONResponse(placed.answer, status_code=placed.status)
 
 

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from pydantic import BaseModel
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from streamsvc.db import UnitOfWork
 from streamsvc.errors import BadRequest
-from streamsvc.http.endpoint import in_unit_of_work
-from streamsvc.http.openapi import operation
+from streamsvc.http.endpoint import Access, Call, endpoint
 from streamsvc.payments.gateway import InvalidWebhook
 from streamsvc.payments.inbox import receive
 
@@ -20,34 +16,30 @@ class WebhookAck(BaseModel):
     duplicate: bool  # Stripe delivered this event before; it had its effect then
 
 
-@operation(
+# Public to the key check: the Stripe-Signature over the raw bytes is what authorises,
+# and only the payments gateway can check it.
+@endpoint(
     summary="Stripe webhook (Stripe-Signature verified); processed by a worker",
-    tags=("payments",), responses={200: WebhookAck}, errors=(400, 413),
+    tags=("payments",), access=Access.public, body=bytes, response=WebhookAck, errors=(400,),
 )  # fmt: skip
-async def stripe_webhook(request: Request) -> Response:
-    resources = request.app.state.resources
-    payload = await request.body()
-    secrets = [s.get_secret_value() for s in resources.settings.stripe_webhook_secrets]
+def stripe_webhook(call: Call, body: bytes) -> WebhookAck:
+    resources = call.resources
+    secrets = [s.get_secret_value() for s in call.settings.stripe_webhook_secrets]
     try:
         event = resources.gateway.verify_webhook(
-            payload, request.headers.get("stripe-signature", ""), secrets
+            body, call.request.headers.get("stripe-signature", ""), secrets
         )
     except InvalidWebhook as exc:
         raise BadRequest("The Stripe signature does not verify.", code="invalid_signature") from exc
     if not isinstance(event.get("id"), str):
         raise BadRequest("The event has no id.", code="invalid_event")
-
-    def store(uow: UnitOfWork) -> bool:
-        new, to_process = receive(uow.session, event, resources.clock.now())
-        if to_process:
-            event_id = event["id"]
-            uow.after_commit(
-                lambda: resources.queue.enqueue("payments.process_stripe_event", event_id)
-            )
-        return new
-
-    new = await in_unit_of_work(request, store)
-    return JSONResponse({"received": True, "duplicate": not new})
+    new, to_process = receive(call.session, event, call.clock.now())
+    if to_process:
+        event_id = event["id"]
+        call.uow.after_commit(
+            lambda: resources.queue.enqueue("payments.process_stripe_event", event_id)
+        )
+    return WebhookAck(received=True, duplicate=not new)
 
 
 routes = [Route("/v1/stripe/webhook", stripe_webhook, methods=["POST"])]

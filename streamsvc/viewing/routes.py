@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from streamsvc.db import UnitOfWork
-from streamsvc.errors import Forbidden, ServiceError
-from streamsvc.http.endpoint import in_unit_of_work, read_body
+from streamsvc.errors import Forbidden, NotFound, ServiceError
+from streamsvc.http.endpoint import Access, Call, Guard, endpoint
 from streamsvc.http.openapi import operation
 from streamsvc.kit.ids import new_id
 from streamsvc.kit.validation import WriteModel
@@ -63,35 +61,42 @@ def _token(request: Request) -> str | None:
     return request.headers.get("x-viewing-token") or request.query_params.get("token")
 
 
-def _renewal(
-    request: Request, claims: Claims, closes_at: datetime
-) -> tuple[str, datetime, datetime]:
+def _viewer(request: Request) -> Claims:
+    """The caller of heartbeat and end-session: a valid viewing token (401 if not)."""
+    resources = request.app.state.resources
+    return service.verify(resources.signer, _token(request), resources.settings,
+                          resources.clock.now())  # fmt: skip
+
+
+VIEWER = Guard(
+    scheme="viewer",
+    description="A viewing token: Authorization: Bearer, X-Viewing-Token or ?token=.",
+    check=_viewer,
+)
+
+
+def _renewal(call: Call, claims: Claims, closes_at: datetime) -> tuple[str, datetime, datetime]:
     """A fresh token for this session: it ends with the window, and is renewed halfway."""
-    settings = request.app.state.resources.settings
-    now = request.app.state.resources.clock.now()
-    expires = min(now + timedelta(seconds=settings.viewing_token_ttl_seconds), closes_at)
+    now = call.clock.now()
+    expires = min(now + timedelta(seconds=call.settings.viewing_token_ttl_seconds), closes_at)
     fresh = Claims(claims.session_id, claims.ticket_id, claims.event_id, claims.qualities,
                    claims.extras, int(now.timestamp()), int(expires.timestamp()))  # fmt: skip
-    token = request.app.state.resources.signer.sign(fresh)
+    token = call.resources.signer.sign(fresh)
     return token, expires, now + (expires - now) / 2
 
 
-@operation(
+@endpoint(
     summary="Redeem a ticket on a device: a viewing session and a short-lived token",
-    tags=("viewing",), body=SessionCreate, responses={201: SessionStarted},
-    errors=(400, 403, 404, 413, 415, 422),
+    tags=("viewing",), access=Access.public, body=SessionCreate, response=SessionStarted,
+    status=201, errors=(403, 404),
 )  # fmt: skip
-async def start_session(request: Request) -> Response:
-    resources = request.app.state.resources
-    body = await read_body(request, SessionCreate)
-    code, now = request.path_params["code"], resources.clock.now()
-    country = _country(request)
-
-    def admit(uow: UnitOfWork) -> service.Admission:
-        return service.admit(uow.session, code, now, country, resources.settings)
-
-    admission = await in_unit_of_work(request, admit)
-    slot = await resources.viewing.start_session(
+async def start_session(call: Call, body: SessionCreate) -> SessionStarted:
+    code, now, settings = call.path("code"), call.clock.now(), call.settings
+    country = _country(call.request)
+    admission = await call.in_unit_of_work(
+        lambda uow: service.admit(uow.session, code, now, country, settings)
+    )
+    slot = await call.resources.viewing.start_session(
         admission.ticket_id, body.device_id, new_id("ses"), now_ms=_ms(now),
         max_devices=admission.max_devices, policy=admission.policy,
     )  # fmt: skip
@@ -105,49 +110,40 @@ async def start_session(request: Request) -> Response:
         service.refuse_state(slot.session_id)
     claims = Claims(slot.session_id, admission.ticket_id, admission.event_id,
                     admission.qualities, admission.extras, 0, 0)  # fmt: skip
-    token, expires, refresh = _renewal(request, claims, admission.closes_at)
+    token, expires, refresh = _renewal(call, claims, admission.closes_at)
     best = admission.qualities[-1]
-    answer = SessionStarted(
+    return SessionStarted(
         session_id=slot.session_id, token=token, expires_at=expires, refresh_after=refresh,
         playback=Playback(url=f"{admission.playback}/{admission.event_id}/{best}/index.m3u8",
                           qualities=list(admission.qualities)),
     )  # fmt: skip
-    return JSONResponse(answer.model_dump(mode="json"), status_code=201)
 
 
-@operation(
+@endpoint(
     summary="Renew the viewing token (send the current one); 403 once revoked or replaced",
-    tags=("viewing",), responses={200: TokenRenewed}, errors=(401, 403),
+    tags=("viewing",), access=VIEWER, response=TokenRenewed, errors=(403,),
 )  # fmt: skip
-async def heartbeat(request: Request) -> Response:
-    resources = request.app.state.resources
-    now = resources.clock.now()
-    claims = service.verify(resources.signer, _token(request), resources.settings, now)
-    state = await resources.viewing.heartbeat(claims.ticket_id, claims.session_id, _ms(now))
+async def heartbeat(call: Call) -> TokenRenewed:
+    claims, now = VIEWER.of(call), call.clock.now()
+    state = await call.resources.viewing.heartbeat(claims.ticket_id, claims.session_id, _ms(now))
     service.refuse_state(state)
-
-    def check(uow: UnitOfWork) -> datetime:
-        return service.still_admitted(uow.session, claims.ticket_id, now)
-
-    closes_at = await in_unit_of_work(request, check)
-    token, expires, refresh = _renewal(request, claims, closes_at)
-    answer = TokenRenewed(session_id=claims.session_id, token=token, expires_at=expires,
-                          refresh_after=refresh)  # fmt: skip
-    return JSONResponse(answer.model_dump(mode="json"))
+    closes_at = await call.in_unit_of_work(
+        lambda uow: service.still_admitted(uow.session, claims.ticket_id, now)
+    )
+    token, expires, refresh = _renewal(call, claims, closes_at)
+    return TokenRenewed(session_id=claims.session_id, token=token, expires_at=expires,
+                        refresh_after=refresh)  # fmt: skip
 
 
-@operation(
+@endpoint(
     summary="End a viewing session (send its token) and free the device slot",
-    tags=("viewing",), responses={204: None}, errors=(401, 404),
+    tags=("viewing",), access=VIEWER, response=None, status=204, errors=(404,),
 )  # fmt: skip
-async def end_session(request: Request) -> Response:
-    resources = request.app.state.resources
-    claims = service.verify(resources.signer, _token(request), resources.settings,
-                            resources.clock.now())  # fmt: skip
-    if claims.session_id != request.path_params["session_id"]:
-        raise ServiceError("No such session for this token.", code="not_found", status=404)
-    await resources.viewing.end_session(claims.ticket_id, claims.session_id)
-    return Response(status_code=204)
+async def end_session(call: Call) -> None:
+    claims = VIEWER.of(call)
+    if claims.session_id != call.path("session_id"):
+        raise NotFound("No such session for this token.")
+    await call.resources.viewing.end_session(claims.ticket_id, claims.session_id)
 
 
 async def _check(request: Request, token: str | None, path: str | None) -> Claims:
@@ -156,6 +152,8 @@ async def _check(request: Request, token: str | None, path: str | None) -> Claim
                                    token=token, path=path, now=resources.clock.now())  # fmt: skip
 
 
+# The hot path stays raw Starlette: no body, no unit of work, nothing to validate but
+# the token, and every microsecond of it is multiplied by each segment of each viewer.
 @operation(
     summary="Authorize a playlist or segment request (nginx auth_request): 204, 401 or 403",
     tags=("viewing",), responses={204: None}, errors=(401, 403),
@@ -170,38 +168,54 @@ async def authorize(request: Request) -> Response:
     return Response(status_code=204)
 
 
+# --- Media-server hooks: they answer in the server's own protocol -----------------
+# A body that is not a JSON object is a 400 (either server reads any non-200 as a
+# refusal); a refusal of anything else, invalid fields included, is a 200 answer.
+
+HookText = Annotated[str, Field(max_length=256)]
+HookUrl = Annotated[str, Field(max_length=4096)]
+
+
+class SrsHook(BaseModel):
+    """What SRS posts to on_play (only these fields are read; SRS sends more)."""
+
+    model_config = {"extra": "allow"}
+    app: HookText = ""  # the event id
+    stream: HookText = ""  # the quality
+    param: HookUrl | None = ""  # the play URL's query: ?token=...
+
+
 class SrsAnswer(BaseModel):
     code: int  # 0 allows; anything else refuses
 
 
-class SrsHook(BaseModel):
-    """What SRS posts (only these fields are read; others are allowed)."""
+def _srs_refusal(error: ServiceError) -> SrsAnswer:
+    return SrsAnswer(code=service.status_of(error))
+
+
+@endpoint(summary="SRS on_play hook: app = event id, stream = quality, ?token= in param",
+          tags=("viewing",), access=Access.public, body=SrsHook, response=SrsAnswer,
+          refusal=_srs_refusal)  # fmt: skip
+async def srs_on_play(call: Call, body: SrsHook) -> SrsAnswer:
+    _, token = split_uri(f"/x{body.param or ''}")
+    await _check(call.request, token, f"/{body.app}/{body.stream}")
+    return SrsAnswer(code=0)
+
+
+class OmeRequest(BaseModel):
+    """The `request` of an OvenMediaEngine admission webhook (OME sends more)."""
 
     model_config = {"extra": "allow"}
-    app: str = ""
-    stream: str = ""
-    param: str = ""
+    direction: HookText | None = None  # incoming (publish) or outgoing (play)
+    status: HookText | None = None  # opening or closing
+    url: HookUrl = ""
 
 
 class OmeHook(BaseModel):
-    """What OvenMediaEngine posts (only `request` is read; others are allowed)."""
+    """What OvenMediaEngine posts (only `request` is read; `client` and others are allowed)."""
 
     model_config = {"extra": "allow"}
-    request: dict[str, Any] = {}
-
-
-@operation(summary="SRS on_play hook: app = event id, stream = quality, ?token= in param",
-           tags=("viewing",), body=SrsHook, responses={200: SrsAnswer},
-           errors=(400, 413))  # fmt: skip
-async def srs_on_play(request: Request) -> Response:
-    hook = await _json(request)
-    path = f"/{hook.get('app', '')}/{hook.get('stream', '')}"
-    _, token = split_uri(f"/x{hook.get('param', '') or ''}")
-    try:
-        await _check(request, token, path)
-    except ServiceError as exc:
-        return JSONResponse({"code": service.status_of(exc)})
-    return JSONResponse({"code": 0})
+    request: OmeRequest = Field(default_factory=OmeRequest)
 
 
 class OmeAnswer(BaseModel):
@@ -210,41 +224,32 @@ class OmeAnswer(BaseModel):
     reason: str | None = None
 
 
-@operation(summary="OvenMediaEngine admission webhook (outgoing streams)",
-           tags=("viewing",), body=OmeHook, responses={200: OmeAnswer},
-           errors=(400, 413))  # fmt: skip
-async def ome_admission(request: Request) -> Response:
-    hook = await _json(request)
-    req = hook.get("request") if isinstance(hook.get("request"), dict) else {}
-    assert isinstance(req, dict)
-    if req.get("status") == "closing":
-        return JSONResponse({"allowed": True})  # a session ending needs no admission
-    if req.get("direction") != "outgoing":
-        return JSONResponse({"allowed": False, "reason": "only playback is admitted here"})
-    path, token = split_uri(str(req.get("url", "")))
-    try:
-        claims = await _check(request, token, path)
-    except ServiceError as exc:
-        return JSONResponse({"allowed": False, "reason": exc.code})
-    now = request.app.state.resources.clock.now().timestamp()
-    lifetime = max(0, int((claims.expires_at - now) * 1000))
-    return JSONResponse({"allowed": True, "lifetime": lifetime})
+def _ome(answer: OmeAnswer) -> dict[str, Any]:
+    """OME's answer, with the fields that do not apply left out (not null)."""
+    return answer.model_dump(mode="json", exclude_none=True)
+
+
+def _ome_refusal(error: ServiceError) -> dict[str, Any]:
+    return _ome(OmeAnswer(allowed=False, reason=error.code))
+
+
+@endpoint(summary="OvenMediaEngine admission webhook (outgoing streams)",
+          tags=("viewing",), access=Access.public, body=OmeHook, response=OmeAnswer,
+          refusal=_ome_refusal)  # fmt: skip
+async def ome_admission(call: Call, body: OmeHook) -> dict[str, Any]:
+    req = body.request
+    if req.status == "closing":
+        return _ome(OmeAnswer(allowed=True))  # a session ending needs no admission
+    if req.direction != "outgoing":
+        return _ome(OmeAnswer(allowed=False, reason="only playback is admitted here"))
+    path, token = split_uri(req.url)
+    claims = await _check(call.request, token, path)
+    lifetime = max(0, int((claims.expires_at - call.clock.now().timestamp()) * 1000))
+    return _ome(OmeAnswer(allowed=True, lifetime=lifetime))
 
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
-
-
-async def _json(request: Request) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.body())
-    except ValueError as exc:
-        raise ServiceError("The hook body is not JSON.", code="malformed_json", status=400) from exc
-    if not isinstance(data, dict):
-        raise ServiceError(
-            "The hook body must be a JSON object.", code="malformed_json", status=400
-        )
-    return data
 
 
 routes = [
