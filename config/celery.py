@@ -11,6 +11,16 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     return {
         "broker_url": settings.broker_url,
         "broker_connection_retry_on_startup": True,
+        # Sending a task while the broker is away fails within about a second instead
+        # of holding up the request: what must not be lost waits in the outbox, and
+        # the relay sends it once the broker is back.
+        "broker_connection_timeout": 2,
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.2,
+        },
         # Jobs report their state in PostgreSQL; nobody reads Celery results.
         "task_ignore_result": True,
         "task_serializer": "json",

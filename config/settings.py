@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     # within milliseconds and clear it; this bounds staleness should a message be
     # lost. 0 asks Redis on every request.
     viewing_authorize_cache_seconds: float = Field(default=1.0, ge=0, le=10)
+    # Authorize without X-Original-URI: refused, unless this trusts the media server in
+    # front to check the path itself (one that cannot send it). Any event's any stream
+    # then plays with any valid token.
+    viewing_allow_token_only: bool = False
     # The header a trusted CDN or proxy sets to the viewer's country (ISO 3166-1 alpha-2).
     country_header: str = "CF-IPCountry"
     # What a missing or unknown country means for events that restrict countries.

@@ -11,8 +11,15 @@ from collections.abc import Callable
 import redis
 
 from config.settings import Settings
-from streamsvc.orders.events import TicketsIssued, TicketStatusChanged
+from streamsvc.finance.events import ReconciliationRequested
+from streamsvc.orders.events import (
+    CancellationRequested,
+    RefundRequested,
+    TicketsIssued,
+    TicketStatusChanged,
+)
 from streamsvc.outbox.bus import MessageBus
+from streamsvc.payments.events import StripeEventReceived
 from streamsvc.viewing.revocation import RevocationMirror
 
 Enqueue = Callable[[str, str], None]
@@ -28,6 +35,25 @@ def message_bus(settings: Settings, redis_client: redis.Redis, enqueue: Enqueue)
     def mail_tickets(event: TicketsIssued) -> None:
         enqueue("orders.send_tickets", event.order_id)
 
+    # Accepted work handed to a worker. Each task is idempotent (the inbox applies an
+    # event once, a refund is sent with its own idempotency key, a finished job is not
+    # run again), so the relay may enqueue again what the fast path already sent.
+    def process_stripe_event(event: StripeEventReceived) -> None:
+        enqueue("payments.process_stripe_event", event.event_id)
+
+    def submit_refund(event: RefundRequested) -> None:
+        enqueue("payments.submit_refund", event.refund_id)
+
+    def run_cancellation(event: CancellationRequested) -> None:
+        enqueue("orders.run_cancellation", event.job_id)
+
+    def reconcile(event: ReconciliationRequested) -> None:
+        enqueue("finance.reconcile", event.job_id)
+
     bus.register(TicketStatusChanged, mirror_ticket_statuses)
     bus.register(TicketsIssued, mail_tickets)
+    bus.register(StripeEventReceived, process_stripe_event)
+    bus.register(RefundRequested, submit_refund)
+    bus.register(CancellationRequested, run_cancellation)
+    bus.register(ReconciliationRequested, reconcile)
     return bus

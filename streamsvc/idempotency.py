@@ -20,11 +20,13 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from streamsvc.errors import Conflict
 from streamsvc.kit.columns import jsonb, timestamp
 
+SCOPE_LENGTH = 100
+
 
 class IdempotencyRecord(SQLModel, table=True):
     __tablename__ = "idempotency_keys"
 
-    scope: str = Field(primary_key=True, max_length=100)  # route and caller
+    scope: str = Field(primary_key=True, max_length=SCOPE_LENGTH)  # route and caller
     key: str = Field(primary_key=True, max_length=255)
     request_hash: str = Field(max_length=64)
     resource_id: str | None = Field(default=None, max_length=32)
@@ -46,6 +48,8 @@ def request_hash(body: Any) -> str:
 
 def claim(session: Session, scope: str, key: str, body_hash: str, now: datetime) -> Replay | None:
     """Claim the key for this request; None when it is new, else what the first one left."""
+    if len(scope) > SCOPE_LENGTH:  # a caller built it from an unchecked path id
+        raise ValueError(f"an idempotency scope is at most {SCOPE_LENGTH} characters")
     inserted = session.execute(
         insert(IdempotencyRecord)
         .values(scope=scope, key=key, request_hash=body_hash, response={}, created_at=now)

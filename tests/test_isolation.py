@@ -19,7 +19,6 @@ from streamsvc.app import create_app
 from streamsvc.db import Database, make_engine
 from streamsvc.kit.clock import FixedClock
 from streamsvc.orders.models import Ticket
-from tests.conftest import RecordingQueue
 from tests.factories import (
     VenueHandle,
     buy,
@@ -118,7 +117,7 @@ def tenants(client: TestClient, clock: FixedClock, settings: Settings) -> Tenant
     order = buy(client, event["id"], tier["id"])
     s.deliver(client, s.succeeded(order))  # paid, so it has a ticket
     database = Database(make_engine(settings.require("database_url"), pool_size=1))
-    s.drain(database, clock, RecordingQueue().enqueue)
+    s.drain(database, clock)
     with database.unit_of_work() as uow:
         ticket_id = uow.session.exec(select(Ticket.id).where(Ticket.order_id == order["id"])).one()
     database.dispose()

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AnyUrl, BaseModel, Field, StringConstraints, UrlConstraints
+from pydantic import (
+    AnyUrl,
+    BaseModel,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    UrlConstraints,
+)
 
 from streamsvc.kit.money import MAX_AMOUNT, Currency
 from streamsvc.kit.pagination import PageQuery
@@ -20,7 +28,7 @@ from streamsvc.kit.validation import (
     WriteModel,
 )
 
-Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT)]
+Amount = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT)]
 ObjectId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 OriginUrl = Annotated[AnyUrl, UrlConstraints(max_length=2000, allowed_schemes=["http", "https"])]
 Extra = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,40}$")]
@@ -63,8 +71,8 @@ class EventFields(WriteModel):
     ends_at: Timestamp | None = None
     timezone: Timezone | None = None
     attendance_mode: AttendanceMode | None = None
-    doors_open_minutes: Annotated[int, Field(ge=0, le=24 * 60)] | None = None
-    replay_hours: Annotated[int, Field(ge=0, le=24 * 365)] | None = None
+    doors_open_minutes: Annotated[StrictInt, Field(ge=0, le=24 * 60)] | None = None
+    replay_hours: Annotated[StrictInt, Field(ge=0, le=24 * 365)] | None = None
     allowed_countries: Annotated[list[Country], Field(max_length=250)] | None = None
     playback: OriginUrl | None = None
     performer_ids: Annotated[list[ObjectId], Field(max_length=100)] | None = None
@@ -77,8 +85,8 @@ class EventCreate(EventFields):
     timezone: Timezone
     attendance_mode: AttendanceMode
     currency: Currency | None = None  # the venue's currency when omitted
-    doors_open_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 30
-    replay_hours: Annotated[int, Field(ge=0, le=24 * 365)] = 0
+    doors_open_minutes: Annotated[StrictInt, Field(ge=0, le=24 * 60)] = 30
+    replay_hours: Annotated[StrictInt, Field(ge=0, le=24 * 365)] = 0
 
 
 class EventUpdate(EventFields):
@@ -121,9 +129,9 @@ class PayWhatYouWant(WriteModel):
 class AccessProfile(WriteModel):
     quality: Literal["sd", "hd", "uhd"]
     extras: Annotated[list[Extra], Field(max_length=20)] = []
-    in_venue: bool = False
-    rewatch_hours: Annotated[int, Field(ge=0, le=24 * 365)] = 0
-    max_devices: Annotated[int, Field(ge=1, le=20)] = 1
+    in_venue: StrictBool = False
+    rewatch_hours: Annotated[StrictInt, Field(ge=0, le=24 * 365)] = 0
+    max_devices: Annotated[StrictInt, Field(ge=1, le=20)] = 1
     on_device_limit: Literal["refuse", "drop_oldest"] = "refuse"
 
 
@@ -131,7 +139,7 @@ class TierFields(WriteModel):
     name: Name | None = None
     price_amount: Amount | None = None
     pay_what_you_want: PayWhatYouWant | None = None
-    capacity: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
+    capacity: Annotated[StrictInt, Field(ge=1, le=10_000_000)] | None = None
     sales_start: Timestamp | None = None
     sales_end: Timestamp | None = None
     vat_rate_bps: Bps | None = None
@@ -193,12 +201,12 @@ class Party(WriteModel):
 
 class Share(WriteModel):
     party: Party
-    bps: Annotated[int, Field(ge=1, le=10_000)]
+    bps: Annotated[StrictInt, Field(ge=1, le=10_000)]
 
 
 class Cost(WriteModel):
     label: Name
-    amount: Annotated[int, Field(ge=1, le=MAX_AMOUNT)]
+    amount: Annotated[StrictInt, Field(ge=1, le=MAX_AMOUNT)]
     currency: Currency
 
 

@@ -17,6 +17,7 @@ from streamsvc.catalog.schemas import ObjectId
 from streamsvc.errors import NotFound, ValidationFailed
 from streamsvc.finance import export_files, exports, party_statement
 from streamsvc.http.endpoint import Access, Call, endpoint
+from streamsvc.kit.validation import Day
 from streamsvc.notifications.mail import Locale, choose_locale
 from streamsvc.venues.models import Venue
 from streamsvc.venues.tenancy import owned
@@ -28,8 +29,8 @@ Party = Annotated[str, StringConstraints(pattern=r"^(venue|performer):[a-z]+_[0-
 class Period(BaseModel):
     model_config = {"extra": "forbid", "populate_by_name": True}
 
-    from_: date | None = Field(default=None, alias="from")
-    to: date | None = None
+    from_: Day | None = Field(default=None, alias="from")
+    to: Day | None = None
 
 
 class SplitsQuery(Period):

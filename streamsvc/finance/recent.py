@@ -100,7 +100,7 @@ def start_recent_jobs(
 ) -> list[str]:
     """A reconciliation job (queued) for every event with money activity in the look-back
     window or a charge of ours Stripe has that we have not collected, unless one is
-    queued or running already. The caller enqueues the jobs after the commit."""
+    queued or running already. The caller asks a worker for each after the commit."""
     events = events_with_activity(session, now - lookback, now)
     try:
         more, _ = unknown_charges(session, gateway, now, lookback)

@@ -20,11 +20,10 @@ from streamsvc.venues.tenancy import owned
     status=202, errors=(404, 422),
 )  # fmt: skip
 def start_reconciliation(call: Call, body: ReconciliationCreate) -> JobPublic:
-    queue = call.request.app.state.resources.queue
+    lookback_hours = call.settings.reconcile_lookback_hours
     job = runs.start_reconciliation(
-        call.uow, call.venue_id, body, call.clock.now(),
-        lookback_hours=call.settings.reconcile_lookback_hours, enqueue=queue.enqueue,
-    )  # fmt: skip
+        call.uow, call.venue_id, body, call.clock.now(), lookback_hours=lookback_hours
+    )
     return public(job)
 
 

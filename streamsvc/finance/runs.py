@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from streamsvc.catalog.models import Event
 from streamsvc.db import UnitOfWork
 from streamsvc.errors import ValidationFailed
+from streamsvc.finance.events import ReconciliationRequested
 from streamsvc.finance.recent import events_with_activity
 from streamsvc.finance.reconciliation import KIND
 from streamsvc.finance.schemas import ReconciliationCreate
@@ -23,10 +23,9 @@ def start_reconciliation(
     now: datetime,
     *,
     lookback_hours: int,
-    enqueue: Callable[[str, str], None],
 ) -> Job:
     """A job for one event of the venue, or for every event with money activity in the
-    period (by default the last `lookback_hours`); the worker is asked after commit."""
+    period (by default the last `lookback_hours`); a worker is asked after the commit."""
     if request.event_id:
         events = [owned(uow.session, Event, request.event_id, venue_id).id]
     else:
@@ -38,6 +37,5 @@ def start_reconciliation(
         events = sorted(event for _, event in active)
     job = create_job(uow.session, venue_id, KIND, request.event_id, now)
     job.result = {"events": events}
-    job_id = job.id
-    uow.after_commit(lambda: enqueue("finance.reconcile", job_id))
+    uow.emit(ReconciliationRequested(job.id))
     return job

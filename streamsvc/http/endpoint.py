@@ -10,7 +10,7 @@ loop and opens a unit of work only if it needs the database:
 from __future__ import annotations
 
 import inspect
-import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -27,6 +27,7 @@ from streamsvc.db import Database, UnitOfWork
 from streamsvc.errors import (
     BadRequest,
     Forbidden,
+    NotFound,
     PayloadTooLarge,
     ServiceError,
     UnsupportedMediaType,
@@ -35,7 +36,8 @@ from streamsvc.errors import (
     validation_failed,
 )
 from streamsvc.http.callers import Staff
-from streamsvc.http.openapi import Operation
+from streamsvc.http.openapi import PATH_PARAMETER, Operation
+from streamsvc.kit import jsontext
 from streamsvc.kit.clock import Clock
 
 M = TypeVar("M", bound=BaseModel)
@@ -67,20 +69,23 @@ def read_query(request: Request, model: type[M]) -> M:
 
 
 def _refuse_nul(value: Any, loc: tuple[int | str, ...]) -> None:
-    """PostgreSQL text cannot hold NUL: refuse it at the door, naming the field."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ValidationFailed(
-                "Text may not contain NUL characters.",
-                fields={field_path(loc): "contains a NUL character"},
-            )
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _refuse_nul(key, loc)
-            _refuse_nul(item, (*loc, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _refuse_nul(item, (*loc, index))
+    """PostgreSQL text cannot hold NUL or a lone surrogate: refuse them at the door,
+    naming the field."""
+    try:
+        jsontext.refuse_unstorable(value)
+    except jsontext.UnsafeJson as exc:
+        raise ValidationFailed(str(exc), fields={field_path((*loc, *exc.loc)): exc.reason}) from exc
+
+
+_PATH_PARAMETER = re.compile(PATH_PARAMETER)
+
+
+def _check_path(request: Request) -> None:
+    """Every id in a path has the shape of ours (at most 40 letters, digits, `_`, `-`):
+    anything else names nothing, so 404 before it reaches a query or a stored key."""
+    for value in request.path_params.values():
+        if not isinstance(value, str) or not _PATH_PARAMETER.fullmatch(value):
+            raise NotFound("No such object.")
 
 
 async def in_unit_of_work(request: Request, work: Callable[[UnitOfWork], T]) -> T:
@@ -208,8 +213,9 @@ def endpoint(
     """Turn a handler `fn(call, [body=], [query=])` into a documented Starlette endpoint.
 
     In order: the body must be JSON (415) and within the size limit (413); the caller
-    is authenticated (401/403); the query is validated (422), then the body (400
-    malformed, 422 invalid, naming every field path); then the handler runs. A
+    is authenticated (401/403); every path parameter must have the shape of an id (404);
+    the query is validated (422), then the body (400 malformed or nested deeper than
+    jsontext.MAX_DEPTH, 422 invalid, naming every field path); then the handler runs. A
     synchronous handler runs in a unit of work on the thread pool that commits after
     it returns; an async one runs on the event loop. `body=bytes` hands the handler
     the raw bytes (a signed webhook). The handler returns a model, dict or list (sent
@@ -262,6 +268,7 @@ class _Inputs:
     def parse(self, request: Request, raw: bytes) -> dict[str, Any]:
         """The handler's keyword arguments: the query first (422), then the body (400/422)."""
         kwargs: dict[str, Any] = {}
+        _check_path(request)
         if self.query is not None:
             kwargs["query"] = read_query(request, self.query)
         if self.body is bytes:
@@ -353,8 +360,10 @@ async def _raw_body(request: Request) -> bytes:
 
 def _json_object(raw: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(raw) if raw else None
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = jsontext.loads(raw) if raw else None
+    except jsontext.UnsafeJson as exc:
+        raise _MalformedJson(f"The request body is not acceptable JSON: {exc}.") from exc
+    except ValueError as exc:  # UnicodeDecodeError is one
         raise _MalformedJson("The request body is not valid JSON.") from exc
     if not isinstance(data, dict):
         raise _MalformedJson("The request body must be a JSON object.")

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import unicodedata
+from datetime import date, datetime
 from typing import Annotated
 from zoneinfo import available_timezones
 
 import pycountry
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+)
 
 _TIMEZONES = frozenset(available_timezones())
 _COUNTRIES = frozenset(c.alpha_2 for c in pycountry.countries)
@@ -31,10 +40,35 @@ def _utc(value: datetime) -> datetime:
     return value
 
 
+def _day(value: date) -> date:
+    # A day far out overflows the arithmetic that turns it into a period's end.
+    if value.year < 2000 or value.year > 2200:
+        raise ValueError("must be between the years 2000 and 2200")
+    return value
+
+
+def _printable(value: str) -> str:
+    # Control characters (ESC, newline...) and format characters (bidirectional
+    # overrides such as RLO, zero-width joiners and spaces) make a name display as
+    # something else than it is: in a statement, a mail subject, a ticket.
+    for char in value:
+        if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            raise ValueError(
+                f"may not contain control, format or unassigned characters (U+{ord(char):04X})"
+            )
+    return value
+
+
 Timezone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_timezone)]
 Country = Annotated[str, StringConstraints(min_length=2, max_length=2), AfterValidator(_country)]
 Timestamp = Annotated[AwareDatetime, AfterValidator(_utc)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Day = Annotated[date, AfterValidator(_day)]
+# Names and titles: what people read in lists, statements and mails.
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_printable),
+]
 Text = Annotated[str, StringConstraints(max_length=10_000)]
 Email = Annotated[
     str,
@@ -42,7 +76,8 @@ Email = Annotated[
         strip_whitespace=True, max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
     ),
 ]
-Bps = Annotated[int, Field(ge=0, le=10_000)]
+# Money and counts are JSON integers: no "15.00" (read as 15 cents), no 15.0, no true.
+Bps = Annotated[StrictInt, Field(ge=0, le=10_000)]
 
 
 class WriteModel(BaseModel):

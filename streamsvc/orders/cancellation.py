@@ -9,15 +9,14 @@ orders, gives pending orders' seats back, records one refund row with origin
 `event_cancelled` for what each paid order is owed (never a second: it looks for
 one first), recomputes the order (its tickets are revoked, and the bus mirrors
 that into Redis after the batch's commit), and moves the job's cursor and
-progress in the same commit. Refund submission is enqueued after the commit, sent
-to Stripe with the idempotency key `refund:{id}`. A worker killed mid-job loses at
-most its open batch; running the job again finishes the rest and refunds nothing
-twice.
+progress in the same commit. Each refund raises `RefundRequested`, durable: a
+worker sends it to Stripe after the commit, with the idempotency key `refund:{id}`.
+A worker killed mid-job loses at most its open batch; running the job again
+finishes the rest and refunds nothing twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import func
@@ -32,7 +31,7 @@ from streamsvc.jobs.models import FINISHED_JOB, Job, JobStatus
 from streamsvc.jobs.service import active_job, create_job
 from streamsvc.kit.ids import new_id
 from streamsvc.orders.buying import release_hold
-from streamsvc.orders.events import TicketStatusChanged
+from streamsvc.orders.events import CancellationRequested, RefundRequested, TicketStatusChanged
 from streamsvc.orders.models import Order, OrderStatus, Ticket, TicketStatus
 from streamsvc.orders.state import DISPUTED, recompute
 from streamsvc.payments.models import Refund, RefundStatus
@@ -41,12 +40,10 @@ from streamsvc.venues.tenancy import owned
 KIND = "event_cancellation"
 BATCH_SIZE = 200
 
-# Follow-up work, enqueued after a batch's commit: ("payments.submit_refund", refund_id).
-Enqueue = Callable[[str, str], None]
-
 
 def cancel_event(session: Session, venue_id: str, event_id: str, now: datetime) -> Job:
-    """Mark the event cancelled and create (or return the unfinished) cancellation job.
+    """Mark the event cancelled and create (or return the unfinished) cancellation job,
+    which a worker is asked to run after the commit (again, for an unfinished one).
 
     Touches no order: the job does that, in batches."""
     event = owned(session, Event, event_id, venue_id, lock=True)
@@ -54,6 +51,7 @@ def cancel_event(session: Session, venue_id: str, event_id: str, now: datetime) 
     if current is EventStatus.cancelled:
         running = active_job(session, KIND, event.id)
         if running is not None:
+            emit(session, CancellationRequested(running.id))
             return running
     elif current is EventStatus.ended:
         raise Conflict("An ended event cannot be cancelled.", code="invalid_transition",
@@ -69,20 +67,18 @@ def cancel_event(session: Session, venue_id: str, event_id: str, now: datetime) 
     ).all()
     if watching:
         emit(session, TicketStatusChanged(dict.fromkeys(watching, TicketStatus.revoked.value)))
-    return create_job(session, venue_id, KIND, event.id, now)
+    job = create_job(session, venue_id, KIND, event.id, now)
+    emit(session, CancellationRequested(job.id))
+    return job
 
 
-def run(
-    database: Database, job_id: str, now: datetime, enqueue: Enqueue, batch_size: int = BATCH_SIZE
-) -> None:
+def run(database: Database, job_id: str, now: datetime, batch_size: int = BATCH_SIZE) -> None:
     """Run the job to its end, batch by batch; after a crash, finishes what is left."""
-    while not run_batch(database, job_id, now, enqueue, batch_size):
+    while not run_batch(database, job_id, now, batch_size):
         pass
 
 
-def run_batch(
-    database: Database, job_id: str, now: datetime, enqueue: Enqueue, batch_size: int = BATCH_SIZE
-) -> bool:
+def run_batch(database: Database, job_id: str, now: datetime, batch_size: int = BATCH_SIZE) -> bool:
     """Settle the next `batch_size` orders in one unit of work; True once the job is done.
 
     The job's row is locked for the batch, so two runs of the same job (a redelivered
@@ -107,7 +103,7 @@ def run_batch(
         batch = list(
             session.exec(query.order_by(col(Order.id)).limit(batch_size).with_for_update())
         )
-        refunded = sum(_settle(uow, order, now, enqueue) for order in batch)
+        refunded = sum(_settle(uow, order, now) for order in batch)
         finished = len(batch) < batch_size
         job.done += len(batch)
         job.total = max(job.total, job.done)  # an order that raced the cancellation
@@ -122,7 +118,7 @@ def run_batch(
         return finished
 
 
-def _settle(uow: UnitOfWork, order: Order, now: datetime, enqueue: Enqueue) -> int:
+def _settle(uow: UnitOfWork, order: Order, now: datetime) -> int:
     """Stop a pending order, refund a paid one once, and revoke its tickets; 1 if refunded."""
     session = uow.session
     if order.status == OrderStatus.pending:
@@ -131,8 +127,7 @@ def _settle(uow: UnitOfWork, order: Order, now: datetime, enqueue: Enqueue) -> i
     recompute(session, order, now)
     if refund is None:
         return 0
-    refund_id = refund.id
-    uow.after_commit(lambda: enqueue("payments.submit_refund", refund_id))
+    uow.emit(RefundRequested(refund.id))
     return 1
 
 

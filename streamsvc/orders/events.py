@@ -23,3 +23,21 @@ class TicketsIssued(DomainEvent):
 
     durable: ClassVar[bool] = True
     order_id: str
+
+
+@dataclass(frozen=True)
+class RefundRequested(DomainEvent):
+    """A refund is recorded (staff, a cancellation, a payment with no seat left): send
+    it to Stripe, with the idempotency key `refund:{id}`. Must not be lost."""
+
+    durable: ClassVar[bool] = True
+    refund_id: str
+
+
+@dataclass(frozen=True)
+class CancellationRequested(DomainEvent):
+    """An event's cancellation job exists: a worker settles its orders (a re-run
+    resumes it and refunds nothing twice). Must not be lost."""
+
+    durable: ClassVar[bool] = True
+    job_id: str

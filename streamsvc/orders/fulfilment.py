@@ -4,7 +4,6 @@ Stripe about orders whose webhook may have been lost."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 
 from sqlmodel import col, select
@@ -27,7 +26,6 @@ from streamsvc.venues.models import Venue
 
 __all__ = ["MailDeliveryError", "expire", "mail_tickets", "reconcile_pending"]
 log = logging.getLogger(__name__)
-Enqueue = Callable[[str, str], None]
 
 
 def mail_tickets(database: Database, settings: Settings, order_id: str, now: datetime) -> bool:
@@ -67,9 +65,7 @@ def mail_tickets(database: Database, settings: Settings, order_id: str, now: dat
     return True
 
 
-def expire(
-    database: Database, gateway: PaymentGateway, order_id: str, now: datetime, enqueue: Enqueue
-) -> None:
+def expire(database: Database, gateway: PaymentGateway, order_id: str, now: datetime) -> None:
     """Cancel an unpaid order's PaymentIntent, then release its capacity.
 
     If the intent turns out to have succeeded, the order is paid instead: the
@@ -94,13 +90,13 @@ def expire(
         if order is None or order.status != OrderStatus.pending:
             return
         if intent is not None and intent.status == "succeeded":
-            settlement.record_payment(uow, order, intent.amount, now, enqueue)
+            settlement.record_payment(uow, order, intent.amount, now)
         else:
             release_hold(uow.session, order, OrderStatus.expired, now)
 
 
 def reconcile_pending(
-    database: Database, gateway: PaymentGateway, order_id: str, now: datetime, enqueue: Enqueue
+    database: Database, gateway: PaymentGateway, order_id: str, now: datetime
 ) -> None:
     """Apply what Stripe says about a pending order's PaymentIntent (lost webhooks)."""
     with database.unit_of_work() as uow:
@@ -117,6 +113,6 @@ def reconcile_pending(
         if order is None or order.status != OrderStatus.pending:
             return
         if intent.status == "succeeded":
-            settlement.record_payment(uow, order, intent.amount, now, enqueue)
+            settlement.record_payment(uow, order, intent.amount, now)
         elif intent.status == "canceled":
             settlement.record_payment_failure(uow.session, order, OrderStatus.failed, now)

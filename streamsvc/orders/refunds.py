@@ -14,10 +14,11 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from streamsvc.db import Database
+from streamsvc.db import Database, emit
 from streamsvc.errors import Conflict, DependencyUnavailable, NotFound, ValidationFailed
 from streamsvc.kit.ids import new_id
 from streamsvc.orders.buying import lock_order
+from streamsvc.orders.events import RefundRequested
 from streamsvc.orders.models import OrderStatus
 from streamsvc.orders.state import DISPUTED, recompute
 from streamsvc.payments.gateway import PaymentGateway, PaymentProviderUnavailable, PaymentRejected
@@ -60,6 +61,7 @@ def request_refund(
     session.add(refund)
     session.flush()
     recompute(session, order, now)
+    emit(session, RefundRequested(refund.id))
     return refund
 
 

@@ -19,7 +19,7 @@ from streamsvc.kit.pagination import Page
 from streamsvc.kit.ratelimit import over_limit
 from streamsvc.notifications.mail import choose_locale
 from streamsvc.orders import cancellation, placing, refunds, views
-from streamsvc.orders.models import TicketStatus
+from streamsvc.orders.models import Order, TicketStatus
 from streamsvc.orders.schemas import (
     OrderCreate,
     OrderCreated,
@@ -32,6 +32,7 @@ from streamsvc.orders.schemas import (
     RefundOut,
     TicketPublic,
 )
+from streamsvc.venues.tenancy import owned
 
 _KEY_SHAPE = re.compile(r"^[\x21-\x7e]{1,255}$")
 OrderPage = Page[OrderSummary]
@@ -104,21 +105,20 @@ def get_order(call: Call) -> OrderOut:
 )  # fmt: skip
 def refund_order(call: Call, body: RefundCreate) -> Response:
     key = idempotency_key(call.request)
-    scope = f"refunds:{call.venue_id}:{call.path('order_id')}"
-    now = call.clock.now()
+    order_id, now = call.path("order_id"), call.clock.now()
+    scope = f"refunds:{call.venue_id}:{order_id}"
     if key is not None:
+        owned(call.session, Order, order_id, call.venue_id)  # 404 before a key is stored
         replay = idempotency.claim(call.session, scope, key,
                                    idempotency.request_hash(body.model_dump()), now)  # fmt: skip
         if replay is not None and replay.status_code is not None:
             return JSONResponse(replay.response, status_code=replay.status_code)
-    refund = refunds.request_refund(call.session, call.venue_id, call.path("order_id"),
+    refund = refunds.request_refund(call.session, call.venue_id, order_id,
                                     amount=body.amount, reason=body.reason, origin="staff",
                                     now=now)  # fmt: skip
     answer = RefundOut.model_validate(refund, from_attributes=True).model_dump(mode="json")
     if key is not None:
         idempotency.complete(call.session, scope, key, 202, answer)
-    queue, refund_id = call.request.app.state.resources.queue, refund.id
-    call.uow.after_commit(lambda: queue.enqueue("payments.submit_refund", refund_id))
     return JSONResponse(answer, status_code=202)
 
 
@@ -129,8 +129,6 @@ def refund_order(call: Call, body: RefundCreate) -> Response:
 def cancel_event(call: Call) -> JobPublic:
     job = cancellation.cancel_event(call.session, call.venue_id, call.path("event_id"),
                                     call.clock.now())  # fmt: skip
-    queue, job_id = call.request.app.state.resources.queue, job.id
-    call.uow.after_commit(lambda: queue.enqueue("orders.run_cancellation", job_id))
     return job_public(job)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictInt, StringConstraints
 
 from streamsvc.catalog.schemas import Amount, ObjectId
 from streamsvc.kit.pagination import PageQuery
@@ -22,7 +22,7 @@ TicketStatusName = Literal["valid", "suspended", "revoked"]
 
 class OrderItemIn(WriteModel):
     tier_id: ObjectId
-    quantity: Annotated[int, Field(ge=1, le=100)]
+    quantity: Annotated[StrictInt, Field(ge=1, le=100)]
     amount: Amount | None = None  # per ticket, for pay-what-you-want tiers only
 
 
@@ -126,5 +126,5 @@ class OrderListQuery(PageQuery):
 
 
 class RefundCreate(WriteModel):
-    amount: Annotated[int, Field(ge=1, le=1_000_000_000)] | None = None  # default: the rest
+    amount: Annotated[StrictInt, Field(ge=1, le=1_000_000_000)] | None = None  # default: the rest
     reason: Annotated[str, StringConstraints(max_length=500)] = ""

@@ -9,7 +9,6 @@ run only after the commit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -21,15 +20,12 @@ from streamsvc.db import UnitOfWork
 from streamsvc.kit.ids import new_id, random_token
 from streamsvc.orders import capacity
 from streamsvc.orders.buying import items_of, lock_order, release_hold
-from streamsvc.orders.events import TicketsIssued
+from streamsvc.orders.events import RefundRequested, TicketsIssued
 from streamsvc.orders.models import CapacityState, Order, OrderStatus, Ticket, TicketStatus
 from streamsvc.orders.state import FINAL_DISPUTE, FINAL_REFUND, recompute
 from streamsvc.payments.models import Dispute, DisputeStatus, Refund, RefundStatus
 
 log = logging.getLogger(__name__)
-
-# Follow-up work, enqueued after the commit: ("payments.submit_refund", refund_id) ...
-Enqueue = Callable[[str, str], None]
 
 
 def find_order(session: Session, payment_intent_id: str | None, metadata: Any) -> Order | None:
@@ -44,9 +40,7 @@ def find_order(session: Session, payment_intent_id: str | None, metadata: Any) -
     return lock_order(session, order_id) if isinstance(order_id, str) else None
 
 
-def record_payment(
-    uow: UnitOfWork, order: Order, amount: int, now: datetime, enqueue: Enqueue
-) -> None:
+def record_payment(uow: UnitOfWork, order: Order, amount: int, now: datetime) -> None:
     """The buyer paid `amount`. Issue tickets once, or refund a payment with no seat left."""
     session = uow.session
     if order.paid_amount > 0:
@@ -58,9 +52,7 @@ def record_payment(
     if event is not None and event.status == EventStatus.cancelled:
         # Paid after the event was cancelled: the money goes straight back.
         release_hold(session, order, order.status, now)
-        _refund_all(
-            uow, order, "event_cancelled", "the event was cancelled", now=now, enqueue=enqueue
-        )
+        _refund_all(uow, order, "event_cancelled", "the event was cancelled", now=now)
         return
     if order.capacity == CapacityState.held:
         for item in sorted(items, key=lambda i: i.tier_id):
@@ -79,7 +71,7 @@ def record_payment(
             order = lock_order(session, order.id) or order
             order.paid_amount, order.paid_at = amount, now
             reason = "paid after the reservation expired and the tier sold out"
-            _refund_all(uow, order, "sold_out_after_expiry", reason, now=now, enqueue=enqueue)
+            _refund_all(uow, order, "sold_out_after_expiry", reason, now=now)
             log.warning("order %s paid after its seats were sold; refunding", order.id)
             return
     for item in items:
@@ -97,9 +89,7 @@ def record_payment(
     uow.emit(TicketsIssued(order.id))
 
 
-def _refund_all(
-    uow: UnitOfWork, order: Order, origin: str, reason: str, *, now: datetime, enqueue: Enqueue
-) -> None:
+def _refund_all(uow: UnitOfWork, order: Order, origin: str, reason: str, *, now: datetime) -> None:
     refund = Refund(
         id=new_id("ref"), order_id=order.id, venue_id=order.venue_id, amount=order.paid_amount,
         currency=order.currency, origin=origin, reason=reason, status=RefundStatus.requested,
@@ -108,8 +98,7 @@ def _refund_all(
     uow.session.add(refund)
     uow.session.flush()
     recompute(uow.session, order, now)
-    refund_id = refund.id
-    uow.after_commit(lambda: enqueue("payments.submit_refund", refund_id))
+    uow.emit(RefundRequested(refund.id))
 
 
 def _ticket_code() -> str:

@@ -5,7 +5,6 @@ each event once; this module says what it means for its order, through settlemen
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -18,13 +17,11 @@ from streamsvc.payments.inbox import DISPUTE_EVENTS, PAYMENT_EVENTS, REFUND_EVEN
 log = logging.getLogger(__name__)
 
 
-def process(
-    uow: UnitOfWork, event_id: str, now: datetime, enqueue: Callable[[str, str], None]
-) -> str:
+def process(uow: UnitOfWork, event_id: str, now: datetime) -> str:
     """Apply one stored event to its order, once; the inbox row's status afterwards."""
 
     def apply_event(uow: UnitOfWork, kind: str, obj: dict[str, Any], created: int) -> None:
-        apply(uow, kind, obj, created, now=now, enqueue=enqueue)
+        apply(uow, kind, obj, created, now=now)
 
     return inbox.process(uow, event_id, now, apply_event)
 
@@ -36,7 +33,6 @@ def apply(
     created: int,
     *,
     now: datetime,
-    enqueue: Callable[[str, str], None],
 ) -> None:
     """What one Stripe event means for its order: record the fact it reports."""
     session = uow.session
@@ -46,7 +42,7 @@ def apply(
             log.info("%s for %s: no order of ours", kind, obj.get("id"))
         elif kind == "payment_intent.succeeded":
             amount = int(obj.get("amount_received") or obj.get("amount") or 0)
-            settlement.record_payment(uow, order, amount, now, enqueue)
+            settlement.record_payment(uow, order, amount, now)
         else:
             status = OrderStatus.expired if order.expires_at <= now else OrderStatus.failed
             settlement.record_payment_failure(session, order, status, now)

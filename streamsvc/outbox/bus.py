@@ -22,6 +22,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 
 from streamsvc.kit.events import DomainEvent
+from streamsvc.kit.outage import Outage
 from streamsvc.outbox.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,20 @@ class MessageBus:
 
     def __init__(self) -> None:
         self._handlers: dict[type[DomainEvent], list[Handler]] = {}
+        # The fast path failing (the broker or Redis unreachable) is said once per
+        # outage and kind of event, not once per request: what failed waits in the
+        # outbox meanwhile. By kind, since kinds depend on different things.
+        self._outages: dict[type[DomainEvent], Outage] = {}
+
+    def outage(self, kind: type[DomainEvent]) -> Outage:
+        """How the fast path fares with the handlers of `kind`."""
+        found = self._outages.get(kind)
+        if found is None:  # setdefault: two threads failing at once share one
+            found = self._outages.setdefault(kind, Outage(
+                f"the handlers of {kind.__name__} (broker or Redis)", log,
+                "these events wait in the outbox until the relay applies them",
+            ))  # fmt: skip
+        return found
 
     def register(self, kind: type[E], handler: Callable[[E], None]) -> None:
         self._handlers.setdefault(kind, []).append(handler)
@@ -54,7 +69,8 @@ class MessageBus:
             try:
                 handler(event)
             except Exception as exc:
-                log.warning("%s handler %r failed: %s", type(event).__name__, handler, exc)
+                # Said by the caller (the relay per message, the fast path per outage).
+                log.debug("%s handler %r failed: %s", type(event).__name__, handler, exc)
                 failure = failure or exc
         if failure is not None:
             raise failure
@@ -83,10 +99,15 @@ class MessageBus:
         for event, message in staged:
             try:
                 self.handle(event)
-            except Exception:
+            except Exception as exc:
                 if message is None:
                     log.exception("%s lost: its handlers failed", type(event).__name__)
+                else:
+                    self.outage(type(event)).began(exc)
                 continue
+            outage = self._outages.get(type(event))
+            if outage is not None and outage.down:
+                outage.over()
             if message is not None and message.id is not None:
                 done.append(message.id)
         if done:

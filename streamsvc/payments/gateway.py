@@ -29,6 +29,11 @@ class InvalidWebhook(Exception):
     """The webhook's signature, timestamp or payload is not acceptable."""
 
 
+class InvalidEvent(InvalidWebhook):
+    """The webhook is signed, but its payload is not a Stripe event we can read (not
+    JSON, nested too deep, not an object with a `type`)."""
+
+
 @dataclass(frozen=True)
 class PaymentIntent:
     id: str
@@ -129,5 +134,6 @@ class PaymentGateway(BalanceReader, Protocol):
         self, payload: bytes, signature_header: str, secrets: Sequence[str]
     ) -> dict[str, Any]:
         """The event, if `signature_header` signs `payload` under any of `secrets`
-        within the tolerance (300 s); else InvalidWebhook."""
+        within the tolerance (300 s); else InvalidWebhook (InvalidEvent when signed but
+        not readable as an event: the JSON is parsed with kit.jsontext's depth bound)."""
         ...

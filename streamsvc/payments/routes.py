@@ -7,8 +7,9 @@ from starlette.routing import Route
 
 from streamsvc.errors import BadRequest
 from streamsvc.http.endpoint import Access, Call, endpoint
-from streamsvc.payments.gateway import InvalidWebhook
-from streamsvc.payments.inbox import receive
+from streamsvc.payments.events import StripeEventReceived
+from streamsvc.payments.gateway import InvalidEvent, InvalidWebhook
+from streamsvc.payments.inbox import MalformedEvent, receive
 
 
 class WebhookAck(BaseModel):
@@ -29,16 +30,18 @@ def stripe_webhook(call: Call, body: bytes) -> WebhookAck:
         event = resources.gateway.verify_webhook(
             body, call.request.headers.get("stripe-signature", ""), secrets
         )
+    except InvalidEvent as exc:  # signed, so Stripe shows this answer on the endpoint
+        raise BadRequest(f"The event is not readable: {exc}.", code="invalid_event") from exc
     except InvalidWebhook as exc:
         raise BadRequest("The Stripe signature does not verify.", code="invalid_signature") from exc
-    if not isinstance(event.get("id"), str):
-        raise BadRequest("The event has no id.", code="invalid_event")
-    new, to_process = receive(call.session, event, call.clock.now())
+    try:
+        new, to_process = receive(call.session, event, call.clock.now())
+    except MalformedEvent as exc:  # a 400, not a 500 that Stripe retries for three days
+        raise BadRequest(f"The event is malformed: {exc}.", code="invalid_event") from exc
     if to_process:
-        event_id = event["id"]
-        call.uow.after_commit(
-            lambda: resources.queue.enqueue("payments.process_stripe_event", event_id)
-        )
+        # Durable: answered 2xx, Stripe will not deliver it again, so the outbox keeps
+        # the worker's cue should the broker be unreachable at the commit.
+        call.uow.emit(StripeEventReceived(event["id"]))
     return WebhookAck(received=True, duplicate=not new)
 
 

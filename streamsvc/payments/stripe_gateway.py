@@ -10,7 +10,6 @@ names the error code.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,8 +18,10 @@ from typing import Any
 import stripe
 
 from config.settings import Settings, SettingsError
+from streamsvc.kit import jsontext
 from streamsvc.payments.gateway import (
     BalanceTransaction,
+    InvalidEvent,
     InvalidWebhook,
     PaymentIntent,
     PaymentProviderUnavailable,
@@ -201,11 +202,11 @@ class StripeGateway:
             except stripe.SignatureVerificationError:
                 continue
             try:
-                event = json.loads(text)
-            except ValueError as exc:
-                raise InvalidWebhook("the webhook payload is not a JSON event") from exc
+                event = jsontext.loads(text)
+            except ValueError as exc:  # also nesting beyond the bound, NaN, Infinity
+                raise InvalidEvent(f"the webhook payload is not a JSON event: {exc}") from exc
             if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-                raise InvalidWebhook("the webhook payload is not a Stripe event")
+                raise InvalidEvent("the webhook payload is not a Stripe event")
             return event
         raise InvalidWebhook(
             "the Stripe-Signature header does not sign this payload with a known secret "

@@ -16,7 +16,7 @@ from streamsvc.http.openapi import operation
 from streamsvc.kit.ids import new_id
 from streamsvc.kit.validation import WriteModel
 from streamsvc.viewing import service
-from streamsvc.viewing.access import split_uri
+from streamsvc.viewing.access import app_and_stream, split_uri, split_url
 from streamsvc.viewing.tokens import Claims
 
 DeviceId = Annotated[
@@ -146,10 +146,12 @@ async def end_session(call: Call) -> None:
     await call.resources.viewing.end_session(claims.ticket_id, claims.session_id)
 
 
-async def _check(request: Request, token: str | None, path: str | None) -> Claims:
+async def _check(request: Request, token: str | None, path: str | None = None,
+                 stream: tuple[str, str] | None = None) -> Claims:  # fmt: skip
     resources = request.app.state.resources
     return await service.authorize(resources.viewing, resources.signer, resources.settings,
-                                   token=token, path=path, now=resources.clock.now())  # fmt: skip
+                                   token=token, path=path, stream=stream,
+                                   now=resources.clock.now())  # fmt: skip
 
 
 # The hot path stays raw Starlette: no body, no unit of work, nothing to validate but
@@ -159,12 +161,14 @@ async def _check(request: Request, token: str | None, path: str | None) -> Claim
     tags=("viewing",), responses={204: None}, errors=(401, 403),
 )  # fmt: skip
 async def authorize(request: Request) -> Response:
+    # The URI nginx serves (its normalised `$uri`); a raw one is normalised the same way.
+    # Without it only the token could be checked: refused unless a setting allows it.
     original = request.headers.get("x-original-uri")
-    path, uri_token = split_uri(original) if original else (None, None)
+    path, uri_token = split_uri(original) if original is not None else (None, None)
     try:
         await _check(request, _token(request) or uri_token, path)
     except ServiceError as exc:
-        return JSONResponse(exc.body(), status_code=service.status_of(exc))
+        return JSONResponse(exc.body(), status_code=service.status_of(exc), headers=exc.headers)
     return Response(status_code=204)
 
 
@@ -181,7 +185,7 @@ class SrsHook(BaseModel):
 
     model_config = {"extra": "allow"}
     app: HookText = ""  # the event id
-    stream: HookText = ""  # the quality
+    stream: HookText = ""  # the rendition: a quality, subs-{language} or {extra}-{quality}
     param: HookUrl | None = ""  # the play URL's query: ?token=...
 
 
@@ -193,12 +197,12 @@ def _srs_refusal(error: ServiceError) -> SrsAnswer:
     return SrsAnswer(code=service.status_of(error))
 
 
-@endpoint(summary="SRS on_play hook: app = event id, stream = quality, ?token= in param",
+@endpoint(summary="SRS on_play hook: app = event id, stream = rendition, ?token= in param",
           tags=("viewing",), access=Access.public, body=SrsHook, response=SrsAnswer,
           refusal=_srs_refusal)  # fmt: skip
 async def srs_on_play(call: Call, body: SrsHook) -> SrsAnswer:
     _, token = split_uri(f"/x{body.param or ''}")
-    await _check(call.request, token, f"/{body.app}/{body.stream}")
+    await _check(call.request, token, stream=(body.app, body.stream))
     return SrsAnswer(code=0)
 
 
@@ -242,8 +246,8 @@ async def ome_admission(call: Call, body: OmeHook) -> dict[str, Any]:
         return _ome(OmeAnswer(allowed=True))  # a session ending needs no admission
     if req.direction != "outgoing":
         return _ome(OmeAnswer(allowed=False, reason="only playback is admitted here"))
-    path, token = split_uri(req.url)
-    claims = await _check(call.request, token, path)
+    path, token = split_url(req.url)
+    claims = await _check(call.request, token, stream=app_and_stream(path))
     lifetime = max(0, int((claims.expires_at - call.clock.now().timestamp()) * 1000))
     return _ome(OmeAnswer(allowed=True, lifetime=lifetime))
 

@@ -17,7 +17,7 @@ from streamsvc.catalog.lifecycle import EventStatus
 from streamsvc.catalog.models import Event, Tier, rewatch_hours_granted
 from streamsvc.errors import Forbidden, NotFound, ServiceError, Unauthenticated
 from streamsvc.orders.models import Ticket, TicketStatus
-from streamsvc.viewing.access import qualities_for, uri_refusal, window
+from streamsvc.viewing.access import qualities_for, stream_refusal, uri_refusal, window
 from streamsvc.viewing.store import ViewingStore
 from streamsvc.viewing.tokens import Claims, InvalidToken, TokenSigner
 
@@ -105,17 +105,34 @@ def verify(signer: TokenSigner, token: str | None, settings: Settings, now: date
 
 async def authorize(
     store: ViewingStore, signer: TokenSigner, settings: Settings, *, token: str | None,
-    path: str | None, now: datetime,
+    now: datetime, path: str | None = None, stream: tuple[str, str] | None = None,
 ) -> Claims:  # fmt: skip
-    """Allow, or raise 401/403 with a code: token, then URI, then one Redis round trip."""
+    """Allow, or raise 401/403 with a code: token, then what it asks for, then one Redis
+    round trip. It asks for a URI `path` (nginx, OvenMediaEngine) or an SRS
+    `stream` (app, stream); with neither it is refused unless the setting
+    `viewing_allow_token_only` trusts a media server that cannot say."""
     claims = verify(signer, token, settings, now)
     if path is not None:
-        refusal = uri_refusal(path, claims.event_id, claims.qualities)
-        if refusal is not None:
-            raise Forbidden("This token is not for that stream.", code=refusal)
+        refusal = uri_refusal(path, claims.event_id, claims.qualities, claims.extras)
+    elif stream is not None:
+        refusal = stream_refusal(*stream, claims.event_id, claims.qualities, claims.extras)
+    else:
+        refusal = None if settings.viewing_allow_token_only else "missing_uri"
+    if refusal is not None:
+        raise Forbidden(_REFUSALS[refusal], code=refusal)
     state = await store.session_state(claims.ticket_id, claims.session_id)
     refuse_state(state)
     return claims
+
+
+_REFUSALS = {
+    "missing_uri": "Send the requested URI (X-Original-URI) with the token.",
+    "not_a_stream_uri": "That URI is not one of the event's playlists or segments.",
+    "wrong_event": "This token is not for that event.",
+    "quality_not_in_tier": "This ticket's tier does not include that quality.",
+    "extra_not_in_tier": "This ticket's tier does not include that extra.",
+    "unknown_rendition": "That is not a rendition this event can have.",
+}
 
 
 def refuse_state(state: str) -> None:

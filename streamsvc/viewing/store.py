@@ -3,6 +3,11 @@
 Device limits are enforced inside one Lua script per redemption, so two devices
 racing for the last slot cannot both win. The scripts touch the session keys of
 one ticket, which share its hash tag (keys.py), so they stay within one slot.
+
+Redis unreachable (refused, timed out, no pooled connection free) is a
+`DependencyUnavailable` (503 with Retry-After; a media-server hook refuses in its
+own protocol), never a 500: the viewer's player tries again. The log says so once
+when the outage begins and once when it ends.
 """
 
 from __future__ import annotations
@@ -15,13 +20,21 @@ from dataclasses import dataclass
 
 import redis
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from streamsvc.errors import DependencyUnavailable
+from streamsvc.kit.outage import Outage
 from streamsvc.orders.models import TicketStatus
 from streamsvc.viewing import keys
 
 log = logging.getLogger(__name__)
 _CACHE_LIMIT = 100_000  # tickets remembered per process, at most
+# What an unreachable Redis raises (redis-py's own ConnectionError and TimeoutError,
+# not the builtins): caught as this tuple, at no cost while Redis answers.
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
+RETRY_AFTER_SECONDS = 5
 
 _START = """
 local devices, bydev, revoked = KEYS[1], KEYS[2], KEYS[3]
@@ -113,35 +126,59 @@ class ViewingStore:
         self._heartbeat = client.register_script(_HEARTBEAT)
         self._end = client.register_script(_END)
         self._state = client.register_script(_STATE)
+        self.outage = Outage(
+            "Redis (viewing sessions)", log,
+            "redeem, heartbeat, authorize and the hooks answer 503 until it is back",
+        )  # fmt: skip
+
+    def _unavailable(self, exc: Exception) -> DependencyUnavailable:
+        self.outage.began(exc)
+        return DependencyUnavailable("Viewing is briefly unavailable; try again shortly.",
+                                     retry_after=RETRY_AFTER_SECONDS)  # fmt: skip
 
     async def start_session(
         self, ticket_id: str, device_id: str, new_session_id: str, *, now_ms: int,
         max_devices: int, policy: str,
     ) -> Slot:  # fmt: skip
         devices, by_device, revoked = keys.ticket_keys(ticket_id)
-        outcome, session_id = await self._start(
-            keys=[devices, by_device, revoked],
-            args=[keys.session_prefix(ticket_id), device_id, new_session_id, now_ms,
-                  self.idle_seconds * 1000, max_devices, policy, self.idle_seconds,
-                  keys.CHANGES_CHANNEL, ticket_id],
-        )  # fmt: skip
+        try:
+            outcome, session_id = await self._start(
+                keys=[devices, by_device, revoked],
+                args=[keys.session_prefix(ticket_id), device_id, new_session_id, now_ms,
+                      self.idle_seconds * 1000, max_devices, policy, self.idle_seconds,
+                      keys.CHANGES_CHANNEL, ticket_id],
+            )  # fmt: skip
+        except UNREACHABLE as exc:
+            raise self._unavailable(exc) from exc
+        if self.outage.down:
+            self.outage.over()
         return Slot(_text(outcome), _text(session_id))
 
     async def heartbeat(self, ticket_id: str, session_id: str, now_ms: int) -> str:
         """active | replaced | revoked | suspended | unknown (expired or lost)."""
         devices, _, revoked = keys.ticket_keys(ticket_id)
-        state = await self._heartbeat(
-            keys=[devices, revoked, keys.session_key(ticket_id, session_id)],
-            args=[session_id, now_ms, self.idle_seconds],
-        )
+        try:
+            state = await self._heartbeat(
+                keys=[devices, revoked, keys.session_key(ticket_id, session_id)],
+                args=[session_id, now_ms, self.idle_seconds],
+            )
+        except UNREACHABLE as exc:
+            raise self._unavailable(exc) from exc
+        if self.outage.down:
+            self.outage.over()
         return _text(state)
 
     async def end_session(self, ticket_id: str, session_id: str) -> bool:
         devices, by_device, _ = keys.ticket_keys(ticket_id)
-        removed = await self._end(
-            keys=[devices, by_device, keys.session_key(ticket_id, session_id)],
-            args=[session_id, keys.CHANGES_CHANNEL, ticket_id],
-        )
+        try:
+            removed = await self._end(
+                keys=[devices, by_device, keys.session_key(ticket_id, session_id)],
+                args=[session_id, keys.CHANGES_CHANNEL, ticket_id],
+            )
+        except UNREACHABLE as exc:
+            raise self._unavailable(exc) from exc
+        if self.outage.down:
+            self.outage.over()
         return bool(removed)
 
     async def session_state(self, ticket_id: str, session_id: str) -> str:
@@ -155,7 +192,14 @@ class ViewingStore:
                 return hit[0]
         generation = self._generation
         _, _, revoked = keys.ticket_keys(ticket_id)
-        state = _text(await self._state(keys=[revoked, keys.session_key(ticket_id, session_id)]))
+        try:
+            state = _text(
+                await self._state(keys=[revoked, keys.session_key(ticket_id, session_id)])
+            )
+        except UNREACHABLE as exc:
+            raise self._unavailable(exc) from exc
+        if self.outage.down:
+            self.outage.over()
         # Remember only what allows, and only if no change arrived meanwhile.
         if (
             state == "active"
@@ -177,19 +221,26 @@ class ViewingStore:
         self._cache.pop(ticket_id, None)
 
     async def listen(self) -> None:
-        """Hear the change channel until cancelled; remember nothing while deaf."""
+        """Hear the change channel until cancelled; remember nothing while deaf. Trying
+        again every second while Redis is away, it says so once, not every second."""
+        deaf = False
         while True:
             pubsub = self.client.pubsub()
             try:
                 await pubsub.subscribe(keys.CHANGES_CHANNEL)
                 self._listening = True
+                if deaf:
+                    deaf = False
+                    log.warning("viewing change channel heard again")
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         self.forget(_text(message["data"]))
             except asyncio.CancelledError:
                 raise
             except RedisError:
-                log.warning("viewing change channel lost; answering from Redis only")
+                if not deaf:
+                    deaf = True
+                    log.warning("viewing change channel lost; answering from Redis only")
             finally:
                 self._listening = False
                 self._cache.clear()

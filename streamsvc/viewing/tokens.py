@@ -102,13 +102,37 @@ class TokenSigner:
         try:
             body = json.loads(_unb64(payload))
             claims = Claims(
-                session_id=str(body["s"]), ticket_id=str(body["t"]), event_id=str(body["e"]),
-                qualities=tuple(body["q"]), extras=tuple(body["x"]),
-                issued_at=int(body["iat"]), expires_at=int(body["exp"]),
+                session_id=_text(body["s"]), ticket_id=_text(body["t"]),
+                event_id=_text(body["e"]), qualities=_texts(body["q"]),
+                extras=_texts(body["x"]), issued_at=_seconds(body["iat"]),
+                expires_at=_seconds(body["exp"]),
             )  # fmt: skip
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise InvalidToken("malformed token") from exc
         return claims
+
+
+# Claims are exactly what `sign` writes: a signed token of another shape (an exp that
+# is a float, infinite or in the year 300000) is malformed, never a crash.
+_MAX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
+def _seconds(value: object) -> int:
+    if type(value) is not int or not 0 <= value <= _MAX_SECONDS:
+        raise ValueError("not a Unix time in seconds")
+    return value
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("not a string")
+    return value
+
+
+def _texts(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ValueError("not a list")
+    return tuple(_text(item) for item in value)
 
 
 def signer_from_settings(settings: Settings) -> TokenSigner:

@@ -12,6 +12,8 @@ from streamsvc.embedded import free_port, stop_process, wait_for_port
 ROOT = Path(__file__).resolve().parents[2]
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
+# The README's configuration (Viewing): authorize is sent the normalised path ($uri, as
+# nginx serves it) and the token in a header, never in a logged query string.
 NGINX_CONF = """
 daemon off;
 master_process off;
@@ -21,14 +23,24 @@ error_log {dir}/error.log warn;
 pid {dir}/nginx.pid;
 events {{ worker_connections 64; }}
 http {{
-  access_log off;
+  log_format streamsvc '$remote_addr [$time_local] "$request_method $uri $server_protocol" '
+                       '$status $body_bytes_sent "$http_user_agent"';
+  access_log {dir}/access.log streamsvc;
   client_body_temp_path {dir}/tmp; proxy_temp_path {dir}/tmp; fastcgi_temp_path {dir}/tmp;
   uwsgi_temp_path {dir}/tmp; scgi_temp_path {dir}/tmp;
   types {{ application/vnd.apple.mpegurl m3u8; video/mp2t ts; }}
+  map $viewing_query_token $viewing_token {{
+    ""      $http_x_viewing_token;
+    default $viewing_query_token;
+  }}
   server {{
     listen 127.0.0.1:{port};
     root {dir}/www;
     location /live/ {{
+      location ~ "[^A-Za-z0-9._/-]" {{ return 403; }}
+      log_not_found off;
+      set $viewing_uri $uri;
+      set $viewing_query_token $arg_token;
       auth_request /_streamsvc_authorize;
     }}
     location = /_streamsvc_authorize {{
@@ -36,8 +48,8 @@ http {{
       proxy_pass {api}/v1/viewing/authorize;
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
-      proxy_set_header X-Original-URI $request_uri;
-      proxy_set_header Authorization $http_authorization;
+      proxy_set_header X-Original-URI $viewing_uri;
+      proxy_set_header X-Viewing-Token $viewing_token;
     }}
   }}
 }}
@@ -79,6 +91,10 @@ class Nginx:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         wait_for_port(self.port, self.process)
+
+    @property
+    def access_log(self) -> str:
+        return (self.directory / "access.log").read_text()
 
     @property
     def base_url(self) -> str:

@@ -1,8 +1,12 @@
 """A paid viewer watches through a real nginx (auth_request) in front of an HLS stream
-that ffmpeg made: with the token 200, without 401, SD token on HD 403, after a refund 403."""
+that ffmpeg made: with the token 200, without 401, SD token on HD 403, after a refund 403.
+nginx normalises the path and authorize judges that one: no traversal, encoding or case
+trick reaches another event's or a higher quality's files, and no token reaches a log."""
 
 from __future__ import annotations
 
+import http.client
+import shutil
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -108,6 +112,7 @@ def test_watching_through_nginx(media_stack: None, api: httpx.Client, live_api: 
             assert (
                 cdn.get(sd, headers={"Authorization": f"Bearer {tokens['sd']}"}).status_code == 200
             )
+            _tricks_do_not_pass(nginx, www, event["id"], tokens)
 
             # A refund cuts access at once.
             ok(api.post(f"/v1/orders/{orders['hd']['id']}/refunds", headers=staff, json={}), 202)
@@ -126,3 +131,63 @@ def test_watching_through_nginx(media_stack: None, api: httpx.Client, live_api: 
             )
     finally:
         nginx.stop()
+
+
+OTHER = "evt_0ther0event0000000000"
+
+
+def _raw(nginx: Nginx, target: str, headers: dict[str, str] | None = None) -> int:
+    """The status of a GET of `target` sent byte for byte (httpx would resolve the dots)."""
+    connection = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=10)
+    try:
+        connection.request("GET", target, headers=headers or {})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def _tricks_do_not_pass(nginx: Nginx, www: Path, event_id: str, tokens: dict[str, str]) -> None:
+    """Another event's UHD and this event's UHD lie on the origin, a path trick away."""
+    shutil.copytree(www / "live" / event_id / "hd", www / "live" / OTHER / "uhd")
+    shutil.copytree(www / "live" / event_id / "hd", www / "live" / event_id / "uhd")
+    sd = {"Authorization": f"Bearer {tokens['sd']}"}
+    e, playlist = event_id, "index.m3u8"
+    refused = {
+        f"/live/{e}/../{OTHER}/uhd/{playlist}": 403,
+        f"/live/{e}/sd/../../{OTHER}/uhd/{playlist}": 403,
+        f"/live/{e}/%2e%2e/{OTHER}/uhd/{playlist}": 403,
+        f"/live/{e}/%2E%2E/{OTHER}/uhd/{playlist}": 403,
+        f"/live/{e}/.%2e/{OTHER}/uhd/{playlist}": 403,
+        f"/live/{e}/%2e%2e%2f{OTHER}/uhd/{playlist}": 403,
+        f"/live/{e}/%252e%252e/{OTHER}/uhd/{playlist}": 403,  # nginx: a literal % (guard)
+        f"/live/%65vt_{OTHER[4:]}/uhd/{playlist}": 403,
+        f"/live/{e}/./uhd/{playlist}": 403,
+        f"/live/{e}/sd/../uhd/{playlist}": 403,
+        f"/live/{e}/%75hd/{playlist}": 403,
+        f"/live/{e}/%55HD/{playlist}": 403,
+        f"/live/{e}/UHD/{playlist}": 403,
+        f"/live/{e}/sd;v=1/{playlist}": 403,  # guard
+        f"/live/{e}/sd/{playlist}%0d%0aX-Original-URI:%20/live/{e}/sd/{playlist}": 403,  # guard
+        f"/live/{e}/sd/more/{playlist}": 403,
+        f"/live/{e}/sd/{playlist}%00": 400,  # nginx itself
+        "/live/../../etc/passwd": 400,  # nginx itself: above the root
+    }
+    for target, status in refused.items():
+        assert _raw(nginx, target, sd) == status, target
+    assert (
+        _raw(nginx, f"/live/{e}/%48D/{playlist}", {"Authorization": f"Bearer {tokens['hd']}"})
+        == 403
+    )
+    # What the tricks land on when it is the token's own stream plays, as nginx serves it.
+    allowed = (f"/live/{OTHER}/../{e}/sd/{playlist}", f"/live/{e}/%73d/{playlist}",
+               f"/live//{e}/./sd/{playlist}")  # fmt: skip
+    for target in allowed:
+        assert _raw(nginx, target, sd) == 200, target
+    # The token as a query parameter or a header; never in nginx's logs.
+    assert _raw(nginx, f"/live/{e}/sd/{playlist}?token={tokens['sd']}") == 200
+    assert _raw(nginx, f"/live/{e}/sd/{playlist}", {"X-Viewing-Token": tokens["sd"]}) == 200
+    assert _raw(nginx, f"/live/{e}/hd/{playlist}?token={tokens['sd']}") == 403
+    assert _raw(nginx, f"/live/{e}/sd/{playlist}?token=garbage") == 401
+    logs = nginx.access_log + (nginx.directory / "error.log").read_text()
+    assert f"/live/{e}/sd/{playlist}" in logs
+    assert not any(token in logs for token in tokens.values())

@@ -12,7 +12,6 @@ from starlette.testclient import TestClient
 
 from streamsvc.db import Database
 from streamsvc.kit.clock import FixedClock
-from tests.conftest import RecordingQueue
 from tests.factories import VenueHandle, make_event, make_performer, make_venue, ok
 from tests.finance.books import StripeBooks
 from tests.orders import scenarios as s
@@ -35,7 +34,7 @@ class World:
 
     def _settle(self, evt: dict[str, Any]) -> None:
         s.deliver(self.client, evt)
-        s.drain(self.database, self.clock, RecordingQueue().enqueue)
+        s.drain(self.database, self.clock)
 
     def buy(self, lines: list[tuple[int, int]], *, pending: bool = False) -> dict[str, Any]:
         """An order of (tier index, quantity) lines, paid: Stripe charged its total."""

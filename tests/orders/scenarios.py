@@ -4,7 +4,7 @@ means to deliver them (signed) to the webhook and run the inbox as the worker wo
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from sqlmodel import col, select
@@ -86,7 +86,7 @@ def deliver(client: TestClient, evt: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def drain(database: Database, clock: FixedClock, enqueue: Callable[[str, str], None]) -> int:
+def drain(database: Database, clock: FixedClock) -> int:
     """Process every received inbox row, as the worker's task does."""
     with database.unit_of_work() as uow:
         waiting = list(
@@ -94,7 +94,7 @@ def drain(database: Database, clock: FixedClock, enqueue: Callable[[str, str], N
         )
     for event_id in waiting:
         with database.unit_of_work() as uow:
-            webhooks.process(uow, event_id, clock.now(), enqueue)
+            webhooks.process(uow, event_id, clock.now())
     return len(waiting)
 
 
@@ -107,12 +107,9 @@ class Worker:
     ) -> None:
         self.database, self.clock, self.sent = database, clock, sent
         self.done = 0  # how much of `sent` was worked off
-        # What processing enqueued in turn, directly or through the handlers of the
-        # domain events it raised: the `followups` fixture's list, shared with the bus.
+        # What processing enqueued in turn, through the handlers of the domain events
+        # it raised: the `followups` fixture's list, shared with the bus.
         self.followups = followups
-
-    def enqueue(self, name: str, *args: str) -> None:
-        self.followups.append((name, args))
 
     def run(self) -> list[str]:
         """Process what was enqueued since the last run; the event ids processed."""
@@ -124,7 +121,7 @@ class Worker:
 
     def process(self, event_id: str) -> str:
         with self.database.unit_of_work() as uow:
-            return webhooks.process(uow, event_id, self.clock.now(), self.enqueue)
+            return webhooks.process(uow, event_id, self.clock.now())
 
 
 def snapshot(database: Database, order_id: str, event_ids: Iterable[str]) -> dict[str, Any]:

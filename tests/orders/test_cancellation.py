@@ -27,8 +27,11 @@ BATCH = 2
 class Shop:
     """An event on sale with four paid orders (one ticket each) and one pending."""
 
-    def __init__(self, client: TestClient, database: Database, clock: FixedClock) -> None:
+    def __init__(
+        self, client: TestClient, database: Database, clock: FixedClock, followups: RecordingQueue
+    ) -> None:
         self.client, self.database, self.clock = client, database, clock
+        self.followups = followups  # what the bus of `database` enqueues
         self.venue: VenueHandle = make_venue(client)
         self.event: dict[str, Any] = published_event(client, self.venue, clock.now())
         self.tier_id: str = make_tier(client, self.venue, self.event["id"], name="Limited",
@@ -40,9 +43,9 @@ class Shop:
         order: dict[str, Any] = buy(self.client, self.event["id"], self.tier_id)
         return order
 
-    def pay(self, order: dict[str, Any], followups: RecordingQueue | None = None) -> dict[str, Any]:
+    def pay(self, order: dict[str, Any]) -> dict[str, Any]:
         s.deliver(self.client, s.succeeded(order))
-        s.drain(self.database, self.clock, (followups or RecordingQueue()).enqueue)
+        s.drain(self.database, self.clock)
         return order
 
     def order(self, order_id: str) -> Any:
@@ -75,8 +78,10 @@ class Shop:
 
 
 @pytest.fixture
-def shop(client: TestClient, database: Database, clock: FixedClock) -> Shop:
-    return Shop(client, database, clock)
+def shop(
+    client: TestClient, database: Database, clock: FixedClock, followups: RecordingQueue
+) -> Shop:
+    return Shop(client, database, clock, followups)
 
 
 def _submissions(queue: RecordingQueue) -> list[str]:
@@ -124,13 +129,13 @@ def test_the_request_answers_at_once_and_refuses_access_without_touching_orders(
     })  # fmt: skip
     assert sale.status_code == 409 and sale.json()["error"]["code"] == "sales_closed"
     # A pending order whose payment still comes in is refunded at once, not sold.
-    paid_late = RecordingQueue()
-    shop.pay(shop.pending, paid_late)
+    shop.followups.sent.clear()
+    shop.pay(shop.pending)
     late = shop.order(shop.pending["id"])
     assert late["status"] == "cancelled"
     assert {t["status"] for t in late["tickets"]} <= {"revoked"}
     assert [(r["origin"], r["amount"]) for r in late["refunds"]] == [("event_cancelled", 2000)]
-    assert _submissions(paid_late) == [late["refunds"][0]["id"]]
+    assert _submissions(shop.followups) == [late["refunds"][0]["id"]]
     # Cancelling again while the job has not finished answers that same job.
     assert shop.cancel()["id"] == job["id"]
 
@@ -139,13 +144,14 @@ def test_the_job_settles_the_orders_batch_by_batch(
     shop: Shop, database: Database, clock: FixedClock, redis_client: redis.Redis
 ) -> None:
     job_id = shop.cancel()["id"]
-    followups, ids = RecordingQueue(), shop.order_ids()
+    followups, ids = shop.followups, shop.order_ids()
+    followups.sent.clear()
     assert len(ids) == 5  # three batches of at most 2
 
     progress = []
     finished = False
     while not finished:
-        finished = cancellation.run_batch(database, job_id, clock.now(), followups.enqueue, BATCH)
+        finished = cancellation.run_batch(database, job_id, clock.now(), BATCH)
         job = shop.job(job_id)
         progress.append((job["status"], job["progress"]["done"], job["progress"]["total"]))
         settled = ids[: job["progress"]["done"]]
@@ -178,9 +184,10 @@ def test_the_job_settles_the_orders_batch_by_batch(
     assert (limited["sold"], limited["held"]) == (4, 0)
 
     # Running the finished job again changes nothing and enqueues nothing.
-    before, more = shop.stored(), RecordingQueue()
-    cancellation.run(database, job_id, clock.now(), more.enqueue, BATCH)
-    assert shop.stored() == before and more.sent == []
+    before = shop.stored()
+    followups.sent.clear()
+    cancellation.run(database, job_id, clock.now(), BATCH)
+    assert shop.stored() == before and followups.sent == []
     assert shop.job(job_id)["progress"] == {"done": 5, "total": 5}
 
 
@@ -189,12 +196,14 @@ def test_a_crash_between_batches_resumes_and_refunds_nothing_twice(
 ) -> None:
     job_id = shop.cancel()["id"]
     ids = shop.order_ids()
-    first = RecordingQueue()
-    assert not cancellation.run_batch(database, job_id, clock.now(), first.enqueue, BATCH)
+    shop.followups.sent.clear()
+    assert not cancellation.run_batch(database, job_id, clock.now(), BATCH)
+    first = _submissions(shop.followups)
     # The worker dies here; the task is delivered again and runs the job from the start.
     clock.advance(minutes=1)
-    second = RecordingQueue()
-    cancellation.run(database, job_id, clock.now(), second.enqueue, BATCH)
+    shop.followups.sent.clear()
+    cancellation.run(database, job_id, clock.now(), BATCH)
+    second = _submissions(shop.followups)
 
     job = shop.job(job_id)
     assert (job["status"], job["progress"]) == ("succeeded", {"done": 5, "total": 5})
@@ -210,6 +219,6 @@ def test_a_crash_between_batches_resumes_and_refunds_nothing_twice(
             assert order["refunds"] == []
     # The resumed run took up after the first batch: it asked for no refund twice.
     first_batch = [refunded[i] for i in ids[:BATCH] if i in refunded]
-    assert sorted(_submissions(first)) == sorted(first_batch)
-    assert sorted(_submissions(second)) == sorted(set(refunded.values()) - set(first_batch))
+    assert sorted(first) == sorted(first_batch)
+    assert sorted(second) == sorted(set(refunded.values()) - set(first_batch))
     assert job["result"]["refunds_requested"] == 4

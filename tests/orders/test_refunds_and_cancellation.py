@@ -32,7 +32,7 @@ def _paid_order(client: TestClient, database: Database, clock: FixedClock, local
     order = buy(client, event_id, tier_id, quantity=quantity)
     pay_with_card(localstripe, order["payment"]["payment_intent_id"])
     s.deliver(client, s.succeeded(order))
-    s.drain(database, clock, RecordingQueue().enqueue)
+    s.drain(database, clock)
     result: dict[str, Any] = order
     return result
 
@@ -88,7 +88,7 @@ def test_partial_refund_keeps_tickets_and_is_bounded(
 
 def test_cancelling_an_event_refunds_everyone_once(
     client: TestClient, clock: FixedClock, database: Database, gateway: PaymentGateway,
-    localstripe: str, shop: Any, queue: RecordingQueue,
+    localstripe: str, shop: Any, queue: RecordingQueue, followups: RecordingQueue,
 ) -> None:  # fmt: skip
     venue, event, tier_id = shop
     paid = [
@@ -105,9 +105,9 @@ def test_cancelling_an_event_refunds_everyone_once(
     )
     # The job (tests/orders/test_cancellation.py runs it batch by batch) revokes the
     # tickets, stops the pending order and records the refunds; a worker sends them.
-    followups = RecordingQueue()
-    cancellation.run(database, job["id"], clock.now(), followups.enqueue)
-    cancellation.run(database, job["id"], clock.now(), followups.enqueue)  # a re-run
+    followups.sent.clear()
+    cancellation.run(database, job["id"], clock.now())
+    cancellation.run(database, job["id"], clock.now())  # a re-run
     submissions = [args[0] for name, args in followups.sent if name == "payments.submit_refund"]
     assert len(submissions) == 2
     for refund_id in submissions:
@@ -129,9 +129,9 @@ def test_cancelling_an_event_refunds_everyone_once(
     # Nothing is for sale, and cancelling again does not start a second refund.
     again = client.post(f"/v1/events/{event['id']}/cancel", headers=venue.headers)
     assert again.status_code == 202 and again.json()["id"] != job["id"]
-    more = RecordingQueue()
-    cancellation.run(database, again.json()["id"], clock.now(), more.enqueue)
-    assert "payments.submit_refund" not in more.names()
+    followups.sent.clear()
+    cancellation.run(database, again.json()["id"], clock.now())
+    assert "payments.submit_refund" not in followups.names()
     for order in paid:
         assert (
             len(ok(client.get(f"/v1/orders/{order['id']}", headers=venue.headers))["refunds"]) == 1
@@ -145,7 +145,7 @@ def test_a_lost_webhook_loses_no_sale(
     venue, event, tier_id = shop
     order = buy(client, event["id"], tier_id, quantity=2)
     pay_with_card(localstripe, order["payment"]["payment_intent_id"])  # the webhook never comes
-    reconcile_pending(database, gateway, order["id"], clock.now(), followups.enqueue)
+    reconcile_pending(database, gateway, order["id"], clock.now())
     staff = ok(client.get(f"/v1/orders/{order['id']}", headers=venue.headers))
     assert staff["status"] == "paid" and len(staff["tickets"]) == 2
     assert followups.names() == ["orders.send_tickets"]
@@ -166,8 +166,8 @@ def test_unpaid_orders_expire_cancel_their_intent_and_free_the_seats(
     with database.unit_of_work() as uow:
         due = expired_pending(uow.session, clock.now())
     assert due == [order["id"]]
-    expire(database, gateway, order["id"], clock.now(), RecordingQueue().enqueue)
-    expire(database, gateway, order["id"], clock.now(), RecordingQueue().enqueue)  # idempotent
+    expire(database, gateway, order["id"], clock.now())
+    expire(database, gateway, order["id"], clock.now())  # idempotent
     assert ok(client.get(f"/v1/orders/{order['id']}", headers=venue.headers))["status"] == "expired"
     intent = get_object(localstripe, f"/v1/payment_intents/{order['payment']['payment_intent_id']}")
     assert intent["status"] == "canceled"

@@ -230,23 +230,24 @@ def test_payment_after_expiry_takes_the_seats_back_if_free(
     _expire_all(database, clock, settings)
     assert ok(client.get(f"/v1/orders/{order['id']}", headers=venue.headers))["status"] == "expired"
     s.deliver(client, s.succeeded(order))
-    s.drain(database, clock, RecordingQueue().enqueue)
+    s.drain(database, clock)
     state = _state(client, venue, order["id"], event["id"], tier_id)
     assert (state["status"], state["sold"], state["held"]) == ("paid", 2, 0)
 
 
 def test_payment_after_expiry_is_refunded_when_sold_out(
-    client: TestClient, clock: FixedClock, database: Database, shop: Any, settings: Settings
-) -> None:
+    client: TestClient, clock: FixedClock, database: Database, shop: Any, settings: Settings,
+    followups: RecordingQueue,
+) -> None:  # fmt: skip
     venue, event, tier_id = shop
     late = buy(client, event["id"], tier_id, quantity=2)
     clock.advance(minutes=settings.reservation_minutes + 1)
     _expire_all(database, clock, settings)
     rest = buy(client, event["id"], tier_id, quantity=9, email="quick@example.org")
     s.deliver(client, s.succeeded(rest))
-    followups = RecordingQueue()
+    followups.sent.clear()
     s.deliver(client, s.succeeded(late))
-    s.drain(database, clock, followups.enqueue)
+    s.drain(database, clock)
     state = _state(client, venue, late["id"], event["id"], tier_id)
     assert state["status"] == "refunded"
     assert state["tickets"] == []
@@ -263,4 +264,4 @@ def _expire_all(database: Database, clock: FixedClock, settings: Settings) -> No
     with database.unit_of_work() as uow:
         due = expired_pending(uow.session, clock.now())
     for order_id in due:
-        expire(database, gateway, order_id, clock.now(), RecordingQueue().enqueue)
+        expire(database, gateway, order_id, clock.now())

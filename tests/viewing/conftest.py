@@ -16,7 +16,6 @@ from streamsvc.db import Database
 from streamsvc.kit.clock import FixedClock
 from streamsvc.viewing import keys
 from streamsvc.viewing.store import ViewingStore
-from tests.conftest import RecordingQueue
 from tests.factories import VenueHandle, buy, make_event, make_tier, make_venue, ok, put_split_rule
 from tests.orders import scenarios as s
 
@@ -33,7 +32,7 @@ class Show:
     def paid_tickets(self, tier: str, quantity: int = 1) -> tuple[dict[str, Any], list[str]]:
         order = buy(self.client, self.event["id"], self.tiers[tier]["id"], quantity=quantity)
         s.deliver(self.client, s.succeeded(order))
-        s.drain(self.database, self.clock, RecordingQueue().enqueue)
+        s.drain(self.database, self.clock)
         view = ok(self.client.get(f"/v1/orders/{order['id']}", headers=self.venue.headers))
         return order, [t["code"] for t in view["tickets"]]
 
@@ -53,7 +52,7 @@ class Show:
         return self.client.post("/v1/viewing/heartbeat", headers={"X-Viewing-Token": token})
 
     def drain(self) -> None:
-        s.drain(self.database, self.clock, RecordingQueue().enqueue)
+        s.drain(self.database, self.clock)
 
 
 # How long authorize answers an active session from memory in production (the default);

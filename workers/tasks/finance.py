@@ -8,6 +8,7 @@ from typing import Any
 from celery import shared_task
 from sqlmodel import select
 
+from streamsvc.finance.events import ReconciliationRequested
 from streamsvc.finance.recent import start_recent_jobs
 from streamsvc.finance.reconciliation import Outcome, reconcile_event
 from streamsvc.jobs.models import FINISHED_JOB, Job, JobStatus
@@ -66,10 +67,6 @@ def reconcile_recent(self: StreamsvcTask) -> int:
     with self.unit_of_work() as uow:
         started = start_recent_jobs(uow.session, resources.gateway, resources.clock.now(),
                                     lookback)  # fmt: skip
-
-        def enqueue() -> None:
-            for job_id in started:
-                self.enqueue("finance.reconcile", job_id)
-
-        uow.after_commit(enqueue)
+        for job_id in started:
+            uow.emit(ReconciliationRequested(job_id))
     return len(started)

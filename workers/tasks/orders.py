@@ -37,8 +37,7 @@ def expire_reservations(self: StreamsvcTask) -> int:
     with self.unit_of_work() as uow:
         due = expired_pending(uow.session, resources.clock.now())
     for order_id in due:
-        fulfilment.expire(resources.database, resources.gateway, order_id, resources.clock.now(),
-                          self.enqueue)  # fmt: skip
+        fulfilment.expire(resources.database, resources.gateway, order_id, resources.clock.now())
     return len(due)
 
 
@@ -51,7 +50,7 @@ def check_pending_payments(self: StreamsvcTask) -> int:
         waiting = stale_pending(uow.session, older_than)
     for order_id in waiting:
         fulfilment.reconcile_pending(resources.database, resources.gateway, order_id,
-                                     resources.clock.now(), self.enqueue)  # fmt: skip
+                                     resources.clock.now())  # fmt: skip
     return len(waiting)
 
 
@@ -69,7 +68,7 @@ def run_cancellation(self: StreamsvcTask, job_id: str) -> None:
     """Settle a cancelled event's orders in batches; a re-run resumes, refunding nothing twice."""
     resources = self.resources
     try:
-        cancellation.run(resources.database, job_id, resources.clock.now(), self.enqueue)
+        cancellation.run(resources.database, job_id, resources.clock.now())
     except Exception as exc:
         log.warning("cancellation job %s interrupted: %r; retrying", job_id, exc)
         raise self.retry(exc=exc, countdown=min(600, 10 * 2**self.request.retries)) from exc

@@ -26,10 +26,15 @@ MONEY: dict[str, Any] = {
     name="payments.process_stripe_event", max_retries=8, **MONEY
 )
 def process_stripe_event(self: StreamsvcTask, event_id: str) -> str:
-    """Apply one stored Stripe event; retried with backoff, marked failed at the end."""
+    """Apply one stored Stripe event; retried with backoff, marked failed at the end, or
+    at once when the event is malformed."""
     try:
         with self.unit_of_work() as uow:
-            return webhooks.process(uow, event_id, self.resources.clock.now(), self.enqueue)
+            return webhooks.process(uow, event_id, self.resources.clock.now())
+    except inbox.MalformedEvent as exc:  # rolled back; a retry would fail the same way
+        with self.unit_of_work() as uow:
+            inbox.mark_failed(uow.session, event_id, str(exc), self.resources.clock.now())
+        return "failed"
     except Exception as exc:
         if self.request.retries >= self.max_retries:
             with self.unit_of_work() as uow:

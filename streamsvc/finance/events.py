@@ -1,0 +1,17 @@
+"""What the finance domain raises for others to act on after the commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from streamsvc.kit.events import DomainEvent
+
+
+@dataclass(frozen=True)
+class ReconciliationRequested(DomainEvent):
+    """A reconciliation job exists: a worker carries it out (a finished job is not
+    run again). Must not be lost: the job would stay queued."""
+
+    durable: ClassVar[bool] = True
+    job_id: str
