@@ -87,7 +87,7 @@ def test_viewing_answers_503_with_retry_after_while_redis_is_down(
         assert (srs.status_code, srs.json()) == (200, {"code": 503})
         ome = redis_down.post("/v1/viewing/hooks/ome", json={"request": {
             "direction": "outgoing", "status": "opening",
-            "url": f"ws://media/live/{event_id}/hd?token={token}",
+            "url": f"ws://media/{event_id}/hd?token={token}",  # OME: /{app}/{stream}
         }})  # fmt: skip
         assert (ome.status_code, ome.json()) == (
             200, {"allowed": False, "reason": "dependency_unavailable"}
