@@ -58,9 +58,6 @@ class MessageBus:
     def register(self, kind: type[E], handler: Callable[[E], None]) -> None:
         self._handlers.setdefault(kind, []).append(handler)
 
-    def handlers(self, kind: type[DomainEvent]) -> list[Handler]:
-        return list(self._handlers.get(kind, []))
-
     def handle(self, event: DomainEvent) -> None:
         """Run every handler; raise the first failure after trying them all (the event
         then stays pending in the outbox, and every handler runs again: idempotent)."""

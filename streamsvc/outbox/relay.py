@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
 from sqlmodel import col, select
 
 from streamsvc.db import Database
@@ -52,12 +51,3 @@ def relay(database: Database, bus: MessageBus, now: datetime, batch: int = 100) 
                 applied += 1
             uow.session.add(message)
     return applied
-
-
-def backlog(database: Database) -> int:
-    """Messages not yet applied (for /metrics and /readyz)."""
-    with database.unit_of_work() as uow:
-        count: int = uow.session.exec(
-            select(func.count()).where(col(OutboxMessage.done_at).is_(None))
-        ).one()
-    return count
