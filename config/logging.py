@@ -80,6 +80,9 @@ def configure_logging(settings: Settings) -> None:
                 "uvicorn.error": {"handlers": [], "propagate": True},
                 # Embedded-server chatter (initdb output and such) is not news.
                 "pgserver": {"level": "WARNING"},
+                # The Stripe library logs whole API answers at debug, PaymentIntents'
+                # client_secret among them, and every request at info.
+                "stripe": {"level": "WARNING"},
             },
         }
     )

@@ -42,6 +42,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5},
+        # A database error's text would otherwise carry the statement's values (a
+        # ticket code on insert) into tracebacks and Celery's failure lines.
+        hide_parameters=True,
     )
 
 
@@ -115,6 +118,10 @@ class Database:
         staged: Any = None
         try:
             yield uow
+            # Flush first: a flush may raise events of its own (the catalogue cache's
+            # watcher raises one when the catalogue is written), and they must be
+            # collected with the rest, not lost in the commit's implicit flush.
+            uow.session.flush()
             events = uow.session.events
             if events and self.bus is not None:
                 staged = self.bus.stage(uow.session, events)

@@ -3,6 +3,10 @@
 A request under a key first `claim`s it (in the same transaction as its effect);
 the answer is stored with `complete`. Another body under the same key is a 409.
 A claim whose request died before completing can be resumed from `resource_id`.
+
+The scope names the route and the requester: a replay hands back the first answer,
+secrets in it included (an order token), so a scope must be one only the first
+requester can reach again (a venue's API key, or a buyer's e-mail for public buying).
 """
 
 from __future__ import annotations

@@ -2,7 +2,11 @@
 
 Price and capacity never drop below what is sold: capacity stays at or above
 sold + held (the database enforces it too), and the price of a tier with sales
-may rise but not fall, so no buyer paid more than the tier now costs.
+may rise but not fall, so no buyer paid more than the tier now costs. A price (and
+a pay-what-you-want minimum) is 0 (free: its tickets are issued without a payment) or
+at least what the payment provider can charge in the event's currency
+(payments/minimums.py): a tier nobody can pay for is refused when it is priced, not
+when the first buyer meets it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from streamsvc import audit
 from streamsvc.catalog.events import status_of, tier_window_problems
 from streamsvc.catalog.lifecycle import EventStatus
 from streamsvc.catalog.models import Event, Tier
@@ -24,6 +29,7 @@ from streamsvc.catalog.schemas import (
 )
 from streamsvc.errors import Conflict, ValidationFailed
 from streamsvc.kit.ids import new_id
+from streamsvc.payments.minimums import charge_minimum
 from streamsvc.venues.tenancy import owned
 
 
@@ -67,6 +73,7 @@ def update_tier(
         if name in changes and changes[name] is None:
             raise ValidationFailed("This field cannot be cleared.", fields={name: "cannot be null"})
     old_price, committed = tier.price_amount, tier.sold + tier.held
+    old_minimum, old_capacity = tier.pwyw_min_amount, tier.capacity
     _apply(tier, changes, event, creating=False)
     if committed and tier.price_amount < old_price:
         raise Conflict(
@@ -81,7 +88,29 @@ def update_tier(
             fields={"capacity": f"at least {committed}"},
         )
     session.add(tier)
+    _record_changes(session, tier, (old_price, old_minimum, old_capacity), event.currency)
     return tier
+
+
+def _record_changes(
+    session: Session, tier: Tier, before: tuple[int, int | None, int | None], currency: str
+) -> None:
+    """What buyers pay and how many may buy are audited (`before`: price, pay-what-you-
+    want minimum, capacity); names and windows are not."""
+    old_price, old_minimum, old_capacity = before
+    price: dict[str, object] = {}
+    if tier.price_amount != old_price:
+        price["price_amount"] = audit.change(old_price, tier.price_amount)
+    if tier.pwyw_min_amount != old_minimum:
+        price["pwyw_min_amount"] = audit.change(old_minimum, tier.pwyw_min_amount)
+    if price:
+        audit.record(session, venue_id=tier.venue_id, action="tier.price_changed",
+                     object_type="tier", object_id=tier.id,
+                     changes={**price, "currency": currency})  # fmt: skip
+    if tier.capacity != old_capacity:
+        audit.record(session, venue_id=tier.venue_id, action="tier.capacity_changed",
+                     object_type="tier", object_id=tier.id,
+                     changes={"capacity": audit.change(old_capacity, tier.capacity)})  # fmt: skip
 
 
 def _require_open(event: Event, now: datetime) -> None:
@@ -125,6 +154,9 @@ def _apply(tier: Tier, changes: dict[str, Any], event: Event, *, creating: bool)
             problems["pay_what_you_want.suggested_amount"] = "must be at least min_amount"
         if tier.price_amount < tier.pwyw_min_amount:
             problems["price_amount"] = "must be at least pay_what_you_want.min_amount"
+    priced = creating or "price_amount" in changes or "pay_what_you_want" in changes
+    below = _below_charge_minimum(tier, event.currency) if priced else {}
+    problems = below | problems  # "required" says more than "too low"
     if tier.in_venue and tier.capacity is None:
         problems["capacity"] = "in-venue tiers need a capacity"
     problems.update(
@@ -132,7 +164,26 @@ def _apply(tier: Tier, changes: dict[str, Any], event: Event, *, creating: bool)
          for key, msg in tier_window_problems(tier, event).items()}
     )  # fmt: skip
     if problems:
-        raise ValidationFailed("The tier is not valid.", fields=problems)
+        minimum = {"minimum_amount": charge_minimum(event.currency), "currency": event.currency}
+        raise ValidationFailed(
+            "The tier is not valid.", fields=problems, details=minimum if below else None
+        )
+
+
+def _below_charge_minimum(tier: Tier, currency: str) -> dict[str, str]:
+    """A price no card payment can carry is refused when it is set, not when a buyer
+    meets it. 0 is allowed: a free tier (or a pay-what-you-want tier whose buyers may
+    choose free) is ordered without any payment (orders/placing.py). Only checked when
+    the price changes: a tier made before this rule keeps working for its other fields."""
+    minimum = charge_minimum(currency)
+    units = f"{currency} minor units: the payment provider's minimum"
+    problem = f"0 (free) or at least {minimum} ({units})"
+    found: dict[str, str] = {}
+    if tier.pwyw_min_amount is not None and 0 < tier.pwyw_min_amount < minimum:
+        found["pay_what_you_want.min_amount"] = problem
+    if 0 < tier.price_amount < minimum:
+        found["price_amount"] = problem
+    return found
 
 
 def list_tiers(session: Session, venue_id: str, event_id: str) -> list[Tier]:

@@ -17,6 +17,7 @@ from streamsvc.catalog.schemas import ObjectId
 from streamsvc.errors import NotFound, ValidationFailed
 from streamsvc.finance import export_files, exports, party_statement
 from streamsvc.http.endpoint import Access, Call, endpoint
+from streamsvc.kit.described import money
 from streamsvc.kit.validation import Day
 from streamsvc.notifications.mail import Locale, choose_locale
 from streamsvc.venues.models import Venue
@@ -49,44 +50,44 @@ class StatementQuery(Period):
 class SplitMoney(BaseModel):
     """The money columns, in minor units (the split's waterfall and the party's part)."""
 
-    gross: int
-    refunds: int
-    disputes: int
-    vat: int
-    stripe_fees: int
-    platform_fee: int
-    costs: int
-    distributable: int
-    party_amount: int
+    gross: int = Field(description=money("What buyers paid"))
+    refunds: int = Field(description=money("Refunded to buyers"))
+    disputes: int = Field(description=money("Withdrawn by disputes and not reinstated"))
+    vat: int = Field(description=money("VAT on what buyers kept paying"))
+    stripe_fees: int = Field(description=money("Stripe's fees, dispute fees included"))
+    platform_fee: int = Field(description=money("The platform's fee"))
+    costs: int = Field(description=money("Costs recouped"))
+    distributable: int = Field(description=money("What is left for the parties"))
+    party_amount: int = Field(description=money("The party's part (its ledger entry)"))
 
 
 class SplitRow(SplitMoney):
-    venue: str
-    event_id: str
-    event_title: str
-    event_date: date
-    party_type: str
-    party_id: str
-    party_name: str
-    share_bps: int
-    currency: str
-    split_rule_version: int
-    period: str
-    posted_at: datetime
-    ledger_reference: str
+    venue: str = Field(description="The venue's name.")
+    event_id: str = Field(description="The event's id (`evt_…`).")
+    event_title: str = Field(description="The event's title.")
+    event_date: date = Field(description="The event's local start date (YYYY-MM-DD).")
+    party_type: str = Field(description="`venue` or `performer`; empty when the split pays nobody.")
+    party_id: str = Field(description="The party's id; empty when the split pays nobody.")
+    party_name: str = Field(description="The party's name; empty when the split pays nobody.")
+    share_bps: int = Field(description="The party's share in basis points (10000 is 100 %).")
+    currency: str = Field(description="ISO 4217 code of the row's amounts.")
+    split_rule_version: int = Field(description="The split-rule version the split used.")
+    period: str = Field(description="The split's period.")
+    posted_at: datetime = Field(description="When the split was posted: RFC 3339 with offset.")
+    ledger_reference: str = Field(description="The split's ledger reference (`split:…`).")
 
 
 class SplitTotals(SplitMoney):
-    rows: int
-    currencies: list[str]
+    rows: int = Field(description="How many rows the export has.")
+    currencies: list[str] = Field(description="The currencies the totals add up (ISO 4217).")
 
 
 class SplitExport(BaseModel):
     """`format=json`; csv and xlsx carry the same columns, in major units, and totals."""
 
-    columns: list[str]
-    data: list[SplitRow]
-    totals: SplitTotals
+    columns: list[str] = Field(description="The column names, in the CSV's order.")
+    data: list[SplitRow] = Field(description="One row per split posting and party.")
+    totals: SplitTotals = Field(description="Party amounts summed; the waterfall once per split.")
 
 
 def _window(call: Call, period: Period) -> tuple[exports.SplitFilter, date, date]:

@@ -7,32 +7,43 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from streamsvc.catalog.schemas import ObjectId
+from streamsvc.kit.described import id_of, when
 from streamsvc.kit.validation import Timestamp, WriteModel
 
 
 class ReconciliationCreate(WriteModel):
     """One event, or every event of the venue with money activity in [from, to)."""
 
-    event_id: ObjectId | None = None
-    from_: Timestamp | None = Field(default=None, alias="from")
-    to: Timestamp | None = None
+    event_id: ObjectId | None = Field(
+        default=None, description="Reconcile this event (`evt_…`); else by period."
+    )
+    from_: Timestamp | None = Field(
+        default=None, alias="from", description=when("Start of the period, included")
+    )
+    to: Timestamp | None = Field(
+        default=None, description=when("End of the period, excluded; by default now")
+    )
 
     model_config = {"populate_by_name": True}
 
 
 class FindingsQuery(BaseModel):
     model_config = {"extra": "forbid"}
-    event_id: ObjectId | None = None
+    event_id: ObjectId | None = Field(default=None, description="Only this event's findings.")
 
 
 class Finding(BaseModel):
-    id: str
-    event_id: str | None
-    kind: str
-    reference: str
-    detail: str
-    created_at: datetime
+    id: str = Field(description=id_of("the finding", "fnd"))
+    event_id: str | None = Field(description="The event it concerns; null: none matched.")
+    kind: str = Field(
+        description="`missing_in_stripe`, `amount_mismatch`, `currency_mismatch`, "
+        "`unbalanced`, `changed_in_stripe`, `unknown_charge`, `ledger_mismatch` or "
+        "`unknown_in_payout`."
+    )
+    reference: str = Field(description="What differs: the Stripe object or ledger reference.")
+    detail: str = Field(description="The difference, in words, with both sides' values.")
+    created_at: datetime = Field(description=when("When reconciliation found it"))
 
 
 class FindingList(BaseModel):
-    data: list[Finding]
+    data: list[Finding] = Field(description="Differences found, newest first.")

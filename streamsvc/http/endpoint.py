@@ -68,6 +68,24 @@ def read_query(request: Request, model: type[M]) -> M:
         raise validation_failed(exc.errors(), prefix="query") from exc
 
 
+def read_headers(request: Request, model: type[M]) -> M:
+    """Parse the request headers `model` names (by alias, case-insensitively); 422 invalid.
+
+    Only the declared headers are read: every request carries many others.
+    """
+    data: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        header = info.alias or name
+        value = request.headers.get(header)
+        if value is not None:
+            data[header] = value
+    _refuse_nul(data, ("header",))
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_failed(exc.errors(), prefix="header") from exc
+
+
 def _refuse_nul(value: Any, loc: tuple[int | str, ...]) -> None:
     """PostgreSQL text cannot hold NUL or a lone surrogate: refuse them at the door,
     naming the field."""
@@ -205,17 +223,23 @@ def endpoint(
     access: Access | Guard[Any],
     body: type[BaseModel] | type[bytes] | None = None,
     query: type[BaseModel] | None = None,
+    headers: type[BaseModel] | None = None,
     response: type[BaseModel] | str | None = None,
     status: int = 200,
     errors: tuple[int, ...] = (),
     refusal: Callable[[ServiceError], Payload] | None = None,
+    description: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[[Request], Awaitable[Response]]]:
-    """Turn a handler `fn(call, [body=], [query=])` into a documented Starlette endpoint.
+    """Turn a handler `fn(call, [body=], [query=], [headers=])` into a documented
+    Starlette endpoint.
 
     In order: the body must be JSON (415) and within the size limit (413); the caller
     is authenticated (401/403); every path parameter must have the shape of an id (404);
-    the query is validated (422), then the body (400 malformed or nested deeper than
-    jsontext.MAX_DEPTH, 422 invalid, naming every field path); then the handler runs. A
+    the query is validated (422), then the headers `headers` declares by alias (422;
+    a secret such as an order token is better sent there than in a logged URL), then
+    the body (400 malformed or nested deeper than jsontext.MAX_DEPTH, 422 invalid,
+    naming every field path); then the handler runs. `description` is the operation's
+    OpenAPI description: what a client must know beyond the summary. A
     synchronous handler runs in a unit of work on the thread pool that commits after
     it returns; an async one runs on the event loop. `body=bytes` hands the handler
     the raw bytes (a signed webhook). The handler returns a model, dict or list (sent
@@ -227,7 +251,7 @@ def endpoint(
     `refusal(error)` instead of the error shape.
     """
 
-    inputs = _Inputs(access, body, query)
+    inputs = _Inputs(access, body, query, headers)
 
     def wrap(fn: Callable[..., Any]) -> Callable[[Request], Awaitable[Response]]:
         run = _run_async if inspect.iscoroutinefunction(fn) else _run_in_unit_of_work
@@ -248,7 +272,7 @@ def endpoint(
 
         asgi_endpoint.__operation__ = _document(  # type: ignore[attr-defined]
             inputs, summary=summary, tags=tags, response=response, status=status,
-            errors=errors, refuses_in_protocol=refusal is not None,
+            errors=errors, refuses_in_protocol=refusal is not None, description=description,
         )  # fmt: skip
         asgi_endpoint.__name__ = fn.__name__
         asgi_endpoint.__doc__ = fn.__doc__
@@ -259,11 +283,12 @@ def endpoint(
 
 @dataclass(frozen=True)
 class _Inputs:
-    """What an endpoint reads: its caller, query and body."""
+    """What an endpoint reads: its caller, query, headers and body."""
 
     access: Access | Guard[Any]
     body: type[BaseModel] | type[bytes] | None
     query: type[BaseModel] | None
+    headers: type[BaseModel] | None = None
 
     def parse(self, request: Request, raw: bytes) -> dict[str, Any]:
         """The handler's keyword arguments: the query first (422), then the body (400/422)."""
@@ -271,6 +296,8 @@ class _Inputs:
         _check_path(request)
         if self.query is not None:
             kwargs["query"] = read_query(request, self.query)
+        if self.headers is not None:
+            kwargs["headers"] = read_headers(request, self.headers)
         if self.body is bytes:
             kwargs["body"] = raw
         elif self.body is not None:
@@ -320,7 +347,7 @@ def _authorise(call: Call, access: Access | Guard[Any], session: Session | None)
 def _document(
     inputs: _Inputs, *, summary: str, tags: tuple[str, ...],
     response: type[BaseModel] | str | None, status: int, errors: tuple[int, ...],
-    refuses_in_protocol: bool,
+    refuses_in_protocol: bool, description: str | None = None,
 ) -> Operation:  # fmt: skip
     access, body, query = inputs.access, inputs.body, inputs.query
     if isinstance(access, Guard):
@@ -335,7 +362,7 @@ def _document(
     statuses += errors
     if body is not None:
         statuses += (413, 415) if body is bytes else (400, 413, 415, 422)
-    if query is not None:
+    if query is not None or inputs.headers is not None:
         statuses += (422,)
     if refuses_in_protocol:  # refusals leave as 200 answers; only transport errors remain
         statuses = tuple(s for s in statuses if s in (400, 413, 415))
@@ -344,6 +371,8 @@ def _document(
         tags=tags,
         body=None if body is bytes else cast(type[BaseModel] | None, body),
         query=query,
+        headers=inputs.headers,
+        description=description,
         responses={status: response},
         errors=tuple(sorted(set(statuses))),
         security=security,

@@ -7,6 +7,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,6 +17,7 @@ from streamsvc.kit.context import request_id_var
 
 access_log = logging.getLogger("streamsvc.access")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+MASK = "{?}"
 INTERNAL_ERROR = ServiceError(
     "Something went wrong on our side; quote the X-Request-ID header when reporting it.",
     code="internal_error",
@@ -33,6 +35,29 @@ def _error_response(error: ServiceError) -> tuple[Message, Message]:
     )
 
 
+def route_words(routes: Iterable[object]) -> frozenset[str]:
+    """Every literal segment of the routes' templates (`v1`, `tickets`, `sessions`)."""
+    words: set[str] = set()
+    for route in routes:
+        path = getattr(route, "path", "")
+        words.update(s for s in str(path).split("/") if s and "{" not in s)
+        words.update(route_words(getattr(route, "routes", None) or ()))
+    return frozenset(words)
+
+
+def logged_path(scope: Scope, words: frozenset[str]) -> str:
+    """The request's path as the access log shows it: the route template when a route
+    matched (`/v1/tickets/{code}/sessions`), so that no path parameter (a ticket code
+    is a bearer secret) and no query string (an order or viewing token may travel
+    there) reaches the log. A path no route matched keeps only the segments that are
+    `words` of some route; the others (an id, a code, a token) are masked."""
+    template = getattr(scope.get("route"), "path", None)
+    if isinstance(template, str) and template:
+        return template
+    segments = str(scope.get("path", "")).split("/")
+    return "/".join(s if not s or s in words else MASK for s in segments)
+
+
 class RequestContextMiddleware:
     """Give every request an id (kept from X-Request-ID when sane), log and count it."""
 
@@ -42,6 +67,7 @@ class RequestContextMiddleware:
         self.app = app
         self.metrics = metrics
         self.quiet_paths = quiet_paths  # hot paths: logged at debug only
+        self._words: frozenset[str] | None = None  # of the app's routes, on first use
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,15 +103,19 @@ class RequestContextMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe(scope["method"], template, status, elapsed)
-            # The path without its query string: viewing tokens may travel there.
             access_log.log(
                 logging.DEBUG if scope["path"] in self.quiet_paths else logging.INFO,
                 "%s %s",
                 scope["method"],
-                scope["path"],
+                logged_path(scope, self._route_words(scope)),
                 extra={"status": status, "duration_ms": round(elapsed * 1000, 2)},
             )
             request_id_var.reset(token)
+
+    def _route_words(self, scope: Scope) -> frozenset[str]:
+        if self._words is None:  # the routes are the app's, known once it serves
+            self._words = route_words(getattr(scope.get("app"), "routes", None) or ())
+        return self._words
 
 
 class BodySizeLimitMiddleware:

@@ -8,12 +8,11 @@ route shows up as one without a summary.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.routing import BaseRoute, Mount, Route
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -25,15 +24,20 @@ PATH_PARAMETER = r"^[A-Za-z0-9_-]{1,40}$"
 
 class ErrorDetail(BaseModel):
     model_config = {"extra": "allow"}  # context such as current_status
-    code: str
-    message: str
-    fields: dict[str, str] | None = None
+    code: str = Field(description="Machine-readable: `validation_error`, `sold_out`, …")
+    message: str = Field(description="For people: what went wrong, in English.")
+    fields: dict[str, str] | None = Field(
+        default=None,
+        description="The offending fields by path (`items[0].quantity`), each with what is wrong.",
+    )
 
 
 class ErrorBody(BaseModel):
     """The one error shape of the API."""
 
-    error: ErrorDetail
+    error: ErrorDetail = Field(
+        description="The error; further keys give context (`current_status`, `minimum_amount`)."
+    )
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class Operation:
     tags: tuple[str, ...] = ()
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
+    headers: type[BaseModel] | None = None  # request headers, named by their aliases
+    description: str | None = None  # what a client must know beyond the summary
     # status -> response model, or a media type string for non-JSON bodies
     responses: dict[int, type[BaseModel] | str | None] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
@@ -84,6 +90,20 @@ class _Schemas:
         self.components[model.__name__] = schema
         return {"$ref": REF.format(model=model.__name__)}
 
+    def parameters(self, place: str, model: type[BaseModel] | None) -> list[dict[str, Any]]:
+        """The fields of a query or headers model as parameters, named by their aliases."""
+        if model is None:
+            return []
+        fields = model.model_json_schema(ref_template=REF)
+        self.components.update(fields.pop("$defs", {}))
+        required = set(fields.get("required", []))
+        return [
+            {"name": name, "in": place, "required": name in required, "schema": sub}
+            | ({"description": sub["description"]} if "description" in sub else {})
+            | ({"deprecated": True} if sub.get("deprecated") else {})
+            for name, sub in fields.get("properties", {}).items()
+        ]
+
 
 def build_openapi(routes: Iterable[BaseRoute], *, title: str, version: str) -> dict[str, Any]:
     schemas = _Schemas()
@@ -106,14 +126,10 @@ def build_openapi(routes: Iterable[BaseRoute], *, title: str, version: str) -> d
             if op is not None:
                 doc["tags"] = list(op.tags)
                 doc["operationId"] = f"{method.lower()}_{route.name}"
-                if op.query is not None:
-                    query = op.query.model_json_schema(ref_template=REF)
-                    schemas.components.update(query.pop("$defs", {}))
-                    required = set(query.get("required", []))
-                    params += [
-                        {"name": name, "in": "query", "required": name in required, "schema": sub}
-                        for name, sub in query.get("properties", {}).items()
-                    ]
+                if op.description:
+                    doc["description"] = op.description
+                params += schemas.parameters("query", op.query)
+                params += schemas.parameters("header", op.headers)
                 if op.body is not None:
                     doc["requestBody"] = {
                         "required": True,
@@ -158,34 +174,3 @@ def _security_schemes(routes: list[BaseRoute]) -> dict[str, Any]:
         if op is not None and op.security and op.security_scheme is not None:
             schemes.setdefault(op.security, op.security_scheme)
     return schemes
-
-
-def render_docs(spec: dict[str, Any]) -> str:
-    """A self-contained HTML page of the API (no CDN: it works offline and under a strict CSP)."""
-    esc = html.escape
-    rows = []
-    for path, methods in spec["paths"].items():
-        for method, doc in methods.items():
-            statuses = ", ".join(doc.get("responses", {}))
-            auth = "key" if doc.get("security") else "public"
-            cells = [
-                f"<code>{esc(method.upper())}</code>",
-                f"<code>{esc(path)}</code>",
-                esc(doc.get("summary", "")),
-                esc(auth),
-                esc(statuses),
-            ]
-            rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
-    info = spec["info"]
-    return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>{esc(info['title'])} API</title>"
-        "<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:72rem}"
-        "table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;"
-        "padding:.4rem;text-align:left}code{font-size:.95em}</style></head><body>"
-        f"<h1>{esc(info['title'])} API {esc(info['version'])}</h1>"
-        '<p>The machine-readable contract is at <a href="/openapi.json">/openapi.json</a>; '
-        'every error has the shape <code>{"error": {"code", "message", "fields"}}</code>.</p>'
-        "<table><thead><tr><th>Method</th><th>Path</th><th>Summary</th><th>Auth</th>"
-        f"<th>Responses</th></tr></thead><tbody>{''.join(rows)}</tbody></table></body></html>"
-    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from streamsvc.jobs.models import Job, JobStatus
@@ -14,20 +14,22 @@ from streamsvc.venues.tenancy import owned
 
 
 class Progress(BaseModel):
-    done: int
-    total: int
+    done: int = Field(description="Units of work done (orders, questions asked of Stripe).")
+    total: int = Field(description="Units of work in all; done == total when finished.")
 
 
 class JobPublic(BaseModel):
-    id: str
-    kind: str
-    subject_id: str | None
-    status: str
-    progress: Progress
-    result: dict[str, Any]
-    error: str | None
-    created_at: datetime
-    updated_at: datetime
+    id: str = Field(description="The job's id (`job_…`, opaque).")
+    kind: str = Field(description="What it does: `reconciliation` or `event_cancellation`.")
+    subject_id: str | None = Field(description="What it works on (an event's id); null: a period.")
+    status: str = Field(
+        description="`queued` (waiting for a worker), `running`, `succeeded` or `failed`."
+    )
+    progress: Progress = Field(description="How far it is.")
+    result: dict[str, Any] = Field(description="What it found or did, once it has succeeded.")
+    error: str | None = Field(description="Why it failed; null unless `failed`.")
+    created_at: datetime = Field(description="When it was asked for: RFC 3339 with offset.")
+    updated_at: datetime = Field(description="When it last moved: RFC 3339 with offset.")
 
 
 def create_job(

@@ -17,13 +17,17 @@ T = TypeVar("T")
 
 class PageQuery(BaseModel):
     model_config = {"extra": "forbid"}
-    limit: int = Field(default=50, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=50, ge=1, le=100, description="Most items on the page.")
+    cursor: str | None = Field(
+        default=None, max_length=200, description="The `next_cursor` of the previous page."
+    )
 
 
 class Page(BaseModel, Generic[T]):
-    data: list[T]
-    next_cursor: str | None = None
+    data: list[T] = Field(description="The items of this page, in the list's order.")
+    next_cursor: str | None = Field(
+        default=None, description="Send as `cursor` for the next page; null on the last page."
+    )
 
 
 def encode_cursor(sort_value: datetime, object_id: str) -> str:

@@ -11,10 +11,21 @@ Stripe answers:
 
 A request that dies between steps is resumed by its retry with the same key: the
 claim finds the draft of step 1, and Stripe's idempotency returns the same intent.
+
+A free order (total 0) stops after step 1: its tickets are issued in that same unit of
+work (fulfilment.issue_free), Stripe is never called, and the 201 is remembered at once.
+
+A replay hands out the order token, so a key is scoped to the requester, not only to
+the event: buying is public (no API key names the client), and what one buyer alone
+sends is the key and their e-mail address. The scope is therefore the event and a
+hash of the normalised e-mail: a replay needs the same key *and* the same e-mail,
+and the same key under another e-mail is another buyer's key, placing a new order
+that learns nothing of the first (not even that the key was used).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +34,7 @@ from streamsvc import idempotency
 from streamsvc.db import Database, UnitOfWork
 from streamsvc.errors import Conflict, DependencyUnavailable
 from streamsvc.kit.clock import Clock
-from streamsvc.orders import buying
+from streamsvc.orders import buying, fulfilment
 from streamsvc.orders.models import Order, OrderStatus
 from streamsvc.orders.schemas import OrderCreate, OrderCreated, PaymentInfo
 from streamsvc.payments.gateway import PaymentGateway, PaymentProviderUnavailable
@@ -36,6 +47,15 @@ class Placed:
 
     status: int
     answer: dict[str, Any]
+
+
+def idempotency_scope(event_id: str, email: str) -> str:
+    """The idempotency scope of one buyer's orders for one event (module docstring).
+
+    128 bits of the e-mail's SHA-256 keep it within idempotency.SCOPE_LENGTH, and
+    unambiguous (an event id has no `:`)."""
+    buyer = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    return f"orders:{event_id}:{buyer}"
 
 
 def _unavailable() -> DependencyUnavailable:
@@ -54,7 +74,7 @@ def place_order(
     idempotency_key: str | None,
 ) -> Placed:
     """Reserve, create the PaymentIntent, attach it (module docstring)."""
-    key, scope = idempotency_key, f"orders:{event_id}"
+    key, scope = idempotency_key, idempotency_scope(event_id, request.email)
     body_hash = idempotency.request_hash(request.model_dump(mode="json"))
     now = clock.now()
 
@@ -71,20 +91,25 @@ def place_order(
             uow.session, event_id, request, locale=locale, now=now, settings=settings
         )
         order = reservation.order
+        fulfilment.issue_free(uow, order, now)  # only when there is nothing to pay
         draft = OrderCreated(
-            id=order.id, status=OrderStatus.pending, total_amount=order.total_amount,
+            id=order.id, status=order.status, total_amount=order.total_amount,
             currency=order.currency, expires_at=order.expires_at,
             order_token=reservation.order_token, payment=None,
         ).model_dump(mode="json")  # fmt: skip
         if key is not None:
             # Enough to resume, should this request die before it answers.
             idempotency.attach(uow.session, scope, key, order.id, draft)
+            if order.status != OrderStatus.pending:  # free: this is the whole answer
+                idempotency.complete(uow.session, scope, key, 201, draft)
         return None, draft, order.venue_id
 
     with database.unit_of_work() as uow:
         replay, draft, venue_id = reserve(uow)
     if replay is not None and replay.status_code is not None:
         return Placed(replay.status_code, replay.response)
+    if draft["status"] != OrderStatus.pending:
+        return Placed(201, draft)  # a free order, settled without Stripe
     order_id = draft["id"]
     try:
         intent = gateway.create_payment_intent(

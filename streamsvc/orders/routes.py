@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from streamsvc import idempotency
-from streamsvc.errors import BadRequest, RateLimited
+from streamsvc.errors import BadRequest, RateLimited, ValidationFailed
 from streamsvc.http.endpoint import Access, Call, endpoint
 from streamsvc.jobs.service import JobPublic
 from streamsvc.jobs.service import public as job_public
@@ -27,6 +27,7 @@ from streamsvc.orders.schemas import (
     OrderOut,
     OrderSummary,
     PublicOrder,
+    PublicOrderHeaders,
     PublicOrderQuery,
     RefundCreate,
     RefundOut,
@@ -59,10 +60,25 @@ async def _rate_limit(request: Request, email: str) -> None:
             raise RateLimited("Too many orders; try again later.", retry_after=retry_after)
 
 
+BUYING = """\
+Send an `Idempotency-Key` header (1-255 visible ASCII characters) so that a retry \
+cannot buy twice: a fresh random UUID (version 4) for every purchase attempt, reused \
+only to retry that same attempt (a timeout, a lost connection, a 503). Never derive \
+it from the cart, the buyer or a counter.
+
+A key is scoped to the event and to the buyer's e-mail address (compared in lower \
+case): the same key with the same e-mail and body answers what the first request \
+answered, status and `order_token` included; the same key with the same e-mail and \
+another body is a 409 `idempotency_key_reused`. The same key sent with another \
+e-mail address is another buyer's key: it places a new order of its own and learns \
+nothing of the first. Keys are forgotten after a day.
+"""
+
+
 @endpoint(
     summary="Buy tickets: reserve capacity and create the Stripe PaymentIntent",
     tags=("orders",), access=Access.public, body=OrderCreate, response=OrderCreated,
-    status=201, errors=(404, 409, 429, 503),
+    status=201, errors=(404, 409, 429, 503), description=BUYING,
 )  # fmt: skip
 async def create_order(call: Call, body: OrderCreate) -> Response:
     request, resources = call.request, call.request.app.state.resources
@@ -79,11 +95,20 @@ async def create_order(call: Call, body: OrderCreate) -> Response:
 
 @endpoint(
     summary="The buyer's view of an order (with its order_token): status and tickets",
-    tags=("orders",), access=Access.public, query=PublicOrderQuery, response=PublicOrder,
-    errors=(404,),
+    tags=("orders",), access=Access.public, query=PublicOrderQuery,
+    headers=PublicOrderHeaders, response=PublicOrder, errors=(404,),
+    description="Send the order_token in the `X-Order-Token` header. The `order_token` "
+    "query parameter is still read, for older clients, but a URL is easily logged; "
+    "when both are sent the header wins. A wrong token answers 404, as an unknown order.",
 )  # fmt: skip
-def read_public_order(call: Call, query: PublicOrderQuery) -> PublicOrder:
-    return views.public_order(call.session, call.path("order_id"), query.order_token)
+def read_public_order(
+    call: Call, query: PublicOrderQuery, headers: PublicOrderHeaders
+) -> PublicOrder:
+    token = headers.x_order_token or query.order_token
+    if token is None:
+        raise ValidationFailed("Send the order token in the X-Order-Token header.",
+                               fields={"header.X-Order-Token": "required"})  # fmt: skip
+    return views.public_order(call.session, call.path("order_id"), token)
 
 
 @endpoint(summary="The venue's orders", tags=("orders",), access=Access.staff,
@@ -133,13 +158,14 @@ def cancel_event(call: Call) -> JobPublic:
 
 
 @endpoint(
-    summary="Revoke one ticket at once, for good (its sessions are refused)",
+    summary="Revoke one ticket, by its id, at once and for good (its sessions are refused)",
     tags=("orders",), access=Access.admin, response=TicketPublic, errors=(404,),
 )  # fmt: skip
 def revoke_ticket(call: Call) -> TicketPublic:
     ticket = views.revoke_ticket(call.session, call.venue_id, call.path("ticket_id"),
                                  call.clock.now())  # fmt: skip
-    return TicketPublic(code=ticket.code, tier_id=ticket.tier_id, status=TicketStatus.revoked)
+    return TicketPublic(id=ticket.id, code=ticket.code, tier_id=ticket.tier_id,
+                        status=TicketStatus.revoked)  # fmt: skip
 
 
 routes = [

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from streamsvc import audit
 from streamsvc.db import emit
 from streamsvc.errors import NotFound
 from streamsvc.kit.pagination import Page, paginate
@@ -29,7 +30,7 @@ from streamsvc.venues.tenancy import owned
 def tickets_of(session: Session, order_id: str) -> list[TicketPublic]:
     query = select(Ticket).where(Ticket.order_id == order_id)
     rows = session.exec(query.order_by(col(Ticket.order_item_id), col(Ticket.serial)))
-    return [TicketPublic(code=t.code, tier_id=t.tier_id, status=t.status) for t in rows]
+    return [TicketPublic(id=t.id, code=t.code, tier_id=t.tier_id, status=t.status) for t in rows]
 
 
 def public_order(session: Session, order_id: str, token: str) -> PublicOrder:
@@ -40,7 +41,7 @@ def public_order(session: Session, order_id: str, token: str) -> PublicOrder:
     return PublicOrder(
         id=order.id, event_id=order.event_id, status=order.status,
         total_amount=order.total_amount, currency=order.currency, expires_at=order.expires_at,
-        tickets=tickets_of(session, order.id) if order.paid_amount else [],
+        tickets=tickets_of(session, order.id) if order.paid_at is not None else [],
     )  # fmt: skip
 
 
@@ -77,7 +78,14 @@ def list_orders(session: Session, venue_id: str, query: OrderListQuery) -> Page[
 def revoke_ticket(session: Session, venue_id: str, ticket_id: str, now: datetime) -> Ticket:
     """An admin's revocation: final, whatever later happens to the order."""
     ticket = owned(session, Ticket, ticket_id, venue_id, lock=True)
+    before = ticket.status
     ticket.revoked_by_staff, ticket.status, ticket.updated_at = True, TicketStatus.revoked, now
     session.add(ticket)
+    audit.record(
+        session, venue_id=venue_id, action="ticket.revoked", object_type="ticket",
+        object_id=ticket.id,
+        changes={"status": audit.change(before.value, TicketStatus.revoked.value),
+                 "order_id": ticket.order_id},
+    )  # fmt: skip
     emit(session, TicketStatusChanged({ticket.id: TicketStatus.revoked.value}))
     return ticket

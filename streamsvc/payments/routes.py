@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.routing import Route
 
 from streamsvc.errors import BadRequest
@@ -13,8 +13,10 @@ from streamsvc.payments.inbox import MalformedEvent, receive
 
 
 class WebhookAck(BaseModel):
-    received: bool
-    duplicate: bool  # Stripe delivered this event before; it had its effect then
+    received: bool = Field(description="True: the event is stored and will be processed.")
+    duplicate: bool = Field(
+        description="True: Stripe delivered this event before; it had its effect then."
+    )
 
 
 # Public to the key check: the Stripe-Signature over the raw bytes is what authorises,

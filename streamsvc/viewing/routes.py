@@ -25,27 +25,39 @@ DeviceId = Annotated[
 
 
 class SessionCreate(WriteModel):
-    device_id: DeviceId
+    device_id: DeviceId = Field(
+        description="A stable id the player picks for this device (printable ASCII, at "
+        "most 128); redeeming again from the same device keeps its slot."
+    )
 
 
 class Playback(BaseModel):
-    url: str  # the best rendition's playlist; send the token with every request
-    qualities: list[str]
+    url: str = Field(
+        description="The playlist of the best quality the tier has; send the token with "
+        "every request for it and its segments."
+    )
+    qualities: list[str] = Field(description="The qualities the ticket plays (`sd`, `hd`, `uhd`).")
+
+
+SESSION_ID = "The viewing session's id (`ses_…`); DELETE it to free the device slot."
+SENT_AS = "send it as `Authorization: Bearer`, `X-Viewing-Token` or `?token=`."
+EXPIRES_AT = "When the token expires: RFC 3339 with offset."
+REFRESH_AFTER = "When to renew it by heartbeat (halfway): RFC 3339 with offset."
 
 
 class SessionStarted(BaseModel):
-    session_id: str
-    token: str
-    expires_at: datetime
-    refresh_after: datetime
-    playback: Playback
+    session_id: str = Field(description=SESSION_ID)
+    token: str = Field(description="The viewing token (`v1.…`); " + SENT_AS)
+    expires_at: datetime = Field(description=EXPIRES_AT)
+    refresh_after: datetime = Field(description=REFRESH_AFTER)
+    playback: Playback = Field(description="What to play.")
 
 
 class TokenRenewed(BaseModel):
-    session_id: str
-    token: str
-    expires_at: datetime
-    refresh_after: datetime
+    session_id: str = Field(description=SESSION_ID)
+    token: str = Field(description="A new viewing token, for the same session; " + SENT_AS)
+    expires_at: datetime = Field(description=EXPIRES_AT)
+    refresh_after: datetime = Field(description=REFRESH_AFTER)
 
 
 def _country(request: Request) -> str | None:
@@ -184,13 +196,15 @@ class SrsHook(BaseModel):
     """What SRS posts to on_play (only these fields are read; SRS sends more)."""
 
     model_config = {"extra": "allow"}
-    app: HookText = ""  # the event id
-    stream: HookText = ""  # the rendition: a quality, subs-{language} or {extra}-{quality}
-    param: HookUrl | None = ""  # the play URL's query: ?token=...
+    app: HookText = Field(default="", description="The event's id (`evt_…`).")
+    stream: HookText = Field(
+        default="", description="The rendition: a quality, subs-{language} or {extra}-{quality}."
+    )
+    param: HookUrl | None = Field(default="", description="The play URL's query: `?token=…`.")
 
 
 class SrsAnswer(BaseModel):
-    code: int  # 0 allows; anything else refuses
+    code: int = Field(description="0 allows; anything else (the HTTP status) refuses.")
 
 
 def _srs_refusal(error: ServiceError) -> SrsAnswer:
@@ -210,22 +224,28 @@ class OmeRequest(BaseModel):
     """The `request` of an OvenMediaEngine admission webhook (OME sends more)."""
 
     model_config = {"extra": "allow"}
-    direction: HookText | None = None  # incoming (publish) or outgoing (play)
-    status: HookText | None = None  # opening or closing
-    url: HookUrl = ""
+    direction: HookText | None = Field(
+        default=None, description="`incoming` (publish) or `outgoing` (play)."
+    )
+    status: HookText | None = Field(default=None, description="`opening` or `closing`.")
+    url: HookUrl = Field(default="", description="The URL played, with `?token=…`.")
 
 
 class OmeHook(BaseModel):
     """What OvenMediaEngine posts (only `request` is read; `client` and others are allowed)."""
 
     model_config = {"extra": "allow"}
-    request: OmeRequest = Field(default_factory=OmeRequest)
+    request: OmeRequest = Field(
+        default_factory=OmeRequest, description="The request OvenMediaEngine admits or not."
+    )
 
 
 class OmeAnswer(BaseModel):
-    allowed: bool
-    lifetime: int | None = None  # ms the admission holds: until the token expires
-    reason: str | None = None
+    allowed: bool = Field(description="True lets the player in.")
+    lifetime: int | None = Field(
+        default=None, description="Milliseconds the admission holds: until the token expires."
+    )
+    reason: str | None = Field(default=None, description="Why not, when refused (an error code).")
 
 
 def _ome(answer: OmeAnswer) -> dict[str, Any]:

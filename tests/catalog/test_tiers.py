@@ -118,3 +118,83 @@ def test_tiers_of_ended_events_cannot_change(client: TestClient, clock: FixedClo
     assert response.json()["error"]["current_status"] == "ended"
     added = client.post(f"/v1/events/{event['id']}/tiers", json=tier_body(), headers=venue.headers)
     assert added.status_code == 409
+
+
+def test_a_price_below_the_payment_providers_minimum_is_refused(
+    client: TestClient, clock: FixedClock
+) -> None:
+    venue = make_venue(client)
+    event = make_event(client, venue, clock.now())  # the venue's currency, EUR
+    url = f"/v1/events/{event['id']}/tiers"
+    # 0 is no longer among the refused prices: free tiers exist now (issue 17), their
+    # orders issue tickets without a payment (test_free_tiers_and_free_choices_are_allowed).
+    for body, field in [
+        (tier_body(price_amount=49), "price_amount"),
+        (tier_body(price_amount=1), "price_amount"),
+        (tier_body(price_amount=None,
+                   pay_what_you_want={"min_amount": 49, "suggested_amount": 500}),
+         "pay_what_you_want.min_amount"),
+        (tier_body(price_amount=None, pay_what_you_want={"min_amount": 1, "suggested_amount": 500}),
+         "pay_what_you_want.min_amount"),
+    ]:  # fmt: skip
+        response = client.post(url, json=body, headers=venue.headers)
+        assert response.status_code == 422, (body, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "validation_error"
+        assert "at least 50" in error["fields"][field], error
+        assert (error["minimum_amount"], error["currency"]) == (50, "EUR")
+    assert ok(client.get(url, headers=venue.headers))["data"] == []
+    cheapest = make_tier(client, venue, event["id"], price_amount=50)
+    assert cheapest["price_amount"] == 50
+    pwyw = make_tier(client, venue, event["id"], price_amount=None,
+                     pay_what_you_want={"min_amount": 50, "suggested_amount": 50})  # fmt: skip
+    assert pwyw["pay_what_you_want"] == {"min_amount": 50, "suggested_amount": 50}
+
+    tier_url = f"/v1/tiers/{cheapest['id']}"
+    lowered = client.patch(tier_url, json={"price_amount": 49}, headers=venue.headers)
+    assert lowered.status_code == 422
+    assert set(lowered.json()["error"]["fields"]) == {"price_amount"}
+    pwyw_lowered = client.patch(
+        f"/v1/tiers/{pwyw['id']}",
+        json={"pay_what_you_want": {"min_amount": 10, "suggested_amount": 50}},
+        headers=venue.headers,
+    )
+    assert pwyw_lowered.status_code == 422
+    assert set(pwyw_lowered.json()["error"]["fields"]) == {"pay_what_you_want.min_amount"}
+    assert ok(client.patch(tier_url, json={"name": "Cheap seat"}, headers=venue.headers))
+    assert ok(client.get(url, headers=venue.headers))["data"][0]["price_amount"] == 50
+
+
+def test_the_minimum_follows_the_events_currency(client: TestClient, clock: FixedClock) -> None:
+    venue = make_venue(client)
+    for currency, minimum in [("GBP", 30), ("HUF", 17_500), ("SEK", 300), ("JPY", 50)]:
+        event = make_event(client, venue, clock.now(), currency=currency)
+        url = f"/v1/events/{event['id']}/tiers"
+        below = client.post(url, json=tier_body(price_amount=minimum - 1), headers=venue.headers)
+        assert below.status_code == 422, (currency, below.text)
+        error = below.json()["error"]
+        assert f"at least {minimum}" in error["fields"]["price_amount"], error
+        assert (error["minimum_amount"], error["currency"]) == (minimum, currency)
+        tier = make_tier(client, venue, event["id"], price_amount=minimum)
+        assert (tier["price_amount"], tier["currency"]) == (minimum, currency)
+
+
+def test_free_tiers_and_free_choices_are_allowed(client: TestClient, clock: FixedClock) -> None:
+    """A price of 0 is a free tier, a pay-what-you-want minimum of 0 lets the buyer
+    choose free; between 0 and the provider's minimum is still refused."""
+    venue = make_venue(client)
+    event = make_event(client, venue, clock.now())
+    free = make_tier(client, venue, event["id"], name="Free stream", price_amount=0)
+    assert free["price_amount"] == 0 and free["pay_what_you_want"] is None
+    choose = make_tier(client, venue, event["id"], name="Donate", price_amount=None,
+                       pay_what_you_want={"min_amount": 0, "suggested_amount": 1000})  # fmt: skip
+    assert choose["pay_what_you_want"] == {"min_amount": 0, "suggested_amount": 1000}
+    assert choose["price_amount"] == 1000
+    # A paid tier may become free while nothing is sold, and back again.
+    paid = make_tier(client, venue, event["id"], price_amount=1500)
+    assert ok(client.patch(f"/v1/tiers/{paid['id']}", json={"price_amount": 0},
+                           headers=venue.headers))["price_amount"] == 0  # fmt: skip
+    raised = client.patch(f"/v1/tiers/{paid['id']}", json={"price_amount": 30},
+                          headers=venue.headers)  # fmt: skip
+    assert raised.status_code == 422
+    assert "0 (free) or at least 50" in raised.json()["error"]["fields"]["price_amount"]

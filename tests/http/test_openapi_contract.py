@@ -63,3 +63,59 @@ def test_every_route_of_the_contract_is_served(client: TestClient) -> None:
         ("GET", "/v1/finance/ledger"),
     }  # fmt: skip
     assert contract <= served, contract - served
+
+
+# Money in the API is an integer of minor units; these names carry money wherever they
+# appear as integers (the finance waterfall's columns as well as every `*_amount`).
+WATERFALL = {"gross", "refunds", "disputes", "vat", "revenue_ex_vat", "stripe_fees",
+             "platform_fee", "costs", "distributable", "undistributed"}  # fmt: skip
+
+
+def _is_integer(schema: dict[str, Any]) -> bool:
+    kinds = [schema, *schema.get("anyOf", [])]
+    return any(kind.get("type") == "integer" for kind in kinds)
+
+
+def _is_money(name: str, schema: dict[str, Any]) -> bool:
+    named = name == "amount" or name.endswith(("_amount", "price")) or name in WATERFALL
+    return named and _is_integer(schema)
+
+
+def test_every_schema_property_is_described(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    undescribed = sorted(
+        f"{name}.{prop}"
+        for name, schema in schemas.items()
+        for prop, sub in schema.get("properties", {}).items()
+        if not sub.get("description", "").strip()
+    )
+    assert undescribed == [], undescribed
+
+
+def test_every_money_field_says_minor_units(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    money = {
+        f"{name}.{prop}": sub.get("description", "")
+        for name, schema in schemas.items()
+        for prop, sub in schema.get("properties", {}).items()
+        if _is_money(prop, sub)
+    }
+    # The check finds the money it must: prices, order totals, refunds, the waterfall.
+    assert {"TierPublic.price_amount", "TierCreate.price_amount", "PayWhatYouWant.min_amount",
+            "Cost.amount", "LedgerLine.amount", "Statement.gross",
+            "SplitRow.party_amount"} <= set(money)  # fmt: skip
+    vague = sorted(where for where, text in money.items() if "minor units" not in text)
+    assert vague == [], vague
+
+
+def test_timestamps_say_their_format(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    stamps = {
+        f"{name}.{prop}": sub.get("description", "")
+        for name, schema in schemas.items()
+        for prop, sub in schema.get("properties", {}).items()
+        if any(k.get("format") == "date-time" for k in [sub, *sub.get("anyOf", [])])
+    }
+    assert "EventPublic.starts_at" in stamps
+    vague = sorted(where for where, text in stamps.items() if "RFC 3339" not in text)
+    assert vague == [], vague

@@ -116,8 +116,9 @@ def test_idempotency_key_replays_the_first_answer(client: TestClient, clock: Fix
     again = client.post(url, json=body, headers={"Idempotency-Key": "checkout-1"})
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json()
+    # The same buyer with another body under the key: a mistake, refused.
     other = client.post(
-        url, json={**body, "email": "b@b.nl"}, headers={"Idempotency-Key": "checkout-1"}
+        url, json={**body, "country": "BE"}, headers={"Idempotency-Key": "checkout-1"}
     )
     assert other.status_code == 409
     assert other.json()["error"]["code"] == "idempotency_key_reused"
