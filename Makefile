@@ -1,10 +1,12 @@
 # Two commands do all the set-up: `make run` and `make test`.
 PYTHON ?= python3
+# Browser tests drive the system Chromium; never let Playwright download its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench mutation lock clean
+.PHONY: run test lint typecheck unit bench mutation lock clean i18n browser
 
 # The venv holds exactly the development lock (dev, embedded and mutation extras),
 # then the project itself, editable and without resolving anything. `pip check`
@@ -31,8 +33,26 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy streamsvc workers config bench tests scripts
 
-unit: $(STAMP)
+unit: $(STAMP) browser
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Chromium for the browser tests (tests/browser), from apt when missing; Playwright's
+# own download is never used. Without root the browser tests install nothing and skip.
+browser:
+	-scripts/install-browser
+
+## i18n: extract the pages' msgids (babel.cfg) and update locale/{nl,en,fr}; then translate by hand
+LOCALE := streamsvc/web/locale
+i18n: $(STAMP)
+	$(BIN)/pybabel --quiet extract --no-wrap -F babel.cfg --project streamsvc -o $(LOCALE)/messages.pot .
+	for lang in nl en fr; do \
+		if [ -f $(LOCALE)/$$lang/LC_MESSAGES/messages.po ]; then \
+			$(BIN)/pybabel --quiet update --no-wrap --ignore-obsolete --no-fuzzy-matching \
+				-i $(LOCALE)/messages.pot -d $(LOCALE) -l $$lang; \
+		else \
+			$(BIN)/pybabel --quiet init --no-wrap -i $(LOCALE)/messages.pot -d $(LOCALE) -l $$lang; \
+		fi; \
+	done
 
 ## bench: benchmarks under bench/, JSON results in bench/results/ (BENCH_ARGS: names, options)
 bench: $(STAMP)

@@ -111,6 +111,24 @@ def revocation(ctx: Context) -> LoadResult:
                       figures["p50_ms"], figures["p99_ms"], {}, extra=figures)  # fmt: skip
 
 
+def catalogue_pages(ctx: Context) -> list[Figure]:
+    """The audience's catalogue and an event page, as an on-sale rush loads them: from
+    the per-node cache as production runs it, and the event page once more on a
+    second server with the cache off (a PostgreSQL load per view)."""
+    html = [{"Accept": "text/html", "Accept-Language": "nl"}]
+    event_path = f"/events/{ctx.box.event['id']}"
+    catalogue = ctx.load("/", html)
+    event = ctx.load(event_path, html)
+    off = {**ctx.env, CATALOGUE_CACHE_ENV: "0"}
+    with ProductionServer(off, RESULTS / "server-catalogue-uncached.log") as server:
+        uncached = ctx.load(event_path, html, base_url=server.base_url)
+    for figure in (catalogue, event, uncached):
+        figure.require_success("a catalogue page")
+    uncached.extra = {"catalogue_cache_seconds": "0"}
+    return [("catalogue_page", catalogue), ("event_page", event),
+            ("event_page_uncached", uncached)]  # fmt: skip
+
+
 BENCHMARKS: dict[str, Callable[[Context], LoadResult | list[Figure]]] = {
     "ceiling": ceiling,
     "authorize": authorize,
@@ -118,10 +136,15 @@ BENCHMARKS: dict[str, Callable[[Context], LoadResult | list[Figure]]] = {
     "revocation": revocation,
     "order_burst": order_burst,
     "webhook_ingest": webhook_ingest,
+    "catalogue_pages": catalogue_pages,
 }
 # What each benchmark writes, where it writes more than its own name.
-WRITES = {"authorize": ("authorize", "authorize_uncached")}
+WRITES = {
+    "authorize": ("authorize", "authorize_uncached"),
+    "catalogue_pages": ("catalogue_page", "event_page", "event_page_uncached"),
+}
 CACHE_ENV = "STREAMSVC_VIEWING_AUTHORIZE_CACHE_SECONDS"
+CATALOGUE_CACHE_ENV = "STREAMSVC_CATALOGUE_CACHE_SECONDS"
 
 
 def ledger_reconcile(database_url: str, args: argparse.Namespace) -> dict[str, Any]:

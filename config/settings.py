@@ -21,6 +21,9 @@ DEV_PLATFORM_KEY = "sk_platform_development_not_secret"
 DEV_WEBHOOK_SECRET = "whsec_streamsvc_development_not_secret"  # noqa: S105
 # localstripe accepts any key of this shape; only used when it is started for us.
 SIMULATED_STRIPE_KEY = "sk_test_streamsvc_simulated"
+# What the checkout page hands localstripe's Stripe.js stand-in in simulated mode; it
+# accepts any publishable key of this shape.
+SIMULATED_PUBLISHABLE_KEY = "pk_test_streamsvc_simulated"
 
 
 class Environment(StrEnum):
@@ -77,6 +80,9 @@ class Settings(BaseSettings):
     stripe_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=lambda: [SecretStr(DEV_WEBHOOK_SECRET)]
     )
+    # The publishable key (pk_live_... / pk_test_...) the checkout page gives Stripe.js
+    # for the Payment Element; public by design. Unused in simulated mode.
+    stripe_publishable_key: str | None = None
 
     token_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(
         default_factory=lambda: {"dev": SecretStr(DEV_TOKEN_KEYS.partition(":")[2])}
@@ -86,15 +92,37 @@ class Settings(BaseSettings):
 
     # Where the API is reached from outside; links in feeds, JSON-LD and mails use it.
     public_url: str = "http://127.0.0.1:8000"
-    # The buyer's player page; `{code}` becomes the ticket code (the mail links to it).
-    watch_url: str = "http://127.0.0.1:8000/watch/{code}"
+    # The buyer's player page; `{ticket_id}` becomes the ticket's id and `{code}` its code,
+    # which stays in the fragment (never sent to a server, so never logged).
+    watch_url: str = "http://127.0.0.1:8000/watch/{ticket_id}#code={code}"
 
     # Buying
     order_max_quantity: int = Field(default=10, ge=1, le=100)  # per item
     reservation_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # How long a catalogue page may be served from a node's cache when no write
+    # announced a change (seats sold, a start time passed); 0 turns the cache off.
+    catalogue_cache_seconds: float = Field(default=2.0, ge=0, le=300)
     pending_check_minutes: int = Field(default=5, ge=1, le=24 * 60)  # ask Stripe after this
     order_rate_per_ip: int = Field(default=30, ge=1)  # orders per client address per minute
     order_rate_per_email: int = Field(default=10, ge=1)  # orders per e-mail address per hour
+    # "Check with Stripe" from the order page, per order per minute.
+    payment_check_rate_per_order: int = Field(default=6, ge=1)
+    # Ticket mails sent again (/tickets/resend): per e-mail address and per client
+    # address, per hour.
+    resend_rate_per_email: int = Field(default=3, ge=1)
+    resend_rate_per_ip: int = Field(default=20, ge=1)
+
+    # Staff (the console). A session ends after this long without a request, and at
+    # the latest this long after its login.
+    staff_session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    staff_session_absolute_hours: int = Field(default=12, ge=1, le=24 * 30)
+    staff_password_min_length: int = Field(default=12, ge=8, le=128)
+    # Failed logins: free tries per account from one address, then a delay doubling per
+    # failure; per address (whichever accounts); and per account from all addresses
+    # together, past which only a correct password with a one-time code gets in.
+    staff_login_free_failures: int = Field(default=5, ge=1, le=1000)
+    staff_login_address_failures: int = Field(default=30, ge=1, le=100_000)
+    staff_login_account_failures: int = Field(default=200, ge=1, le=1_000_000)
 
     # Viewing
     viewing_token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
@@ -136,6 +164,10 @@ class Settings(BaseSettings):
     # (and scans Stripe's balance transactions of that window for unknown charges).
     reconcile_interval_seconds: int = Field(default=900, ge=10, le=86_400)
     reconcile_lookback_hours: int = Field(default=72, ge=1, le=24 * 90)
+    # Personal data kept past its use (STREAMSVC_RETENTION_DAYS): Stripe webhook payloads
+    # (their copies of buyers' addresses and names) are emptied, applied outbox messages,
+    # idempotency records and development ticket mails deleted, once this many days old.
+    retention_days: int = Field(default=90, ge=1, le=3650)
 
     _split_secrets = field_validator("stripe_webhook_secrets", mode="before")(_split_csv)
     _token_keys = field_validator("token_keys", mode="before")(_parse_token_keys)
@@ -170,6 +202,13 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Environment.production
+
+    @property
+    def payments_simulated(self) -> bool:
+        """Whether payments go to the localstripe that `streamsvc run` started because no
+        Stripe key was set: the checkout page then pays with a card token (no money moves)."""
+        key = self.stripe_api_key.get_secret_value() if self.stripe_api_key else ""
+        return key == SIMULATED_STRIPE_KEY and bool(self.stripe_api_base)
 
     @property
     def broker_url(self) -> str:

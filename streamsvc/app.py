@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from pydantic import ValidationError
+from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -17,24 +18,45 @@ from starlette.responses import JSONResponse, Response
 import streamsvc
 from config.logging import configure_logging
 from config.settings import Settings, load_settings
+from streamsvc.actor_names import NAME_SOURCES
+from streamsvc.audit import console_pages as audit_console_pages
+from streamsvc.audit import routes as audit_routes
+from streamsvc.buyers import routes as buyers_routes
+from streamsvc.catalog import console_pages as catalog_console_pages
 from streamsvc.catalog import routes as catalog_routes
+from streamsvc.checkin import pages as checkin_pages
+from streamsvc.console import pages as console_pages
 from streamsvc.errors import MethodNotAllowed, NotFound, ServiceError, validation_failed
 from streamsvc.finance import export_routes
 from streamsvc.finance import routes as finance_routes
 from streamsvc.http.metrics import HttpMetrics
 from streamsvc.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from streamsvc.http.openapi import build_openapi
+from streamsvc.http.security import SecurityHeadersMiddleware
 from streamsvc.jobs import routes as jobs_routes
 from streamsvc.kit.clock import Clock, SystemClock
 from streamsvc.ledger import routes as ledger_routes
+from streamsvc.listings import pages as listings_pages
 from streamsvc.listings import routes as listings_routes
 from streamsvc.ops import routes as ops_routes
+from streamsvc.orders import buy_form
+from streamsvc.orders import console_pages as orders_console_pages
+from streamsvc.orders import pages as orders_pages
 from streamsvc.orders import routes as orders_routes
 from streamsvc.payments import routes as payments_routes
 from streamsvc.payments.gateway import PaymentGateway
 from streamsvc.resources import Resources
+from streamsvc.staff import console_pages as staff_console_pages
+from streamsvc.staff import pages as staff_pages
+from streamsvc.staff import routes as staff_routes
+from streamsvc.staff import service as staff_service
+from streamsvc.staff.console import ConsoleCaller, console_caller, console_page
 from streamsvc.venues import routes as venues_routes
+from streamsvc.viewing import pages as viewing_pages
 from streamsvc.viewing import routes as viewing_routes
+from streamsvc.web import routes as web_routes
+from streamsvc.web.errors import error_page
+from streamsvc.web.rendering import build_pages
 from workers.queue import TaskQueue
 
 log = logging.getLogger(__name__)
@@ -44,15 +66,29 @@ def _render(error: ServiceError) -> Response:
     return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
 
+def _answer(request: Request, error: ServiceError) -> Response:
+    # A person's browser gets the error as a page in its language; API clients JSON.
+    return error_page(request, error) or _render(error)
+
+
+def _audit_reader(request: Request, session: Session) -> ConsoleCaller:
+    """The console guard of /console/audit: admins, and finance for the money actions."""
+    return console_caller(request, session, frozenset({"admin", "finance"}))
+
+
+def _venue_people(session: Session, venue_id: str) -> list[tuple[str, str]]:
+    return [(p.id, p.display_name) for _, p in staff_service.list_members(session, venue_id)]
+
+
 async def _service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
-    return _render(exc)
+    return _answer(request, exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        return _render(NotFound("No such resource."))
+        return _answer(request, NotFound("No such resource."))
     if exc.status_code == 405:
         error = MethodNotAllowed("This method is not allowed on this resource.")
         allow = (exc.headers or {}).get("Allow")
@@ -105,6 +141,7 @@ def create_app(
         routes=[
             *viewing_routes.routes,
             *ops_routes.routes,
+            *staff_routes.routes,
             *venues_routes.routes,
             *catalog_routes.routes,
             *listings_routes.routes,
@@ -114,8 +151,27 @@ def create_app(
             *ledger_routes.routes,
             *finance_routes.routes,
             *export_routes.routes,
+            *audit_routes.build_routes(NAME_SOURCES),
+            *buyers_routes.routes,
+            *web_routes.routes,
+            *listings_pages.routes,
+            *buy_form.routes,
+            *orders_pages.routes,
+            # Card tokens confirmed by the server: only while payments are simulated.
+            *(orders_pages.simulated_routes if settings.payments_simulated else []),
+            *viewing_pages.routes,
+            *staff_pages.routes,
+            *staff_console_pages.routes,
+            *console_pages.routes,
+            *catalog_console_pages.routes,
+            *orders_console_pages.routes,
+            *checkin_pages.routes,
+            *audit_console_pages.build_routes(
+                NAME_SOURCES, guard=_audit_reader, wrap=console_page, people=_venue_people
+            ),
         ],
         middleware=[
+            Middleware(SecurityHeadersMiddleware, settings=settings),
             Middleware(
                 RequestContextMiddleware, metrics=metrics, quiet_paths=viewing_routes.QUIET_PATHS
             ),
@@ -128,6 +184,7 @@ def create_app(
         },
         lifespan=lifespan,
     )
+    app.state.pages = build_pages(settings)
     app.state.openapi = build_openapi(app.routes, title="streamsvc", version=streamsvc.__version__)
     return app
 

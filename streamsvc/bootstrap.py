@@ -12,6 +12,8 @@ import redis
 
 from config.settings import Settings
 from streamsvc.finance.events import ReconciliationRequested
+from streamsvc.listings.cache import announce_change, watch_catalogue_writes
+from streamsvc.listings.events import CatalogueChanged
 from streamsvc.orders.events import (
     CancellationRequested,
     RefundRequested,
@@ -19,7 +21,8 @@ from streamsvc.orders.events import (
     TicketStatusChanged,
 )
 from streamsvc.outbox.bus import MessageBus
-from streamsvc.payments.events import StripeEventReceived
+from streamsvc.payments.events import PayoutReported, StripeEventReceived
+from streamsvc.staff.events import InvitationIssued, PasswordResetRequested
 from streamsvc.viewing.revocation import RevocationMirror
 
 Enqueue = Callable[[str, str], None]
@@ -50,10 +53,28 @@ def message_bus(settings: Settings, redis_client: redis.Redis, enqueue: Enqueue)
     def reconcile(event: ReconciliationRequested) -> None:
         enqueue("finance.reconcile", event.job_id)
 
+    def post_payout(event: PayoutReported) -> None:
+        enqueue("finance.post_stripe_payout", event.payout_id)
+
+    # Staff mails: the worker mails a link while it is open (used or expired: not at all).
+    def mail_invitation(event: InvitationIssued) -> None:
+        enqueue("staff.send_invitation", event.invitation_id)
+
+    def mail_password_reset(event: PasswordResetRequested) -> None:
+        enqueue("staff.send_password_reset", event.reset_id)
+
+    def catalogue_changed(_event: CatalogueChanged) -> None:
+        announce_change(redis_client)
+
+    watch_catalogue_writes()
+    bus.register(CatalogueChanged, catalogue_changed)
     bus.register(TicketStatusChanged, mirror_ticket_statuses)
     bus.register(TicketsIssued, mail_tickets)
     bus.register(StripeEventReceived, process_stripe_event)
     bus.register(RefundRequested, submit_refund)
     bus.register(CancellationRequested, run_cancellation)
     bus.register(ReconciliationRequested, reconcile)
+    bus.register(PayoutReported, post_payout)
+    bus.register(InvitationIssued, mail_invitation)
+    bus.register(PasswordResetRequested, mail_password_reset)
     return bus

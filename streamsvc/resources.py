@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from datetime import timedelta
 
 import redis as redis_sync
 import redis.asyncio as aioredis
@@ -15,6 +16,7 @@ from streamsvc.db import Database, make_engine
 from streamsvc.http.callers import Authenticator
 from streamsvc.http.metrics import HttpMetrics
 from streamsvc.kit.clock import Clock
+from streamsvc.listings.cache import CatalogueCache
 from streamsvc.payments.factory import gateway_from_settings
 from streamsvc.payments.gateway import PaymentGateway
 from streamsvc.venues.auth import VenueKeys
@@ -37,6 +39,7 @@ class Resources:
     viewing: ViewingStore
     sync_redis: redis_sync.Redis
     authenticator: Authenticator
+    catalogue: CatalogueCache
 
     @classmethod
     def build(
@@ -84,6 +87,7 @@ class Resources:
             ),
             sync_redis=sync_redis,
             authenticator=VenueKeys(),
+            catalogue=CatalogueCache(redis, timedelta(seconds=settings.catalogue_cache_seconds)),
         )
 
     async def close(self) -> None:

@@ -11,47 +11,54 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from streamsvc.catalog.models import Event, SplitRule
 from streamsvc.finance import accounts
 from streamsvc.finance.splitting import split_so_far
+from streamsvc.kit.described import money
 from streamsvc.ledger.service import balances
 
 
 class StatementCost(BaseModel):
-    label: str
-    amount: int  # recouped so far
+    label: str = Field(description="What the cost is for, as the split rule names it.")
+    amount: int = Field(description=money("Recouped so far"))
 
 
 class PartyRef(BaseModel):
-    type: str  # venue | performer
-    id: str
+    type: str = Field(description="`venue` or `performer`.")
+    id: str = Field(description="The venue's id (`ven_…`) or the performer's (`prf_…`).")
 
 
 class StatementParty(BaseModel):
-    party: PartyRef
-    bps: int  # under the latest split-rule version
-    amount: int
+    party: PartyRef = Field(description="Who this share goes to.")
+    bps: int = Field(description="Its share in basis points, under the latest rule version.")
+    amount: int = Field(description=money("Its part so far"))
 
 
 class Statement(BaseModel):
-    event_id: str
-    currency: str
-    gross: int
-    refunds: int
-    disputes: int  # withdrawn by disputes and not reinstated
-    vat: int
-    revenue_ex_vat: int
-    stripe_fees: int  # including dispute fees, as Stripe charged them
-    platform_fee: int
-    costs: list[StatementCost]
-    distributable: int
-    parties: list[StatementParty]
-    undistributed: int  # distributable minus the parties: 0 when current; < 0 a carried loss
-    split_at: datetime | None  # the latest split posting
+    event_id: str = Field(description="The event's id (`evt_…`).")
+    currency: str = Field(description="ISO 4217 code of every amount of the statement.")
+    gross: int = Field(description=money("What buyers paid"))
+    refunds: int = Field(description=money("Refunded to buyers"))
+    disputes: int = Field(description=money("Withdrawn by disputes and not reinstated"))
+    vat: int = Field(description=money("VAT on what buyers kept paying"))
+    revenue_ex_vat: int = Field(description=money("Gross less refunds, disputes and VAT"))
+    stripe_fees: int = Field(description=money("Stripe's fees, dispute fees included"))
+    platform_fee: int = Field(description=money("The platform's fee"))
+    costs: list[StatementCost] = Field(description="The split rule's costs, recouped in order.")
+    distributable: int = Field(description=money("What is left for the parties"))
+    parties: list[StatementParty] = Field(description="Each party's share of distributable.")
+    undistributed: int = Field(
+        description=money("Distributable less the parties' parts")
+        + " 0 when the split is current; negative: a loss carried over; positive: money "
+        "reconciled since the last split."
+    )
+    split_at: datetime | None = Field(
+        description="The latest split posting: RFC 3339 with offset; null: never split."
+    )
 
 
 def statement(session: Session, event: Event) -> Statement:

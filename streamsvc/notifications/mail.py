@@ -7,10 +7,8 @@ and passes it in; `MailDeliveryError` tells a Celery task that it may retry.
 from __future__ import annotations
 
 import contextlib
-import html
 import logging
 import os
-import re
 import secrets
 import smtplib
 import ssl
@@ -23,72 +21,28 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.dates import format_datetime as format_datetime_babel
+from babel.dates import format_time
+
 from streamsvc.kit.clock import Clock, SystemClock
+from streamsvc.web.documents import render_document
+from streamsvc.web.i18n import negotiate
 
 if TYPE_CHECKING:
     from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Locale = Literal["nl", "en"]
+Locale = Literal["nl", "en", "fr"]
 DEFAULT_LOCALE: Locale = "en"
-SUPPORTED_LOCALES: tuple[Locale, ...] = ("nl", "en")
-
-# Bounds on what we read of a client's header; browsers send a handful of entries.
-_MAX_ACCEPT_LANGUAGE_CHARS = 1024
-_MAX_ACCEPT_LANGUAGE_ENTRIES = 32
-_LANGUAGE_RANGE = re.compile(r"^(?:\*|[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*)$")
-_QVALUE = re.compile(r"^(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)$")
+SUPPORTED_LOCALES: tuple[Locale, ...] = ("nl", "en", "fr")
 
 
 def choose_locale(accept_language: str | None) -> Locale:
-    """The best of nl/en for an HTTP Accept-Language header (RFC 9110); "en" by default.
-
-    A language counts by its primary subtag (`nl-BE` is Dutch) with the highest q-value
-    given for it; `*` stands for every language not named. Equal q-values go to the one
-    named first. Malformed entries are skipped; this never raises.
-    """
-    if not isinstance(accept_language, str) or not accept_language.strip():
-        return DEFAULT_LOCALE
-    explicit: dict[str, tuple[float, int]] = {}  # primary subtag -> (q, position)
-    wildcard: tuple[float, int] | None = None
-    entries = accept_language[:_MAX_ACCEPT_LANGUAGE_CHARS].split(",")
-    for position, entry in enumerate(entries[:_MAX_ACCEPT_LANGUAGE_ENTRIES]):
-        language_range, *params = (part.strip() for part in entry.split(";"))
-        if not _LANGUAGE_RANGE.match(language_range):
-            continue
-        q = _q_value(params)
-        if q is None:
-            continue
-        if language_range == "*":
-            if wildcard is None or q > wildcard[0]:
-                wildcard = (q, position)
-            continue
-        primary = language_range.split("-", 1)[0].lower()
-        if primary not in explicit or q > explicit[primary][0]:
-            explicit[primary] = (q, position)
-    best: Locale = DEFAULT_LOCALE
-    best_rank: tuple[float, int] = (0.0, 0)
-    for locale in SUPPORTED_LOCALES:
-        q, position = explicit.get(locale) or wildcard or (0.0, 0)
-        rank = (q, -position)
-        # The default wins ties it is part of: `*` alone means "anything", so English.
-        if q > 0 and (rank > best_rank or (rank == best_rank and locale == DEFAULT_LOCALE)):
-            best, best_rank = locale, rank
-    return best
-
-
-def _q_value(params: list[str]) -> float | None:
-    """The q parameter of one Accept-Language entry (1 when absent), or None if malformed."""
-    for param in params:
-        name, sep, value = param.partition("=")
-        if name.strip().lower() != "q":
-            continue
-        value = value.strip()
-        if not sep or not _QVALUE.match(value):
-            return None
-        return float(value)
-    return 1.0
+    """The best of nl/en/fr for an HTTP Accept-Language header (RFC 9110), as the pages
+    choose (streamsvc/web/i18n.py); "en" by default. Never raises."""
+    chosen = negotiate(accept_language, SUPPORTED_LOCALES, DEFAULT_LOCALE)
+    return next(locale for locale in SUPPORTED_LOCALES if locale == chosen)
 
 
 @dataclass(frozen=True)
@@ -97,6 +51,7 @@ class TicketLine:
 
     code: str
     tier_name: str
+    ticket_id: str = ""  # the watch page's path names the ticket; the code is its secret
 
 
 @dataclass(frozen=True)
@@ -112,7 +67,10 @@ class TicketMail:
     timezone: str  # IANA name, e.g. Europe/Amsterdam
     doors_open_minutes: int
     tickets: list[TicketLine]
-    watch_url: str  # a template with `{code}`
+    watch_url: str  # a template with `{code}` (and `{ticket_id}`)
+    # The order page with the order token in its fragment (orders/links.py); None when
+    # the token cannot be recovered.
+    order_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.starts_at.tzinfo is None or self.starts_at.utcoffset() is None:
@@ -121,86 +79,6 @@ class TicketMail:
             raise ValueError("TicketMail.watch_url must contain `{code}`")
         if self.locale not in SUPPORTED_LOCALES:
             raise ValueError(f"TicketMail.locale must be one of {SUPPORTED_LOCALES}")
-
-
-_WEEKDAYS: dict[Locale, tuple[str, ...]] = {
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-    "nl": ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"),
-}
-_MONTHS: dict[Locale, tuple[str, ...]] = {
-    "en": tuple(
-        "January February March April May June "
-        "July August September October November December".split()
-    ),
-    "nl": tuple(
-        "januari februari maart april mei juni "
-        "juli augustus september oktober november december".split()
-    ),
-}
-
-_PHRASES: dict[Locale, dict[str, str]] = {
-    "en": {
-        "subject_one": "Your ticket for {title}",
-        "subject_many": "Your {count} tickets for {title}",
-        "greeting": "Hello,",
-        "intro": "Thank you for your order. Here is how to watch {title}.",
-        "event": "Event",
-        "venue": "Venue",
-        "starts": "Starts",
-        "doors": "Doors open",
-        "when": "{weekday} {day} {month} {year}, {time}",
-        "tickets": "Your tickets",
-        "ticket": "Ticket",
-        "watch": "Watch",
-        "personal": "Each link is personal to its ticket: do not share it.",
-        "order": "Order",
-        "closing": "Enjoy the show!",
-    },
-    "nl": {
-        "subject_one": "Je ticket voor {title}",
-        "subject_many": "Je {count} tickets voor {title}",
-        "greeting": "Hallo,",
-        "intro": "Bedankt voor je bestelling. Zo kijk je naar {title}.",
-        "event": "Voorstelling",
-        "venue": "Locatie",
-        "starts": "Aanvang",
-        "doors": "Deuren open",
-        "when": "{weekday} {day} {month} {year}, {time}",
-        "tickets": "Je tickets",
-        "ticket": "Ticket",
-        "watch": "Kijken",
-        "personal": "Elke link hoort bij één ticket: deel hem niet.",
-        "order": "Bestelling",
-        "closing": "Veel kijkplezier!",
-    },
-}
-
-_TEXT_TICKET = "- {tier}: {code}\n  {watch}: {link}\n"
-_HTML_TICKET = (
-    '<li><strong>{tier}</strong>: <code>{code}</code><br>\n<a href="{link}">{watch}</a>'
-    " &ndash; {link}</li>\n"
-)
-_HTML = """\
-<!DOCTYPE html>
-<html lang="{lang}">
-<head><meta charset="utf-8"><title>{subject}</title></head>
-<body>
-<p>{greeting}</p>
-<p>{intro}</p>
-<table>
-<tr><th align="left">{event_label}</th><td>{title}</td></tr>
-<tr><th align="left">{venue_label}</th><td>{venue}</td></tr>
-<tr><th align="left">{starts_label}</th><td>{starts}</td></tr>
-{doors_row}</table>
-<h2>{tickets_label}</h2>
-<ul>
-{tickets}</ul>
-<p>{personal}</p>
-<p>{order_label}: {order_id}</p>
-<p>{closing}</p>
-</body>
-</html>
-"""
 
 
 def _one_line(value: str) -> str:
@@ -218,19 +96,16 @@ def _zone(name: str) -> tzinfo:
 
 
 def _when(moment: datetime, locale: Locale) -> str:
-    phrases = _PHRASES[locale]
-    return phrases["when"].format(
-        weekday=_WEEKDAYS[locale][moment.weekday()],
-        day=moment.day,
-        month=_MONTHS[locale][moment.month - 1],
-        year=moment.year,
-        time=f"{moment:%H:%M} {moment.tzname() or ''}".rstrip(),
-    )
+    """In the locale's words (Babel, CLDR): "maandag 1 maart 2027, 20:00 CET"."""
+    day = format_datetime_babel(moment, "EEEE d MMMM y, HH:mm", tzinfo=moment.tzinfo,
+                                locale=locale)  # fmt: skip
+    return f"{day} {moment.tzname() or ''}".rstrip()
 
 
-def watch_link(template: str, code: str) -> str:
-    """The personal watch link of one ticket code."""
-    return template.format(code=quote(code, safe=""))
+def watch_link(template: str, code: str, ticket_id: str = "") -> str:
+    """The personal watch link of one ticket: `/watch/{ticket_id}#code={code}` by default
+    (STREAMSVC_WATCH_URL), the code in the fragment, which browsers never send."""
+    return template.format(code=quote(code, safe=""), ticket_id=quote(ticket_id, safe=""))
 
 
 def _message_id_domain(sender: str) -> str:
@@ -243,8 +118,8 @@ def _message_id_domain(sender: str) -> str:
 def render_ticket_mail(
     mail: TicketMail, sender: str, *, now: datetime | None = None
 ) -> EmailMessage:
-    """The ticket mail: plain text plus an HTML alternative, in the mail's locale."""
-    phrases = _PHRASES[mail.locale]
+    """The ticket mail: plain text plus an HTML alternative, in the mail's locale, from
+    the pages' templates and catalogs (documents/ticket_mail.{txt,html})."""
     zone = _zone(mail.timezone)
     zone_label = mail.timezone if zone is not UTC else "UTC"
     local_start = mail.starts_at.astimezone(zone)
@@ -253,69 +128,34 @@ def render_ticket_mail(
     if mail.doors_open_minutes > 0:
         doors_at = (mail.starts_at - timedelta(minutes=mail.doors_open_minutes)).astimezone(zone)
         doors = (
-            f"{doors_at:%H:%M}"
+            format_time(doors_at, "HH:mm", tzinfo=doors_at.tzinfo, locale=mail.locale)
             if doors_at.date() == local_start.date()
             else _when(doors_at, mail.locale)
         )
     title = _one_line(mail.event_title)
-    venue = _one_line(mail.venue_name)
-    key = "subject_one" if len(mail.tickets) == 1 else "subject_many"
-    subject = phrases[key].format(title=title, count=len(mail.tickets))
-    lines = [(line, watch_link(mail.watch_url, line.code)) for line in mail.tickets]
-
-    text = "".join(
-        [
-            f"{phrases['greeting']}\n\n",
-            phrases["intro"].format(title=title) + "\n\n",
-            f"{phrases['event']}: {title}\n",
-            f"{phrases['venue']}: {venue}\n",
-            f"{phrases['starts']}: {starts}\n",
-            f"{phrases['doors']}: {doors}\n" if doors else "",
-            f"\n{phrases['tickets']}:\n",
-            *(
-                _TEXT_TICKET.format(
-                    tier=_one_line(line.tier_name),
-                    code=line.code,
-                    watch=phrases["watch"],
-                    link=link,
-                )
-                for line, link in lines
-            ),
-            f"\n{phrases['personal']}\n",
-            f"{phrases['order']}: {mail.order_id}\n\n",
-            f"{phrases['closing']}\n",
-        ]
-    )
-
-    e = html.escape
-    body = _HTML.format(
-        lang=mail.locale,
-        subject=e(subject),
-        greeting=e(phrases["greeting"]),
-        intro=e(phrases["intro"].format(title=title)),
-        event_label=e(phrases["event"]),
-        title=e(title),
-        venue_label=e(phrases["venue"]),
-        venue=e(venue),
-        starts_label=e(phrases["starts"]),
-        starts=e(starts),
-        doors_row=(
-            f'<tr><th align="left">{e(phrases["doors"])}</th><td>{e(doors)}</td></tr>\n'
-            if doors
-            else ""
-        ),
-        tickets_label=e(phrases["tickets"]),
-        tickets="".join(
-            _HTML_TICKET.format(
-                tier=e(line.tier_name), code=e(line.code), link=e(link), watch=e(phrases["watch"])
-            )
-            for line, link in lines
-        ),
-        personal=e(phrases["personal"]),
-        order_label=e(phrases["order"]),
-        order_id=e(mail.order_id),
-        closing=e(phrases["closing"]),
-    )
+    count = len(mail.tickets)
+    subject = render_document(
+        "ticket_mail_subject.txt", mail.locale, {"count": count, "title": title}
+    ).strip()
+    context = {
+        "subject": subject,
+        "title": title,
+        "venue": _one_line(mail.venue_name),
+        "starts": starts,
+        "doors": doors,
+        "tickets": [
+            {
+                "tier": _one_line(line.tier_name),
+                "code": line.code,
+                "link": watch_link(mail.watch_url, line.code, line.ticket_id),
+            }
+            for line in mail.tickets
+        ],
+        "order_id": mail.order_id,
+        "order_url": mail.order_url,
+    }
+    text = render_document("ticket_mail.txt", mail.locale, context)
+    body = render_document("ticket_mail.html", mail.locale, context)
 
     message = EmailMessage()
     message["Subject"] = subject

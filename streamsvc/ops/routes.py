@@ -4,30 +4,40 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from streamsvc.http.metrics import CONTENT_TYPE_LATEST
-from streamsvc.http.openapi import operation, render_docs
+from streamsvc.http.openapi import operation
 from streamsvc.ops.readiness import check_dependencies, worker_status
+from streamsvc.web.rendering import render
 
 
 class Health(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok"] = Field(description="Always `ok`: the process answers.")
 
 
 class DependencyCheck(BaseModel):
-    status: str
-    latency_ms: float | None = None
-    detail: str | None = None
-    last_seen_seconds_ago: float | None = None
+    status: str = Field(
+        description="`ok`; `down` (unreachable or too slow); for the worker also `stale`, "
+        "`unseen` or `unknown` (informational: it does not make the API unready)."
+    )
+    latency_ms: float | None = Field(default=None, description="How long the check took.")
+    detail: str | None = Field(default=None, description="Why it failed, when it did.")
+    last_seen_seconds_ago: float | None = Field(
+        default=None, description="The worker only: seconds since its last heartbeat."
+    )
 
 
 class Readiness(BaseModel):
-    status: Literal["ok", "unavailable"]
-    checks: dict[str, DependencyCheck]
+    status: Literal["ok", "unavailable"] = Field(
+        description="`ok` when the database, Redis and the broker answer; else `unavailable`."
+    )
+    checks: dict[str, DependencyCheck] = Field(
+        description="Each dependency by name: database, redis, broker, worker."
+    )
 
 
 _HEALTHY = b'{"status":"ok"}'
@@ -83,9 +93,11 @@ async def openapi_json(request: Request) -> Response:
     return JSONResponse(request.app.state.openapi)
 
 
-@operation(summary="This API, readable", tags=("operations",), responses={200: "text/html"})
+@operation(summary="This API, readable (Swagger UI)", tags=("operations",),
+           responses={200: "text/html"})  # fmt: skip
 async def docs(request: Request) -> Response:
-    return HTMLResponse(render_docs(request.app.state.openapi))
+    # Swagger UI, vendored and started by static/js/docs.js: it reads /openapi.json.
+    return render(request, "docs.html", {})
 
 
 routes = [

@@ -5,12 +5,16 @@ Stripe is called: (1) validate and reserve in one transaction; (2) create the
 PaymentIntent with the idempotency key `order:{id}:intent`; (3) store its id.
 A failure at (2) releases the reservation; a crash between the steps is healed
 by the expiry task, and a retried request resumes the same order.
+
+An order's total is 0 (free tiers, pay-what-you-want tiers where the buyer chose 0:
+no payment, orders/placing.py issues its tickets at once) or at least the provider's
+minimum charge in the event's currency (payments/minimums.py). A pay-what-you-want
+amount between the two is refused on its own item, naming that minimum.
 """
 
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NoReturn
@@ -25,10 +29,10 @@ from streamsvc.catalog.models import Event, SplitRule, Tier
 from streamsvc.errors import Conflict, NotFound, ValidationFailed
 from streamsvc.kit.ids import new_id
 from streamsvc.orders import capacity
+from streamsvc.orders.links import order_token_for
 from streamsvc.orders.models import CapacityState, Order, OrderItem, OrderStatus
 from streamsvc.orders.schemas import OrderCreate
-
-STRIPE_MINIMUM = 50  # minor units: below this a card payment is refused
+from streamsvc.payments.minimums import charge_minimum
 
 
 @dataclass(frozen=True)
@@ -75,9 +79,12 @@ def reserve(
     rule_version = session.exec(
         select(func.max(SplitRule.version)).where(SplitRule.event_id == event.id)
     ).one()
-    token = secrets.token_urlsafe(24)
+    order_id = new_id("ord")
+    # Derived from the id with a server key, not random: a mail sent later (the ticket
+    # mail, a resend) can carry it again in the order page's link (orders/links.py).
+    token = order_token_for(settings, order_id)
     order = Order(
-        id=new_id("ord"),
+        id=order_id,
         venue_id=event.venue_id,
         event_id=event.id,
         email=data.email,
@@ -132,6 +139,7 @@ def _price(
     problems: dict[str, str] = {}
     closed: dict[str, str] = {}
     total = 0
+    minimum = charge_minimum(event.currency)
     seen: set[str] = set()
     for i, item in enumerate(data.items):
         tier = tiers.get(item.tier_id)
@@ -149,20 +157,29 @@ def _price(
         elif tier.pwyw_min_amount is not None:
             if item.amount is None or item.amount < tier.pwyw_min_amount:
                 problems[f"items[{i}].amount"] = f"at least {tier.pwyw_min_amount}"
+            elif 0 < item.amount < minimum:
+                # Free (0) is the buyer's choice, but a donation must be one a card can pay.
+                free = "0 or " if tier.pwyw_min_amount == 0 else ""
+                problems[f"items[{i}].amount"] = f"{free}at least {minimum}"
             unit = item.amount or 0
         total += unit * item.quantity
         opens, ends = tier.sales_start, tier.sales_end or event.ends_at
         if (opens is not None and now < opens) or now >= ends:
             closed[f"items[{i}].tier_id"] = "not on sale now"
     if problems:
-        raise ValidationFailed("The order is not valid.", fields=problems)
+        named = any(text.endswith(f"at least {minimum}") for text in problems.values())
+        charge = {"minimum_amount": minimum, "currency": event.currency}
+        raise ValidationFailed("The order is not valid.", fields=problems,
+                               details=charge if named else None)  # fmt: skip
     if closed:
         raise Conflict("A tier is not on sale now.", code="sales_closed", fields=closed)
-    if total < STRIPE_MINIMUM:
+    # 0 is a free order; below the minimum only a tier priced before that rule remains.
+    if 0 < total < minimum:
         raise ValidationFailed(
             "The total is below what a card payment can carry.",
             code="amount_too_small",
-            fields={"items": f"a total of at least {STRIPE_MINIMUM}"},
+            fields={"items": f"a total of 0 or at least {minimum}"},
+            details={"minimum_amount": minimum, "currency": event.currency},
         )
     return total
 

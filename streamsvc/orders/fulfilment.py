@@ -1,5 +1,5 @@
-"""After the buyer's click: mail the tickets, expire what was never paid, and ask
-Stripe about orders whose webhook may have been lost."""
+"""After the buyer's click: issue a free order's tickets, mail the tickets, expire what
+was never paid, and ask Stripe about orders whose webhook may have been lost."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from config.settings import Settings
 from streamsvc.catalog.models import Event, Tier
-from streamsvc.db import Database
+from streamsvc.db import Database, UnitOfWork
 from streamsvc.notifications.mail import (
     MailDeliveryError,
     TicketLine,
@@ -20,12 +20,26 @@ from streamsvc.notifications.mail import (
 )
 from streamsvc.orders import settlement
 from streamsvc.orders.buying import lock_order, release_hold
+from streamsvc.orders.links import order_page_link, recover_order_token
 from streamsvc.orders.models import Order, OrderStatus, Ticket, TicketStatus
 from streamsvc.payments.gateway import PaymentGateway, PaymentProviderUnavailable
 from streamsvc.venues.models import Venue
 
-__all__ = ["MailDeliveryError", "expire", "mail_tickets", "reconcile_pending"]
+__all__ = ["MailDeliveryError", "expire", "issue_free", "mail_tickets", "reconcile_pending"]
 log = logging.getLogger(__name__)
+
+
+def issue_free(uow: UnitOfWork, order: Order, now: datetime) -> None:
+    """Settle a free order (total 0) in the transaction that reserved it.
+
+    Its seats go from held to sold under the same row locks as the hold, its tickets
+    are issued and `TicketsIssued` sends the mail, as for a payment of 0: no
+    PaymentIntent, `paid_amount` 0, `paid_at` set (the mark of a settled order), status
+    `paid`. No balance transaction exists for it, so the ledger posts nothing.
+    """
+    if order.total_amount != 0 or order.paid_at is not None:
+        return
+    settlement.record_payment(uow, order, 0, now)
 
 
 def mail_tickets(database: Database, settings: Settings, order_id: str, now: datetime) -> bool:
@@ -39,7 +53,8 @@ def mail_tickets(database: Database, settings: Settings, order_id: str, now: dat
     with database.unit_of_work() as uow:
         session = uow.session
         order = lock_order(session, order_id)
-        if order is None or order.tickets_mailed_at is not None or order.paid_amount == 0:
+        # paid_at, not paid_amount: a free order has tickets and paid nothing.
+        if order is None or order.tickets_mailed_at is not None or order.paid_at is None:
             return False
         tickets = list(session.exec(
             select(Ticket, Tier.name).join(Tier, col(Tier.id) == col(Ticket.tier_id))
@@ -55,14 +70,21 @@ def mail_tickets(database: Database, settings: Settings, order_id: str, now: dat
             to=order.email, locale="nl" if order.locale == "nl" else "en", order_id=order.id,
             event_title=event.title, venue_name=venue.name, starts_at=event.starts_at,
             timezone=event.timezone, doors_open_minutes=event.doors_open_minutes,
-            tickets=[TicketLine(code=t.code, tier_name=name) for t, name in tickets],
+            tickets=[TicketLine(code=t.code, tier_name=name, ticket_id=t.id)
+                     for t, name in tickets],
             watch_url=settings.watch_url,
+            order_url=_order_link(settings, order),
         )  # fmt: skip
         # A failed send raises: the lock is released by the rollback, nothing marked.
         sender_from_settings(settings).send(render_ticket_mail(mail, settings.mail_from, now=now))
         order.tickets_mailed_at = now
         session.add(order)
     return True
+
+
+def _order_link(settings: Settings, order: Order) -> str | None:
+    token = recover_order_token(settings, order.id, order.token_hash)
+    return order_page_link(settings, order.id, token) if token else None
 
 
 def expire(database: Database, gateway: PaymentGateway, order_id: str, now: datetime) -> None:

@@ -63,6 +63,9 @@ class Order(SQLModel, table=True):
     paid_amount: int = 0
     refunded_amount: int = 0  # refunds that succeeded or are under way
     dispute_status: OrderDisputeStatus | None = enum_string(OrderDisputeStatus, 12, nullable=True)
+    # Why the last attempt to pay failed (Stripe's code, e.g. card_declined), shown on
+    # the checkout page while the order waits for another attempt; None otherwise.
+    payment_error: str | None = Field(default=None, max_length=64)
     expires_at: datetime = timestamp(index=True)
     paid_at: datetime | None = timestamp(nullable=True)
     tickets_mailed_at: datetime | None = timestamp(nullable=True)

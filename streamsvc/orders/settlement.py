@@ -107,6 +107,16 @@ def _ticket_code() -> str:
     return "-".join(raw[i : i + 5] for i in range(0, 25, 5))
 
 
+def record_failed_attempt(session: Session, order: Order, reason: str, now: datetime) -> None:
+    """An attempt to pay failed (declined, not authenticated): the order stays pending
+    with its seats held, and remembers why for the checkout page."""
+    if order.paid_amount > 0 or order.status != OrderStatus.pending:
+        return  # paid meanwhile (a stale event), or already settled
+    order.payment_error = reason[:64]
+    order.updated_at = now
+    session.add(order)
+
+
 def record_payment_failure(
     session: Session, order: Order, status: OrderStatus, now: datetime
 ) -> None:

@@ -12,7 +12,9 @@ from streamsvc.db import UnitOfWork
 from streamsvc.orders import settlement
 from streamsvc.orders.models import OrderStatus
 from streamsvc.payments import inbox
-from streamsvc.payments.inbox import DISPUTE_EVENTS, PAYMENT_EVENTS, REFUND_EVENTS
+from streamsvc.payments.events import PayoutReported
+from streamsvc.payments.gateway import payment_error_code
+from streamsvc.payments.inbox import DISPUTE_EVENTS, PAYMENT_EVENTS, PAYOUT_EVENTS, REFUND_EVENTS
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,17 @@ def apply(
         elif kind == "payment_intent.succeeded":
             amount = int(obj.get("amount_received") or obj.get("amount") or 0)
             settlement.record_payment(uow, order, amount, now)
-        else:
+        elif obj.get("id") != order.payment_intent_id:
+            # An intent the order no longer uses (replaced after a declined attempt in
+            # simulated mode): its failure or cancellation says nothing about the order.
+            log.info("%s for %s: not the intent of order %s", kind, obj.get("id"), order.id)
+        elif kind == "payment_intent.payment_failed":
+            # A declined card or failed bank payment ends nothing: the same intent may
+            # still succeed (the buyer tries again), so the order keeps its seats until
+            # it expires. The reason is kept for the checkout page.
+            reason = payment_error_code(obj.get("last_payment_error")) or "payment_failed"
+            settlement.record_failed_attempt(session, order, reason, now)
+        else:  # canceled: this intent can never succeed
             status = OrderStatus.expired if order.expires_at <= now else OrderStatus.failed
             settlement.record_payment_failure(session, order, status, now)
     elif kind == "charge.refunded":
@@ -57,3 +69,7 @@ def apply(
         settlement.record_refund(session, obj, created, now)
     elif kind in DISPUTE_EVENTS:
         settlement.record_dispute(session, obj, created, now)
+    elif kind in PAYOUT_EVENTS:
+        # No order's business: finance posts the payout, reading its balance
+        # transactions from Stripe in a worker (orders does not import finance).
+        uow.emit(PayoutReported(str(obj["id"])))

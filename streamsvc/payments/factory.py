@@ -61,6 +61,9 @@ class UnconfiguredGateway:
     def charge_payment_intent(self, charge_id: str) -> str | None:
         raise PaymentProviderUnavailable(self._why)
 
+    def balance_transactions_of_payout(self, payout_id: str) -> list[BalanceTransaction]:
+        raise PaymentProviderUnavailable(self._why)
+
     def verify_webhook(
         self, payload: bytes, signature_header: str, secrets: Sequence[str]
     ) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class PaymentProviderUnavailable(Exception):
@@ -22,7 +22,16 @@ class PaymentProviderUnavailable(Exception):
 
 
 class PaymentRejected(Exception):
-    """The provider refused the request; retrying it unchanged will not help."""
+    """The provider refused the request; retrying it unchanged will not help.
+
+    `code` is the provider's error code when it gave one (`card_declined`,
+    `expired_card`, `payment_intent_authentication_failure` ...): words for a buyer
+    are chosen from it, never from the provider's English message.
+    """
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class InvalidWebhook(Exception):
@@ -44,6 +53,9 @@ class PaymentIntent:
     client_secret: str | None
     latest_charge: str | None
     metadata: Mapping[str, str]
+    # Why the latest attempt to pay failed, as the provider's code (`card_declined`,
+    # `payment_intent_authentication_failure` ...); None when no attempt failed.
+    last_payment_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,20 @@ class BalanceTransaction:
     source: str  # the charge, refund or dispute that moved the money
     created: int  # unix time
     available_on: int | None = None  # unix time the funds are (or were) available
+
+
+def payment_error_code(error: object) -> str | None:
+    """The code of a PaymentIntent's `last_payment_error` (as Stripe sends it, in an
+    intent or a `payment_intent.payment_failed` event): the bank's decline code when
+    it gave one (`insufficient_funds`), else Stripe's code (`card_declined`); None when
+    there is no error or it names no code."""
+    if not isinstance(error, Mapping):
+        return None
+    for field in ("decline_code", "code"):
+        value = error.get(field)
+        if isinstance(value, str) and value:
+            return value[:64]
+    return None
 
 
 class BalanceReader(Protocol):
@@ -107,7 +133,43 @@ class BalanceReader(Protocol):
         ...
 
 
-class PaymentGateway(BalanceReader, Protocol):
+class PayoutReader(Protocol):
+    """What posting a payout reads from the provider: never moves money."""
+
+    def balance_transactions_of_payout(self, payout_id: str) -> list[BalanceTransaction]:
+        """The balance transactions a payout (`po_…`) pays out, as Stripe lists them
+        (`GET /v1/balance_transactions?payout=…`): the charges, refunds and dispute
+        movements it settles, and the payout's own transaction (type `payout`, its
+        amount negative). Empty for a payout Stripe does not know."""
+        ...
+
+    def charge_payment_intent(self, charge_id: str) -> str | None:
+        """The PaymentIntent a charge belongs to, if any."""
+        ...
+
+
+@runtime_checkable
+class SimulatedCardPayments(Protocol):
+    """Paying with a card token, for the simulated mode only (localstripe, no Stripe key).
+
+    In real mode the buyer's browser confirms the PaymentIntent itself with Stripe.js
+    (Payment Element, `confirmPayment`) and no card data reaches us. localstripe's
+    Stripe.js stand-in can only create card tokens, so in simulated mode our server
+    confirms the intent with the token; everything after (the webhook, the worker,
+    the tickets) is the same path as in real mode.
+    """
+
+    def confirm_with_card_token(
+        self, intent_id: str, card_token: str, *, idempotency_key: str
+    ) -> PaymentIntent:
+        """Confirm the intent with the card of `card_token` (`tok_...`, made in the
+        browser). A declined card raises PaymentRejected with its code; a card that asks
+        for 3-D Secure answers status `requires_action`, which the browser completes
+        with the intent's client secret."""
+        ...
+
+
+class PaymentGateway(BalanceReader, PayoutReader, Protocol):
     def create_payment_intent(
         self, *, amount: int, currency: str, metadata: Mapping[str, str], idempotency_key: str
     ) -> PaymentIntent:

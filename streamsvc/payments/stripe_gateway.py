@@ -27,6 +27,7 @@ from streamsvc.payments.gateway import (
     PaymentProviderUnavailable,
     PaymentRejected,
     Refund,
+    payment_error_code,
 )
 
 WEBHOOK_TOLERANCE_SECONDS = 300
@@ -137,6 +138,11 @@ class StripeGateway:
                     return
                 yield txn
 
+    def balance_transactions_of_payout(self, payout_id: str) -> list[BalanceTransaction]:
+        with _translated_errors():
+            page = self._client.v1.balance_transactions.list({"payout": payout_id, "limit": 100})
+            return [_balance_transaction(data.to_dict()) for data in page.auto_paging_iter()]
+
     def charge_payment_intent(self, charge_id: str) -> str | None:
         with _translated_errors():
             charge = self._client.v1.charges.retrieve(charge_id).to_dict()
@@ -148,6 +154,25 @@ class StripeGateway:
         with _translated_errors():
             data = self._client.v1.balance_transactions.retrieve(txn_id).to_dict()
         return _balance_transaction(data)
+
+    def confirm_with_card_token(
+        self, intent_id: str, card_token: str, *, idempotency_key: str
+    ) -> PaymentIntent:
+        """Simulated mode (localstripe) only: see gateway.SimulatedCardPayments.
+
+        localstripe confirms no intent given a payment method (500 "Not implemented"),
+        so the token's card is set on the intent first, then it is confirmed bare.
+        """
+        with _translated_errors():
+            token = self._client.v1.tokens.retrieve(card_token).to_dict()
+            card = _id_of(token.get("card"))
+            if card is None:
+                raise PaymentRejected("the card token carries no card", code="invalid_token")
+            self._client.v1.payment_intents.update(intent_id, params={"payment_method": card})
+            intent = self._client.v1.payment_intents.confirm(
+                intent_id, options={"idempotency_key": idempotency_key}
+            )
+        return _payment_intent(intent.to_dict())
 
     def cancel_payment_intent(self, intent_id: str, *, idempotency_key: str) -> PaymentIntent:
         try:
@@ -226,7 +251,8 @@ def _translated_errors() -> Iterator[None]:
         )
         if transient or status is None or status >= 500:
             raise PaymentProviderUnavailable(f"Stripe is unavailable: {_describe(exc)}") from exc
-        raise PaymentRejected(f"Stripe refused the request: {_describe(exc)}") from exc
+        code = exc.code if isinstance(exc.code, str) else None
+        raise PaymentRejected(f"Stripe refused the request: {_describe(exc)}", code=code) from exc
 
 
 def _describe(exc: stripe.StripeError) -> str:
@@ -281,6 +307,7 @@ def _payment_intent(data: Mapping[str, Any]) -> PaymentIntent:
         client_secret=data.get("client_secret"),
         latest_charge=_latest_charge(data),
         metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
+        last_payment_error=payment_error_code(data.get("last_payment_error")),
     )
 
 

@@ -46,7 +46,9 @@ def succeeded(
 
 def failed(order: dict[str, Any], created: int | None = None) -> dict[str, Any]:
     pi = stripe_object("payment_intent", id=order["payment"]["payment_intent_id"],
-                       status="requires_payment_method", metadata={"order_id": order["id"]})  # fmt: skip
+                       status="requires_payment_method", metadata={"order_id": order["id"]},
+                       last_payment_error={"type": "card_error", "code": "card_declined",
+                                           "message": "Your card was declined."})  # fmt: skip
     return event("payment_intent.payment_failed", pi, created=_created(created))
 
 
