@@ -98,7 +98,7 @@ def cmd_worker_ping(args: argparse.Namespace) -> int:
 
 
 def cmd_venue(args: argparse.Namespace) -> int:
-    from streamsvc.venues.cli import run_create
+    from streamsvc.staff.cli import run_create
 
     return run_create(_settings(find_embedded=True), args)
 
@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     ping.add_argument("--timeout", type=float, default=2.0)
     ping.set_defaults(func=cmd_worker_ping)
 
-    from streamsvc.venues.cli import add_commands
+    from streamsvc.staff.cli import add_commands
 
     add_commands(sub)
     sub.choices["venue"].set_defaults(func=cmd_venue)

@@ -6,13 +6,16 @@ Each domain's models module is imported here so that its tables register.
 from sqlmodel import SQLModel
 
 from streamsvc import idempotency  # noqa: F401
+from streamsvc.audit import models as audit  # noqa: F401
 from streamsvc.catalog import models as catalog  # noqa: F401
+from streamsvc.checkin import models as checkin  # noqa: F401
 from streamsvc.finance import models as finance  # noqa: F401
 from streamsvc.jobs import models as jobs  # noqa: F401
 from streamsvc.ledger import models as ledger  # noqa: F401
 from streamsvc.orders import models as orders  # noqa: F401
 from streamsvc.outbox import models as outbox  # noqa: F401
 from streamsvc.payments import models as payments  # noqa: F401
+from streamsvc.staff import models as staff  # noqa: F401
 from streamsvc.venues import models as venues  # noqa: F401
 
 metadata = SQLModel.metadata

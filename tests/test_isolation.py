@@ -84,6 +84,9 @@ STAFF_ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "/v1/finance/events/{event_id}/statement"): None,
     ("GET", "/v1/finance/splits"): None,
     ("GET", "/v1/finance/parties/{party_type}/{party_id}/statement"): None,
+    ("GET", "/v1/audit"): None,
+    # B erases the address of A's buyer: only B's orders (none) may change.
+    ("POST", "/v1/buyers/erase"): lambda t: {"email": "buyer@example.org"},
 }
 
 
@@ -139,6 +142,7 @@ def _snapshot(client: TestClient, t: Tenants) -> list[Any]:
         [k["id"] for k in ok(client.get("/v1/api-keys", headers=h))["data"]],
         ok(client.get(f"/v1/orders/{ids['order_id']}", headers=h)),
         ok(client.get(f"/v1/jobs/{ids['job_id']}", headers=h))["id"],
+        [entry["id"] for entry in ok(client.get("/v1/audit?limit=100", headers=h))["data"]],
     ]
 
 

@@ -35,6 +35,7 @@ EXPECTED_TRIGGERS = {
     ("ledger_entries", "ledger_entries_append_only"),
     ("ledger_transactions", "ledger_transactions_append_only"),
     ("split_postings", "split_postings_append_only"),
+    ("audit_entries", "audit_entries_append_only"),  # what was done stays done
 }
 
 

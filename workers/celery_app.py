@@ -21,6 +21,8 @@ TASK_MODULES = [
     "workers.tasks.payments",
     "workers.tasks.finance",
     "workers.tasks.outbox",
+    "workers.tasks.retention",
+    "workers.tasks.staff",
 ]
 
 

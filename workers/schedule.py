@@ -22,4 +22,5 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "advance-event-states": _every("catalog.advance_event_states", 60),
         "relay-outbox": _every("outbox.relay", settings.outbox_relay_seconds),
         "reconcile-recent": _every("finance.reconcile_recent", settings.reconcile_interval_seconds),
+        "apply-retention": _every("buyers.apply_retention", 3600),
     }

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from streamsvc import audit
 from streamsvc.catalog.lifecycle import (
     MANUAL_TRANSITIONS,
     EventStatus,
@@ -130,6 +131,12 @@ def _transition(
         event.published_at = now
     event.status = target.value
     event.updated_at = now
+    # Publishing puts it on sale; starting or ending early opens or closes access.
+    action = "event.published" if target is EventStatus.on_sale else "event.status_changed"
+    audit.record(
+        session, venue_id=event.venue_id, action=action, object_type="event",
+        object_id=event.id, changes={"status": audit.change(current.value, target.value)},
+    )  # fmt: skip
 
 
 def completeness_problems(session: Session, event: Event, now: datetime) -> dict[str, str]:

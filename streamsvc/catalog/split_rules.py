@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from streamsvc import audit
 from streamsvc.catalog.models import Event, Performer, SplitRule
 from streamsvc.catalog.schemas import SplitRulePublic, SplitRuleWrite
 from streamsvc.errors import NotFound, ValidationFailed
@@ -42,6 +43,14 @@ def put_split_rule(
     )
     session.add(rule)
     session.flush()
+    audit.record(
+        session, venue_id=venue_id, action="split_rule.versioned", object_type="split_rule",
+        object_id=rule.id,
+        changes={"event_id": event.id, "version": audit.change(latest, rule.version),
+                 "platform_fee_bps": rule.platform_fee_bps,
+                 "shares": [{"party": s["party"], "bps": s["bps"]} for s in rule.shares],
+                 "costs": [{"amount": c["amount"], "currency": c["currency"]} for c in rule.costs]},
+    )  # fmt: skip
     return rule
 
 

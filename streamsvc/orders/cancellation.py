@@ -22,6 +22,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from streamsvc import audit
 from streamsvc.catalog.events import status_of
 from streamsvc.catalog.lifecycle import EventStatus
 from streamsvc.catalog.models import Event
@@ -68,6 +69,12 @@ def cancel_event(session: Session, venue_id: str, event_id: str, now: datetime) 
     if watching:
         emit(session, TicketStatusChanged(dict.fromkeys(watching, TicketStatus.revoked.value)))
     job = create_job(session, venue_id, KIND, event.id, now)
+    audit.record(
+        session, venue_id=venue_id, action="event.cancelled", object_type="event",
+        object_id=event.id,
+        changes={"status": audit.change(current.value, EventStatus.cancelled.value),
+                 "job_id": job.id},
+    )  # fmt: skip
     emit(session, CancellationRequested(job.id))
     return job
 

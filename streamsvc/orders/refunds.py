@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from streamsvc import audit
 from streamsvc.db import Database, emit
 from streamsvc.errors import Conflict, DependencyUnavailable, NotFound, ValidationFailed
 from streamsvc.kit.ids import new_id
@@ -60,7 +61,15 @@ def request_refund(
     )  # fmt: skip
     session.add(refund)
     session.flush()
+    refunded_before = order.refunded_amount
     recompute(session, order, now)
+    audit.record(
+        session, venue_id=order.venue_id, action="order.refunded", object_type="order",
+        object_id=order.id,
+        changes={"refund_id": refund.id, "amount": amount, "currency": order.currency,
+                 "origin": origin,
+                 "refunded_amount": audit.change(refunded_before, order.refunded_amount)},
+    )  # fmt: skip
     emit(session, RefundRequested(refund.id))
     return refund
 

@@ -18,6 +18,7 @@ from starlette.datastructures import Headers
 from config.settings import Settings
 from streamsvc.errors import Unauthenticated
 from streamsvc.http.callers import Staff
+from streamsvc.kit.context import Actor, actor_var
 from streamsvc.kit.ids import random_token
 from streamsvc.venues.models import ApiKey
 
@@ -64,6 +65,8 @@ def authenticate_staff(session: Session, headers: Headers, now: datetime) -> Sta
     if row.last_used_at is None or now - row.last_used_at >= _LAST_USED_RESOLUTION:
         row.last_used_at = now
         session.add(row)
+    # The audit log names the key (and its label) as the one who acted.
+    actor_var.set(Actor(kind="key", id=row.id, label=row.label))
     return Staff(venue_id=row.venue_id, role=row.role, key_id=row.id)
 
 
@@ -72,6 +75,7 @@ def authenticate_platform(headers: Headers, settings: Settings) -> None:
     expected = settings.platform_key.get_secret_value()
     if key is None or not hmac.compare_digest(key.encode(), expected.encode()):
         raise Unauthenticated("This needs the platform operator's key.", code="invalid_api_key")
+    actor_var.set(Actor(kind="platform", id="platform", label="platform operator"))
 
 
 class VenueKeys:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Column, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from streamsvc.kit.columns import timestamp
@@ -19,6 +21,15 @@ class Venue(SQLModel, table=True):
     currency: str = Field(max_length=3)
     timezone: str = Field(max_length=64)
     created_at: datetime = timestamp()
+    # Whether the venue's admins must log in to the console with a one-time code.
+    # None: the installation's default (required in production, streamsvc/staff).
+    require_mfa_for_admins: bool | None = Field(default=None, nullable=True)
+    # Origins (https://www.venue.example) whose pages may frame this venue's event
+    # pages: the CSP frame-ancestors of those pages (listings/pages.py).
+    embed_origins: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    )
 
 
 class ApiKey(SQLModel, table=True):

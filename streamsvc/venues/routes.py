@@ -1,4 +1,5 @@
-"""Venues (platform operator) and staff API keys (venue admins)."""
+"""Staff API keys (venue admins). POST /v1/venues is streamsvc/staff/routes.py: the
+first admin person is made with the venue."""
 
 from __future__ import annotations
 
@@ -12,29 +13,9 @@ from streamsvc.venues.schemas import (
     ApiKeyCreated,
     ApiKeyList,
     ApiKeyPublic,
-    VenueCreate,
-    VenueCreated,
-    VenuePublic,
 )
 
 TAGS = ("venues",)
-
-
-@endpoint(
-    summary="Create a venue and its first admin key (platform key)",
-    tags=TAGS,
-    access=Access.platform,
-    body=VenueCreate,
-    response=VenueCreated,
-    status=201,
-    errors=(409,),
-)
-def create_venue(call: Call, body: VenueCreate) -> VenueCreated:
-    venue, key, clear = service.create_venue(call.session, body, call.clock.now())
-    return VenueCreated(
-        venue=VenuePublic.of(venue),
-        api_key=ApiKeyCreated(**ApiKeyPublic.of(key).model_dump(), key=clear),
-    )
 
 
 @endpoint(
@@ -71,7 +52,6 @@ def delete_api_key(call: Call) -> Response:
 
 
 routes = [
-    Route("/v1/venues", create_venue, methods=["POST"]),
     Route("/v1/api-keys", create_api_key, methods=["POST"]),
     Route("/v1/api-keys", list_api_keys, methods=["GET"]),
     Route("/v1/api-keys/{key_id}", delete_api_key, methods=["DELETE"]),

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from streamsvc import audit
 from streamsvc.errors import Conflict, NotFound
 from streamsvc.kit.ids import new_id, random_token
 from streamsvc.venues.auth import new_key_material
@@ -64,6 +65,10 @@ def create_api_key(
     )
     session.add(key)
     session.flush()
+    audit.record(
+        session, venue_id=venue_id, action="api_key.created", object_type="api_key",
+        object_id=key.id, changes={"role": key.role, "label": key.label},
+    )  # fmt: skip
     return key, clear
 
 
@@ -102,6 +107,10 @@ def revoke_api_key(session: Session, venue_id: str, key_id: str, now: datetime) 
             )
     key.revoked_at = now
     session.add(key)
+    audit.record(
+        session, venue_id=venue_id, action="api_key.revoked", object_type="api_key",
+        object_id=key.id, changes={"role": key.role, "label": key.label},
+    )  # fmt: skip
 
 
 def get_venue(session: Session, venue_id: str) -> Venue:

@@ -1,0 +1,1 @@
+"""Buyers' personal data: erasure on request (GDPR art. 17) and retention."""

@@ -1,0 +1,106 @@
+"""What the console shows, read in a few queries: sales per event and per day, and
+what cancelling an event would refund. Reads only; never commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from streamsvc.catalog import tiers as catalog_tiers
+from streamsvc.catalog.events import status_of
+from streamsvc.catalog.models import Event, Tier
+from streamsvc.orders.models import Order
+from streamsvc.orders.state import DISPUTED
+from streamsvc.venues.tenancy import owned
+
+DAYS = 30
+
+
+@dataclass(frozen=True)
+class EventSales:
+    event: Event
+    status: str
+    tiers: list[Tier]
+    gross: int  # what buyers paid so far, refunds not deducted
+    refunded: int
+
+
+@dataclass(frozen=True)
+class DaySales:
+    day: date
+    orders: int
+    gross: int
+
+
+def event_sales(
+    session: Session, venue_id: str, now: datetime, limit: int = 100
+) -> list[EventSales]:
+    """The venue's latest events, their tiers (sold against capacity) and money taken."""
+    found = list(session.exec(
+        select(Event).where(Event.venue_id == venue_id)
+        .order_by(col(Event.starts_at).desc(), col(Event.id)).limit(limit)
+    ))  # fmt: skip
+    ids = [event.id for event in found]
+    money = {
+        event_id: (int(gross or 0), int(refunded or 0))
+        for event_id, gross, refunded in session.exec(
+            select(Order.event_id, func.sum(Order.paid_amount), func.sum(Order.refunded_amount))
+            .where(col(Order.event_id).in_(ids), col(Order.paid_at).is_not(None))
+            .group_by(col(Order.event_id))
+        )
+    }
+    by_event = catalog_tiers.tiers_of(session, ids)
+    return [
+        EventSales(event, status_of(event, now).value, by_event.get(event.id, []),
+                   *money.get(event.id, (0, 0)))
+        for event in found
+    ]  # fmt: skip
+
+
+def sales_per_day(
+    session: Session, venue_id: str, timezone: str, now: datetime, days: int = DAYS
+) -> list[DaySales]:
+    """Paid orders and their amounts per day of the venue's calendar, the last `days`
+    days up to today, a row for every day (0 where nothing sold)."""
+    today = now.astimezone(ZoneInfo(timezone)).date()
+    first = today - timedelta(days=days - 1)
+    day = func.date(func.timezone(timezone, col(Order.paid_at)))
+    rows = session.exec(
+        select(day, func.count(), func.sum(Order.paid_amount))
+        .where(Order.venue_id == venue_id, col(Order.paid_at).is_not(None),
+               col(Order.paid_at) >= now - timedelta(days=days + 1))
+        .group_by(day)
+    )  # fmt: skip
+    counts = {found: (int(n), int(total or 0)) for found, n, total in rows}
+    return [
+        DaySales(first + timedelta(days=i), *counts.get(first + timedelta(days=i), (0, 0)))
+        for i in range(days)
+    ]
+
+
+@dataclass(frozen=True)
+class CancellationSummary:
+    event: Event
+    status: str
+    paid_orders: int  # orders that will be refunded
+    refund_total: int  # what they are owed, in the event's currency
+
+
+def cancellation_summary(
+    session: Session, venue_id: str, event_id: str, now: datetime
+) -> CancellationSummary:
+    """What cancelling would refund: as the cancellation job decides, every order with
+    money paid and not returned, unless a dispute holds it (orders/cancellation.py)."""
+    event = owned(session, Event, event_id, venue_id)
+    owed = col(Order.paid_amount) - col(Order.refunded_amount)
+    count, total = session.exec(
+        select(func.count(), func.sum(owed)).where(
+            Order.event_id == event.id, owed > 0,
+            col(Order.dispute_status).is_(None) | col(Order.dispute_status).not_in(list(DISPUTED)),
+        )
+    ).one()  # fmt: skip
+    return CancellationSummary(event, status_of(event, now).value, int(count), int(total or 0))

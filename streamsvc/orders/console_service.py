@@ -1,0 +1,99 @@
+"""What the console's order pages need beyond views.py: names to show, a ticket found by
+its code, one order's mail sent again, and a refund made once per confirmation.
+
+Everything is scoped to the caller's venue: another venue's order, ticket or event is
+unknown here (404, or None), never forbidden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from streamsvc import audit, idempotency
+from streamsvc.catalog.models import Event, Tier
+from streamsvc.db import emit
+from streamsvc.errors import Conflict
+from streamsvc.orders import refunds
+from streamsvc.orders.events import TicketsIssued
+from streamsvc.orders.models import Order, OrderStatus, Ticket
+from streamsvc.orders.schemas import OrderOut
+from streamsvc.orders.views import staff_order
+from streamsvc.venues.tenancy import owned
+
+# Orders whose tickets still let their holder in: the only ones worth mailing again.
+_WITH_TICKETS = (OrderStatus.paid, OrderStatus.partially_refunded)
+
+
+@dataclass(frozen=True)
+class OrderDetail:
+    order: OrderOut
+    event: Event
+    tier_names: dict[str, str]
+
+
+def venue_events(session: Session, venue_id: str) -> list[Event]:
+    """The venue's events for the orders filter, newest first."""
+    query = select(Event).where(Event.venue_id == venue_id)
+    return list(session.exec(query.order_by(col(Event.starts_at).desc(), col(Event.id))))
+
+
+def order_detail(session: Session, venue_id: str, order_id: str) -> OrderDetail:
+    order = staff_order(session, venue_id, order_id)
+    event = session.get(Event, order.event_id)
+    assert event is not None
+    tier_ids = {item.tier_id for item in order.items}
+    tiers = session.exec(select(Tier.id, Tier.name).where(col(Tier.id).in_(sorted(tier_ids))))
+    return OrderDetail(order=order, event=event, tier_names=dict(tiers.all()))
+
+
+def order_of_ticket_code(session: Session, venue_id: str, code: str) -> str | None:
+    """The order of the venue's ticket with this code (a secret: never from a URL)."""
+    query = select(Ticket.order_id).where(Ticket.code == code[:40], Ticket.venue_id == venue_id)
+    return session.exec(query).first()
+
+
+def order_exists(session: Session, venue_id: str, order_id: str) -> bool:
+    query = select(Order.id).where(Order.id == order_id, Order.venue_id == venue_id)
+    return session.exec(query).first() is not None
+
+
+def resend_order(session: Session, venue_id: str, order_id: str, now: datetime) -> None:
+    """Mail this order's tickets again, through the ticket mail's own path (resend.py):
+    `tickets_mailed_at` cleared and TicketsIssued raised, carried by the outbox."""
+    order = owned(session, Order, order_id, venue_id, lock=True)
+    if order.status not in _WITH_TICKETS:
+        raise Conflict(f"An order that is {order.status} has no tickets to mail.",
+                       code="no_tickets_to_mail")  # fmt: skip
+    order.tickets_mailed_at, order.updated_at = None, now
+    session.add(order)
+    audit.record(session, venue_id=venue_id, action="order.tickets_resent",
+                 object_type="order", object_id=order.id)  # fmt: skip
+    emit(session, TicketsIssued(order.id))
+
+
+def refund_once(
+    session: Session,
+    venue_id: str,
+    order_id: str,
+    *,
+    amount: int,
+    reason: str,
+    key: str,
+    now: datetime,
+) -> bool:
+    """Refund `amount` of the order under the confirmation's idempotency `key`: the
+    first submission refunds; a repeated one (a double click, a reload) refunds nothing
+    and answers False. A second submission waits for the first one's transaction (the
+    key's row is inserted first), so two at once refund once too."""
+    owned(session, Order, order_id, venue_id)  # 404 before a key is stored
+    scope = f"console-refunds:{venue_id}:{order_id}"
+    body = idempotency.request_hash({"amount": amount, "reason": reason})
+    if idempotency.claim(session, scope, key, body, now) is not None:
+        return False
+    refund = refunds.request_refund(session, venue_id, order_id, amount=amount, reason=reason,
+                                    origin="staff", now=now)  # fmt: skip
+    idempotency.complete(session, scope, key, 303, {"refund_id": refund.id})
+    return True

@@ -1,0 +1,1 @@
+"""Staff: the people who work for venues, their memberships, sessions and two factors."""
