@@ -1,6 +1,7 @@
 """The ledger accounts finance posts to: their codes, in one place.
 
-Per venue: the Stripe balance (available and pending), VAT payable, platform fees
+Per venue: the Stripe balance (available and pending), its payouts to the bank (in
+transit, then in the bank), VAT payable, platform fees
 and what is payable to each party. Per event: sales, refunds, disputes, Stripe's
 fees, each recouped cost, and the distribution side of the split postings.
 """
@@ -11,6 +12,9 @@ from typing import Any
 
 STRIPE_BALANCE = "stripe_balance"
 STRIPE_PENDING = "stripe_pending"
+# Stripe pays the operator's balance out to its bank: on the way, then arrived.
+BANK_IN_TRANSIT = "bank_in_transit"
+BANK = "bank"
 VAT_PAYABLE = "vat_payable"
 PLATFORM_FEES = "platform_fees"
 PARTY_PREFIX = "payable:"

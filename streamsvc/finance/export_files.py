@@ -24,6 +24,23 @@ from streamsvc.finance.exports import (
 )  # fmt: skip
 from streamsvc.kit.money import decimal_text, exponent
 
+# A spreadsheet reads a cell that starts with one of these as a formula (or, for tab
+# and carriage return, lets it smuggle one in): titles and names are the venue's
+# and performers' own words, so such a cell gets a leading quote (OWASP's advice on
+# CSV injection). Amounts are never text, so a negative amount stays a number.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(value: object) -> str:
+    """A text cell as a spreadsheet may open it: never read as a formula."""
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _text_cells(row: Row, start: int, stop: int) -> list[Any]:
+    """Cells start..stop of a row, text neutralised, integers left numbers."""
+    return [value if isinstance(value, int) else safe_text(value) for value in row[start:stop]]
+
 
 def csv_chunks(
     source: Iterator[Row], *, delimiter: str = ",", decimal_comma: bool = False,
@@ -43,8 +60,9 @@ def csv_chunks(
         digits = exponent(row[CURRENCY_AT])
         if totals.add(row):  # the waterfall is the same for every party of a posting
             waterfall = [decimal_text(row[i], digits, point) for i in range(first_money, party)]
-        writer.writerow((*row[:first_money], *waterfall, decimal_text(row[party], digits, point),
-                         *row[party + 1 :]))  # fmt: skip
+        writer.writerow((*_text_cells(row, 0, first_money), *waterfall,
+                         decimal_text(row[party], digits, point),
+                         *_text_cells(row, party + 1, len(row))))  # fmt: skip
         if buffer.tell() > 256_000:
             yield buffer.getvalue().encode()
             buffer.seek(0)
@@ -100,8 +118,8 @@ def xlsx_file(source: Iterator[Row]) -> IO[bytes]:
                                    money_format(places))  # fmt: skip
             elif isinstance(value, int):
                 sheet.write_number(number, column, value)
-            else:
-                sheet.write_string(number, column, str(value))
+            else:  # a string cell, never a formula, and quoted like the CSV's
+                sheet.write_string(number, column, safe_text(value))
     summary = book.add_worksheet("Totals")
     summary.write_row(0, 0, ["figure", "total", "currency"], bold)
     summary.write_string(1, 0, "rows")

@@ -18,8 +18,10 @@ from streamsvc.ledger.models import ReconciliationFinding
 # changed_in_stripe: Stripe now reports other figures than it did when posted
 # unknown_charge:    a charge to one of our venues that matches no order
 # ledger_mismatch:   the ledger of an event differs from its balance transactions
+# unknown_in_payout: a Stripe payout paid out a balance transaction that is none of ours
 KINDS = ("missing_in_stripe", "amount_mismatch", "currency_mismatch", "unbalanced",
-         "changed_in_stripe", "unknown_charge", "ledger_mismatch")  # fmt: skip
+         "changed_in_stripe", "unknown_charge", "ledger_mismatch",
+         "unknown_in_payout")  # fmt: skip
 
 
 def record_finding(

@@ -16,3 +16,13 @@ class StripeEventReceived(DomainEvent):
 
     durable: ClassVar[bool] = True
     event_id: str
+
+
+@dataclass(frozen=True)
+class PayoutReported(DomainEvent):
+    """Stripe reported a payout of the balance to the operator's bank (created, paid,
+    failed ...): a worker posts it to the ledger (once per step, however often asked).
+    Must not be lost: the event that reported it is processed and not applied again."""
+
+    durable: ClassVar[bool] = True
+    payout_id: str

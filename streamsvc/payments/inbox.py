@@ -33,7 +33,11 @@ PAYMENT_EVENTS = ("payment_intent.succeeded", "payment_intent.payment_failed",
 REFUND_EVENTS = ("refund.created", "refund.updated", "refund.failed", "charge.refund.updated")
 DISPUTE_EVENTS = ("charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",
                   "charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated")  # fmt: skip
-HANDLED = frozenset((*PAYMENT_EVENTS, *REFUND_EVENTS, *DISPUTE_EVENTS, "charge.refunded"))
+# Stripe paying the balance out to the operator's bank (finance posts it).
+PAYOUT_EVENTS = ("payout.created", "payout.updated", "payout.paid", "payout.failed",
+                 "payout.canceled")  # fmt: skip
+HANDLED = frozenset((*PAYMENT_EVENTS, *REFUND_EVENTS, *DISPUTE_EVENTS, *PAYOUT_EVENTS,
+                     "charge.refunded"))  # fmt: skip
 
 
 class MalformedEvent(ValueError):
@@ -99,12 +103,17 @@ _DISPUTE_FIELDS: _Fields = {
     "metadata": (dict, True), "payment_intent": (str, True),
 }  # fmt: skip
 
+_PAYOUT_FIELDS: _Fields = {
+    "id": (str, False), "status": (str, False), "currency": (str, False), "amount": (int, False),
+}  # fmt: skip
+
 
 _FIELDS_BY_KIND: dict[str, _Fields] = {
     "charge.refunded": _PAYMENT_FIELDS,
     **dict.fromkeys(PAYMENT_EVENTS, _PAYMENT_FIELDS),
     **dict.fromkeys(REFUND_EVENTS, _REFUND_FIELDS),
     **dict.fromkeys(DISPUTE_EVENTS, _DISPUTE_FIELDS),
+    **dict.fromkeys(PAYOUT_EVENTS, _PAYOUT_FIELDS),
 }
 
 

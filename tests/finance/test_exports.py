@@ -18,7 +18,8 @@ from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from streamsvc.db import Database
-from streamsvc.finance.exports import COLUMNS
+from streamsvc.finance.export_files import safe_text
+from streamsvc.finance.exports import COLUMNS, Row, Totals, as_dict
 from streamsvc.finance.reconciliation import reconcile_event
 from streamsvc.kit.clock import FixedClock
 from tests.factories import make_venue
@@ -365,3 +366,121 @@ def test_a_split_that_pays_nobody_still_counts_in_the_export(
     assert [(row["party_amount"], row["vat"], row["costs"]) for row in unpaid] == [(0, 694, 1280)]
     assert _ledger_totals(database, case) == _table_totals(case.tables[-1])
     assert {name: totals[name] for name in MONEY} == _table_totals(case.tables[-1])
+
+
+# The rows' arithmetic alone, without a database ----------------------------------------
+
+
+def _posting_row(reference: str, party: str, party_amount: int, figures: tuple[int, ...]) -> Row:
+    """A row as `exports.rows` yields it: the posting's waterfall (the same on each of its
+    rows) and one party's amount."""
+    values: dict[str, Any] = dict.fromkeys(NAMES, "")
+    values.update(zip(WATERFALL, figures, strict=True))
+    values.update(party_id=party, party_amount=party_amount, currency="EUR",
+                  ledger_reference=reference)  # fmt: skip
+    return tuple(values[name] for name in NAMES)
+
+
+def test_totals_count_a_postings_waterfall_once_and_every_party_amount() -> None:
+    first = (10_000, 500, 0, 800, 300, 400, 1000, 7000)
+    second = (2000, 0, 100, 150, 60, 80, 0, 1610)
+    rows = [_posting_row("split:a", "prf_1", 4200, first),
+            _posting_row("split:a", "ven_1", 2800, first),
+            _posting_row("split:b", "ven_1", 1610, second)]  # fmt: skip
+    totals = Totals()
+    # True: this row starts another posting (the CSV writes its waterfall from it).
+    assert [totals.add(row) for row in rows] == [True, False, True]
+    assert totals.rows == 3 and totals.currencies == {"EUR"}
+    assert totals.sums == {
+        **{name: a + b for name, a, b in zip(WATERFALL, first, second, strict=True)},
+        "party_amount": 4200 + 2800 + 1610,
+    }
+
+
+# mutant streamsvc.finance.exports.xǁTotalsǁ__init____mutmut_10: `""` for None as the
+#   reference before the first row: a split's ledger reference is never empty
+#   ("split:…"), so the first row starts a posting either way.
+# mutant streamsvc.finance.exports.xǁTotalsǁadd__mutmut_14: `strict=None` in
+#   zip(WATERFALL, _WATERFALL_AT): both are module constants of one length, built from
+#   the same names at import, so strict or not the pairs are the same.
+# mutant streamsvc.finance.exports.xǁTotalsǁadd__mutmut_17: as _14, strict left out.
+# mutant streamsvc.finance.exports.xǁTotalsǁadd__mutmut_18: as _14, `strict=False`.
+
+
+# mutant streamsvc.finance.exports.x_rows__mutmut_5: rpartition for partition of the party
+#   filter: the route admits only "venue:<id>" or "performer:<id>", ids without a colon,
+#   so both split at the one colon there is.
+# mutant streamsvc.finance.exports.x_rows__mutmut_7: the middle of the partition, which
+#   is thrown away, made "XXXX".
+# mutant streamsvc.finance.exports.x_rows__mutmut_25: yield_per None for 5000: the same
+#   rows, fetched at once instead of 5000 at a time; only memory shows it, which `make
+#   bench` guards (bench/exports.py: peak RSS of a million-row export, and of a tenth).
+# mutant streamsvc.finance.exports.x_rows__mutmut_26: yield_per 5001: a batch size.
+
+
+def test_a_row_is_named_column_by_column_and_must_fit_the_columns() -> None:
+    row = _posting_row("split:a", "prf_1", 4200, (1, 2, 3, 4, 5, 6, 7, 8))
+    named = as_dict(row)
+    assert list(named) == NAMES and named["party_amount"] == 4200 and named["costs"] == 7
+    # A query and COLUMNS out of step would shift every figure: refused, not mislabelled.
+    for wrong in (row[:-1], (*row, "extra")):
+        with pytest.raises(ValueError):
+            as_dict(wrong)
+
+
+# Exports safe to open: no cell a spreadsheet would run as a formula ---------------------
+
+HOSTILE_NAME = '=HYPERLINK("http://example.org","x")'
+HOSTILE_TITLE = "+SUM(1,1)"
+
+
+def test_text_that_looks_like_a_formula_is_quoted_and_amounts_stay_numbers(
+    client: TestClient, database: Database, clock: FixedClock
+) -> None:
+    """A performer named like a formula and an event titled like one: in CSV and XLSX
+    their cells start with a quote and no cell is a formula, while every amount, a
+    negative refund's too, is still a number adding up to the ledger."""
+    world = build(client, database, clock, tiers=[(4500, 900, 500)], platform_fee_bps=500,
+                  costs=[2000], shares=[5000, 5000], title=HOSTILE_TITLE)  # fmt: skip
+    performer = world.parties[1]
+    renamed = client.patch(f"/v1/performers/{performer['id']}", json={"name": HOSTILE_NAME},
+                           headers=world.venue.headers)  # fmt: skip
+    assert renamed.status_code == 200, renamed.text
+    for lines in ([(0, 2)], [(0, 1)]):
+        world.buy(lines)
+    reconcile_event(database, world.books, world.event["id"], NOVEMBER, period="2026-11")
+    world.refund(world.orders[0], 9000)  # the whole first order: a negative waterfall
+    reconcile_event(database, world.books, world.event["id"], MIDNIGHT, period="2026-12")
+    period = {"from": "2026-11-01", "to": "2026-12-31"}
+    paid = _ledger_parties(database, world.venue.id, datetime(2026, 11, 1, tzinfo=UTC),
+                           datetime(2027, 1, 1, tzinfo=UTC))  # fmt: skip
+
+    *data, total = list(csv.DictReader(io.StringIO(_get(client, world, format="csv",
+                                                        **period).text)))  # fmt: skip
+    assert {row["event_title"] for row in data} == {"'" + HOSTILE_TITLE}
+    names = {row["party_name"] for row in data}
+    assert "'" + HOSTILE_NAME in names and HOSTILE_NAME not in names
+    assert any(row["party_amount"].startswith("-") for row in data)  # the refund's split
+    assert sum(_cents(row["party_amount"]) for row in data) == paid
+    assert _cents(total["party_amount"]) == paid
+
+    book = openpyxl.load_workbook(io.BytesIO(_get(client, world, format="xlsx",
+                                                  **period).content))  # fmt: skip
+    sheet = book["Splits"]
+    header = [cell.value for cell in sheet[1]]
+    cells = [dict(zip(header, row, strict=True)) for row in sheet.iter_rows(min_row=2)]
+    assert all(cell.data_type != "f" for row in cells for cell in row.values())
+    assert {row["event_title"].value for row in cells} == {"'" + HOSTILE_TITLE}
+    assert "'" + HOSTILE_NAME in {row["party_name"].value for row in cells}
+    amounts = [row["party_amount"] for row in cells]
+    assert all(cell.data_type == "n" for cell in amounts)
+    assert any(cell.value < 0 for cell in amounts)
+    assert sum(_cents(cell.value) for cell in amounts) == paid
+    assert paid > 0
+
+
+def test_every_formula_start_is_neutralised_and_other_text_is_not() -> None:
+    for start in ("=", "+", "-", "@", "\t", "\r"):
+        assert safe_text(f"{start}1+1") == f"'{start}1+1"
+    assert safe_text("La Traviata") == "La Traviata" and safe_text("") == ""
+    assert safe_text("a=b") == "a=b"

@@ -9,9 +9,11 @@ from celery import shared_task
 from sqlmodel import select
 
 from streamsvc.finance.events import ReconciliationRequested
+from streamsvc.finance.payouts_stripe import post_payout
 from streamsvc.finance.recent import start_recent_jobs
 from streamsvc.finance.reconciliation import Outcome, reconcile_event
 from streamsvc.jobs.models import FINISHED_JOB, Job, JobStatus
+from streamsvc.payments.gateway import PaymentProviderUnavailable
 from workers.base import StreamsvcTask
 from workers.tasks.payments import MONEY
 
@@ -48,6 +50,18 @@ def reconcile(self: StreamsvcTask, job_id: str) -> None:
         raise self.retry(exc=exc, countdown=min(600, 10 * 2**self.request.retries)) from exc
     _update(self, job_id, status=JobStatus.succeeded, done=finished, total=finished,
             result={"events": events, **vars(totals)})  # fmt: skip
+
+
+@shared_task(name="finance.post_stripe_payout", max_retries=10, **MONEY)  # type: ignore[untyped-decorator]
+def post_stripe_payout(self: StreamsvcTask, payout_id: str) -> int:
+    """Post a Stripe payout per venue as Stripe last reported it; safe to run again."""
+    resources = self.resources
+    try:
+        posted = post_payout(resources.database, resources.gateway, payout_id,
+                             resources.clock.now())  # fmt: skip
+    except PaymentProviderUnavailable as exc:  # Stripe did not answer: it will
+        raise self.retry(exc=exc, countdown=min(600, 10 * 2**self.request.retries)) from exc
+    return posted.posted
 
 
 def _update(self: StreamsvcTask, job_id: str, **fields: Any) -> None:

@@ -1,0 +1,181 @@
+"""Stripe payouts in the ledger: the operator's Stripe balance paid out to its bank.
+
+One installation has one Stripe account, and Stripe pays its balance out to the
+operator's bank account; the ledger keeps each venue's share of a payout apart. A
+payout settles a set of balance transactions (Stripe lists them per payout), each a
+charge, refund or dispute movement that `posting.py` put on one venue's
+`stripe_balance`; each venue's part of the payout is the net of its own ones:
+
+    announced (pending, in_transit)  payout:{po}:{venue}
+        bank_in_transit + net, stripe_balance - net
+    paid                             payout:{po}:{venue}:paid
+        bank + net, bank_in_transit - net
+    failed or canceled               payout:{po}:{venue}:failed
+        stripe_balance + net, bank_in_transit - net (bank - net if reported paid before)
+
+The references make every step happen once, whichever of Stripe's events arrives
+first or again: the payout's status is read from the newest of its stored events,
+under a per-payout lock. A balance transaction of the payout that is none of our
+charges, refunds or disputes is a finding (`unknown_in_payout`), not posted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+from streamsvc.db import Database
+from streamsvc.finance import accounts
+from streamsvc.finance.findings import record_finding
+from streamsvc.ledger.service import Line, post
+from streamsvc.payments.gateway import BalanceTransaction, PayoutReader
+
+log = logging.getLogger(__name__)
+
+# The payout's own movements, not money it pays out.
+_OF_THE_PAYOUT = frozenset({"payout", "payout_cancel", "payout_failure",
+                            "payout_minimum_balance_hold",
+                            "payout_minimum_balance_release"})  # fmt: skip
+# A later status wins over an earlier one: a paid payout may still fail.
+_RANK = {"pending": 0, "in_transit": 1, "paid": 2, "failed": 3, "canceled": 3}
+_RETURNED = frozenset({"failed", "canceled"})
+
+
+@dataclass(frozen=True)
+class Payout:
+    id: str
+    status: str  # pending | in_transit | paid | failed | canceled
+    currency: str  # upper case, like the ledger
+
+
+@dataclass
+class PayoutPosted:
+    posted: int = 0  # ledger transactions written now
+    venues: int = 0  # venues with money in the payout
+    findings: int = 0
+
+
+def payout_as_reported(session: Session, payout_id: str) -> Payout | None:
+    """The payout as the newest of its stored Stripe events reports it."""
+    rows = session.execute(text("""
+        SELECT payload -> 'data' -> 'object', created FROM stripe_events
+         WHERE type LIKE 'payout.%' AND payload -> 'data' -> 'object' ->> 'id' = :po
+    """), {"po": payout_id}).all()  # fmt: skip
+    if not rows:
+        return None
+    obj: dict[str, Any] = max(rows, key=lambda r: (_RANK.get(r[0].get("status"), -1), r[1]))[0]
+    return Payout(str(obj["id"]), str(obj["status"]), str(obj["currency"]).upper())
+
+
+def post_payout(
+    database: Database, gateway: PayoutReader, payout_id: str, now: datetime
+) -> PayoutPosted:
+    """Post what Stripe reported of one payout, per venue (safe to run again)."""
+    with database.unit_of_work() as uow:
+        if payout_as_reported(uow.session, payout_id) is None:
+            return PayoutPosted()
+    items = [t for t in gateway.balance_transactions_of_payout(payout_id)
+             if t.type not in _OF_THE_PAYOUT]  # fmt: skip
+    with database.unit_of_work() as uow:
+        owners = _owners(uow.session, items)
+    # Charges not collected yet: Stripe says which PaymentIntent, our orders whose.
+    intents = {t.id: gateway.charge_payment_intent(t.source) for t in items
+               if t.id not in owners and t.source.startswith(("ch_", "py_"))}  # fmt: skip
+    with database.unit_of_work() as uow:
+        session = uow.session
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('payout:' || :po))"),
+                        {"po": payout_id})  # fmt: skip
+        payout = payout_as_reported(session, payout_id)
+        assert payout is not None  # stored events are never deleted
+        owners |= _owners_by_intent(session, {k: v for k, v in intents.items() if v})
+        return _post(session, payout, items, owners, now)
+
+
+def _post(
+    session: Session, payout: Payout, items: list[BalanceTransaction],
+    owners: dict[str, str], now: datetime,
+) -> PayoutPosted:  # fmt: skip
+    nets: dict[str, int] = defaultdict(int)
+    for txn in items:
+        if txn.id in owners:
+            nets[owners[txn.id]] += txn.net
+    outcome = PayoutPosted(venues=len(nets))
+    for venue_id, net in sorted(nets.items()):
+        for reference, lines, why in _steps(session, payout, venue_id, net):
+            done = post(session, venue_id=venue_id, reference=reference,
+                        currency=payout.currency, lines=lines, now=now,
+                        description=f"Stripe payout {payout.id}: {why}")  # fmt: skip
+            outcome.posted += done is not None
+    unknown = [txn for txn in items if txn.id not in owners]
+    # A finding needs a venue: the payout's first; one of nobody's money is only logged.
+    finder = min(nets, default=None)
+    for txn in unknown:
+        if finder is None:
+            log.warning("payout %s: balance transaction %s is none of ours", payout.id, txn.id)
+            continue
+        outcome.findings += record_finding(
+            session, finder, None, kind="unknown_in_payout",
+            reference=f"payout:{payout.id}:{txn.id}", now=now,
+            detail=f"Stripe paid out {txn.type} {txn.id} ({txn.source or 'no source'}, net "
+                   f"{txn.net} {txn.currency.upper()}), which matches no charge, refund or "
+                   "dispute of ours",
+        )  # fmt: skip
+    return outcome
+
+
+def _steps(
+    session: Session, payout: Payout, venue_id: str, net: int
+) -> list[tuple[str, list[Line], str]]:
+    """The postings this status of the payout asks for, in order: (reference, lines, why)."""
+    if net == 0:
+        return []
+    announced = f"payout:{payout.id}:{venue_id}"
+    steps = [(announced, [Line(accounts.BANK_IN_TRANSIT, net), Line(accounts.STRIPE_BALANCE, -net)],
+              "on its way to the bank")]  # fmt: skip
+    if payout.status == "paid":
+        steps.append((f"{announced}:paid", [Line(accounts.BANK, net),
+                                           Line(accounts.BANK_IN_TRANSIT, -net)],
+                      "paid into the bank"))  # fmt: skip
+    elif payout.status in _RETURNED:
+        # Stripe can report a payout paid and then failed: the money leaves the bank again.
+        was_paid = session.execute(text("SELECT 1 FROM ledger_transactions WHERE reference = :r"),
+                                   {"r": f"{announced}:paid"}).first() is not None  # fmt: skip
+        source = accounts.BANK if was_paid else accounts.BANK_IN_TRANSIT
+        steps.append((f"{announced}:failed", [Line(accounts.STRIPE_BALANCE, net),
+                                             Line(source, -net)],
+                      f"{payout.status}, back in the Stripe balance"))  # fmt: skip
+    return steps
+
+
+def _owners(session: Session, items: list[BalanceTransaction]) -> dict[str, str]:
+    """The venue of each balance transaction we know: stored when collected, or by the
+    refund or dispute it moves money for."""
+    if not items:
+        return {}
+    rows = session.execute(text("""
+        SELECT i.id, coalesce(b.venue_id, r.venue_id, o.venue_id)
+          FROM unnest(CAST(:ids AS text[]), CAST(:sources AS text[])) AS i(id, source)
+          LEFT JOIN stripe_balance_transactions b ON b.id = i.id
+          LEFT JOIN refunds r ON r.stripe_refund_id = i.source
+          LEFT JOIN disputes d ON d.id = i.source
+          LEFT JOIN orders o ON o.id = d.order_id
+    """), {"ids": [t.id for t in items], "sources": [t.source for t in items]}).all()  # fmt: skip
+    return {str(txn): str(venue) for txn, venue in rows if venue is not None}
+
+
+def _owners_by_intent(session: Session, intents: dict[str, str]) -> dict[str, str]:
+    """The venue of each charge's balance transaction, by its PaymentIntent's order."""
+    if not intents:
+        return {}
+    rows = session.execute(text("""
+        SELECT i.id, o.venue_id
+          FROM unnest(CAST(:ids AS text[]), CAST(:intents AS text[])) AS i(id, intent)
+          JOIN orders o ON o.payment_intent_id = i.intent
+    """), {"ids": list(intents), "intents": list(intents.values())}).all()  # fmt: skip
+    return {str(txn): str(venue) for txn, venue in rows}

@@ -1,0 +1,257 @@
+"""Stripe payouts in the ledger: one Stripe account pays its balance out to the
+operator's bank, and each venue's part moves from its Stripe balance to the bank, in
+transit first. Payouts arrive as signed `payout.*` webhooks built from Stripe's own
+example objects; what a payout contains is Stripe's list of its balance transactions,
+answered through the gateway protocol (localstripe lists none per payout)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from starlette.testclient import TestClient
+
+from streamsvc.db import Database
+from streamsvc.finance import accounts
+from streamsvc.finance.payouts_stripe import PayoutPosted, post_payout
+from streamsvc.finance.reconciliation import reconcile_event
+from streamsvc.kit.clock import FixedClock
+from streamsvc.ledger.service import balances
+from streamsvc.payments.gateway import BalanceTransaction
+from tests.conftest import RecordingQueue
+from tests.finance.books import parse
+from tests.finance.world import World, build, ledger
+from tests.orders import scenarios as s
+from tests.payments.test_stripe_gateway import canned_stripe
+
+NOVEMBER = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+_ids = itertools.count(1)
+
+
+class StripePayouts:
+    """Stripe's list of balance transactions per payout, as the gateway answers it:
+    each payout's charges (Stripe's example balance transactions, with our figures)
+    and the payout's own transaction."""
+
+    def __init__(self, *books: World) -> None:
+        self.worlds = books
+        self.payouts: dict[str, list[dict[str, Any]]] = {}
+
+    def pay_out(self, txns: list[dict[str, Any]]) -> dict[str, Any]:
+        """A payout of `txns`: Stripe's example payout object, for their net."""
+        payout_id = f"po_test{next(_ids)}"
+        total = sum(int(txn["net"]) for txn in txns)
+        own = s.stripe_object("balance_transaction", id=f"txn_po{next(_ids)}", amount=-total,
+                              fee=0, net=-total, currency="eur", type="payout",
+                              reporting_category="payout", source=payout_id)  # fmt: skip
+        self.payouts[payout_id] = [*txns, own]
+        return s.stripe_object("payout", id=payout_id, amount=total, currency="eur",
+                               status="in_transit", balance_transaction=own["id"])  # fmt: skip
+
+    def balance_transactions_of_payout(self, payout_id: str) -> list[BalanceTransaction]:
+        return [parse(txn) for txn in self.payouts.get(payout_id, [])]
+
+    def charge_payment_intent(self, charge_id: str) -> str | None:
+        for world in self.worlds:
+            found = world.books.charge_payment_intent(charge_id)
+            if found:
+                return found
+        return None
+
+
+def _world(client: TestClient, database: Database, clock: FixedClock, title: str) -> World:
+    world = build(client, database, clock, tiers=[(4500, 900, 500)], platform_fee_bps=500,
+                  costs=[], shares=[10_000], title=title)  # fmt: skip
+    for quantity in (1, 2):
+        world.buy([(0, quantity)])
+    reconcile_event(database, world.books, world.event["id"], NOVEMBER, period="2026-11")
+    return world
+
+
+@pytest.fixture
+def two_venues(client: TestClient, database: Database, clock: FixedClock) -> tuple[World, World]:
+    opera = _world(client, database, clock, "La Traviata")
+    return opera, _world(client, database, clock, "Giselle")
+
+
+def _report(
+    client: TestClient, database: Database, clock: FixedClock, followups: RecordingQueue,
+    gateway: StripePayouts, payout: dict[str, Any], status: str,
+) -> list[PayoutPosted]:  # fmt: skip
+    """Stripe's `payout.<status>` webhook, processed as the worker does: the inbox
+    applies it, and the task it enqueues posts the payout."""
+    kind = "created" if status == "in_transit" else status
+    s.deliver(client, s.event(f"payout.{kind}", {**payout, "status": status}))
+    s.drain(database, clock)
+    return _run_tasks(database, clock, followups, gateway)
+
+
+def _run_tasks(
+    database: Database, clock: FixedClock, followups: RecordingQueue, gateway: StripePayouts
+) -> list[PayoutPosted]:
+    tasks = [args[0] for name, args in followups.sent if name == "finance.post_stripe_payout"]
+    followups.sent.clear()
+    return [post_payout(database, gateway, payout_id, clock.now()) for payout_id in tasks]
+
+
+def _held(database: Database, world: World) -> dict[str, int]:
+    with database.unit_of_work() as uow:
+        found = balances(uow.session, world.venue.id, "EUR",
+                         [accounts.STRIPE_BALANCE, accounts.BANK_IN_TRANSIT, accounts.BANK])  # fmt: skip
+    return {code: found.get(code, 0) for code in ("stripe_balance", "bank_in_transit", "bank")}
+
+
+def _net(world: World) -> int:
+    return sum(int(txn["net"]) for txn in world.books.all())
+
+
+def _ledger_sums_to_zero(database: Database) -> None:
+    with database.engine.connect() as conn:
+        unbalanced = conn.execute(text(
+            "SELECT t.reference FROM ledger_transactions t "
+            "JOIN ledger_entries e ON e.transaction_id = t.id "
+            "GROUP BY t.reference HAVING sum(e.amount) <> 0"
+        )).all()  # fmt: skip
+    assert unbalanced == []
+
+
+def test_a_payout_of_two_venues_moves_each_ones_part_to_the_bank(
+    client: TestClient, database: Database, clock: FixedClock, followups: RecordingQueue,
+    two_venues: tuple[World, World],
+) -> None:  # fmt: skip
+    opera, ballet = two_venues
+    for world in two_venues:  # collected and posted: all of it in the Stripe balance
+        assert _held(database, world) == {"stripe_balance": _net(world), "bank_in_transit": 0,
+                                          "bank": 0}  # fmt: skip
+    gateway = StripePayouts(opera, ballet)
+    payout = gateway.pay_out([*opera.books.all(), *ballet.books.all()])
+
+    [announced] = _report(client, database, clock, followups, gateway, payout, "in_transit")
+    assert (announced.posted, announced.venues, announced.findings) == (2, 2, 0)
+    for world in two_venues:
+        assert _held(database, world) == {"stripe_balance": 0, "bank_in_transit": _net(world),
+                                          "bank": 0}  # fmt: skip
+
+    [paid] = _report(client, database, clock, followups, gateway, payout, "paid")
+    assert paid.posted == 2
+    for world in two_venues:
+        assert _held(database, world) == {"stripe_balance": 0, "bank_in_transit": 0,
+                                          "bank": _net(world)}  # fmt: skip
+    assert _net(opera) + _net(ballet) == payout["amount"]
+    _ledger_sums_to_zero(database)
+
+    # Stripe delivers again, and sends another `payout.paid` of the same payout: the
+    # ledger stays as it is.
+    before = ledger(database)
+    evt = s.event("payout.paid", {**payout, "status": "paid"})
+    assert s.deliver(client, evt)["duplicate"] is False
+    assert s.deliver(client, evt)["duplicate"] is True
+    s.drain(database, clock)
+    again = _run_tasks(database, clock, followups, gateway)
+    assert [outcome.posted for outcome in again] == [0]
+    assert post_payout(database, gateway, payout["id"], clock.now()).posted == 0
+    assert ledger(database) == before
+
+
+def test_a_failed_payout_returns_to_the_stripe_balance(
+    client: TestClient, database: Database, clock: FixedClock, followups: RecordingQueue,
+    two_venues: tuple[World, World],
+) -> None:  # fmt: skip
+    opera, ballet = two_venues
+    gateway = StripePayouts(opera, ballet)
+    payout = gateway.pay_out(opera.books.all())  # the opera's money only
+    _report(client, database, clock, followups, gateway, payout, "in_transit")
+    assert _held(database, opera)["bank_in_transit"] == _net(opera)
+
+    [failed] = _report(client, database, clock, followups, gateway, payout, "failed")
+    assert (failed.posted, failed.venues) == (1, 1)
+    assert _held(database, opera) == {"stripe_balance": _net(opera), "bank_in_transit": 0,
+                                      "bank": 0}  # fmt: skip
+    assert _held(database, ballet) == {"stripe_balance": _net(ballet), "bank_in_transit": 0,
+                                       "bank": 0}  # fmt: skip
+    # A `payout.paid` delivered late changes nothing: Stripe's last word was failed.
+    before = ledger(database)
+    assert [o.posted for o in _report(client, database, clock, followups, gateway, payout,
+                                      "paid")] == [0]  # fmt: skip
+    assert ledger(database) == before
+    _ledger_sums_to_zero(database)
+
+
+def test_a_payout_that_fails_after_it_was_paid_leaves_the_bank_again(
+    client: TestClient, database: Database, clock: FixedClock, followups: RecordingQueue,
+    two_venues: tuple[World, World],
+) -> None:  # fmt: skip
+    opera, _ = two_venues
+    gateway = StripePayouts(opera)
+    payout = gateway.pay_out(opera.books.all())
+    _report(client, database, clock, followups, gateway, payout, "paid")
+    assert _held(database, opera)["bank"] == _net(opera)
+    _report(client, database, clock, followups, gateway, payout, "failed")
+    assert _held(database, opera) == {"stripe_balance": _net(opera), "bank_in_transit": 0,
+                                      "bank": 0}  # fmt: skip
+    _ledger_sums_to_zero(database)
+
+
+def test_a_balance_transaction_that_is_none_of_ours_is_a_finding(
+    client: TestClient, database: Database, clock: FixedClock, followups: RecordingQueue,
+    two_venues: tuple[World, World],
+) -> None:  # fmt: skip
+    opera, _ = two_venues
+    stranger = s.stripe_object("balance_transaction", id="txn_stranger", amount=5000, fee=100,
+                               net=4900, currency="eur", source="ch_not_ours")  # fmt: skip
+    gateway = StripePayouts(opera)
+    payout = gateway.pay_out([*opera.books.all(), stranger])
+    [outcome] = _report(client, database, clock, followups, gateway, payout, "paid")
+    assert (outcome.venues, outcome.findings) == (1, 1)
+    # Only our money is posted; the stranger's is named, for someone to look into.
+    assert _held(database, opera) == {"stripe_balance": 0, "bank_in_transit": 0,
+                                      "bank": _net(opera)}  # fmt: skip
+    answer = client.get("/v1/finance/findings", headers=opera.venue.headers)
+    assert answer.status_code == 200, answer.text
+    found = [f for f in answer.json()["data"] if f["kind"] == "unknown_in_payout"]
+    assert [f["reference"] for f in found] == [f"payout:{payout['id']}:txn_stranger"]
+    assert "ch_not_ours" in found[0]["detail"]
+    # Once, however often the payout is posted again.
+    assert post_payout(database, gateway, payout["id"], clock.now()).findings == 0
+
+
+def test_a_charge_not_collected_yet_is_still_its_venues(
+    client: TestClient, database: Database, clock: FixedClock, followups: RecordingQueue,
+    two_venues: tuple[World, World],
+) -> None:  # fmt: skip
+    """A charge paid out before reconciliation stored it: Stripe names its
+    PaymentIntent, and that is one of the venue's orders."""
+    opera, _ = two_venues
+    order = opera.buy([(0, 1)])  # not reconciled
+    charge = opera.books.charges[order["payment"]["payment_intent_id"]]
+    gateway = StripePayouts(opera)
+    payout = gateway.pay_out([charge])
+    [outcome] = _report(client, database, clock, followups, gateway, payout, "in_transit")
+    assert (outcome.posted, outcome.venues, outcome.findings) == (1, 1, 0)
+    assert _held(database, opera)["bank_in_transit"] == charge["net"]
+
+
+def test_a_payout_nobody_reported_posts_nothing(database: Database, clock: FixedClock) -> None:
+    gateway = StripePayouts()
+    assert post_payout(database, gateway, "po_never_reported", clock.now()) == PayoutPosted()
+
+
+def test_the_stripe_gateway_lists_a_payouts_balance_transactions() -> None:
+    """The real gateway asks Stripe for the payout's list (`?payout=po_…`) and reads
+    each of Stripe's balance transaction objects (localstripe refuses the filter, so a
+    canned Stripe answers with Stripe's example objects)."""
+    charge = s.stripe_object("balance_transaction", id="txn_charge", amount=4500, fee=92,
+                             net=4408, currency="eur", source="ch_1")  # fmt: skip
+    own = s.stripe_object("balance_transaction", id="txn_payout", amount=-4408, fee=0,
+                          net=-4408, currency="eur", type="payout", source="po_1")  # fmt: skip
+    page = {"object": "list", "url": "/v1/balance_transactions", "has_more": False,
+            "data": [charge, own]}  # fmt: skip
+    with canned_stripe(200, page) as (gateway, server):
+        listed = gateway.balance_transactions_of_payout("po_1")
+        request = server.received.get(timeout=5)
+    assert request.method == "GET" and request.path.startswith("/v1/balance_transactions?")
+    assert "payout=po_1" in request.path
+    assert listed == [parse(charge), parse(own)]
