@@ -50,7 +50,12 @@ def recompute(session: Session, order: Order, now: datetime) -> None:
     order.dispute_status = dispute_state(list(disputes))
 
     ticket_status = TicketStatus.valid
-    if order.paid_amount > 0:
+    if order.paid_at is not None and order.paid_amount == 0:
+        # A free order (fulfilment.issue_free): nothing to refund or dispute.
+        order.status = OrderStatus.cancelled if cancelled else OrderStatus.paid
+        if cancelled:
+            ticket_status = TicketStatus.revoked
+    elif order.paid_amount > 0:
         fully_refunded = order.refunded_amount >= order.paid_amount
         if order.dispute_status in DISPUTED:
             order.status = OrderStatus.disputed
