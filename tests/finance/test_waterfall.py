@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -106,3 +107,66 @@ def test_what_stripe_charged_is_the_gross_not_the_list_price() -> None:
     charged = OrderMoney(items=((1000, 2100), (500, 900)), paid=1600)  # 100 more than listed
     assert charged.gross == 1600
     assert vat_of([charged]) == vat_of([OrderMoney(items=((1067, 2100), (533, 900)))])
+
+
+def test_the_platform_fee_is_its_share_of_revenue_down_to_one_cent() -> None:
+    """Largest remainder even on a single cent: half of it or more rounds to the fee (the
+    first part), less to the rest."""
+    for bps, fee in ((10_000, 1), (5000, 1), (4999, 0), (0, 0)):
+        w = waterfall([OrderMoney(items=((1, 0),))], stripe_fees=0, platform_fee_bps=bps,
+                      costs=[], shares=[("venue", 10_000)])  # fmt: skip
+        assert (w.revenue_ex_vat, w.platform_fee, w.distributable) == (1, fee, 1 - fee), bps
+        assert w.parties == (("venue", 10_000, 1 - fee),)  # a cent left is shared too
+
+
+# mutant streamsvc.finance.waterfall.x_waterfall__mutmut_27: `>= 0` for `> 0` before the
+#   platform fee: on a revenue of 0 the fee is allocate(0, ...)[0], which is 0 as well.
+# mutant streamsvc.finance.waterfall.x_waterfall__mutmut_47: `None` for `()` as the first
+#   value of `parties`, which both branches below assign before it is read.
+# mutant streamsvc.finance.waterfall.x_waterfall__mutmut_48: `left >= 0` for `left > 0`:
+#   allocating 0 gives every party 0, as the else branch does.
+# mutant streamsvc.finance.waterfall.x_waterfall__mutmut_59: `strict=None` in zipping the
+#   shares with allocate()'s parts, one per share by allocate's contract (test_money).
+# mutant streamsvc.finance.waterfall.x_waterfall__mutmut_62: as _59, strict left out.
+# mutant streamsvc.finance.waterfall.x_waterfall__mutmut_63: as _59, `strict=False`.
+# mutant streamsvc.finance.waterfall.x_vat_of__mutmut_7: `kept < 0` for `kept <= 0`: on
+#   0 kept, allocate(0, ...) gives every line 0 and so 0 VAT.
+# mutant streamsvc.finance.waterfall.x_vat_of__mutmut_8: `kept <= 1`: on 1 cent kept the
+#   VAT part of allocate(1, [10000, rate]) is 0 for every rate a tier may have (at most
+#   10000 bps: the net's remainder is never the smaller, and wins a tie).
+# mutant streamsvc.finance.waterfall.x_vat_of__mutmut_19: `strict=None` in zipping an
+#   order's items with allocate()'s parts, one per item by allocate's contract.
+# mutant streamsvc.finance.waterfall.x_vat_of__mutmut_22: as _19, strict left out.
+# mutant streamsvc.finance.waterfall.x_vat_of__mutmut_23: as _19, `strict=False`.
+# mutant streamsvc.finance.waterfall.x_vat_of__mutmut_28: allocating a line at a rate of 0
+#   too: allocate(share, [10000, 0])[1] is 0, which is what the skip gives.
+
+
+@pytest.mark.parametrize(
+    ("line", "rate", "vat"),
+    [
+        # 9 % included in 1000.00: 82.5688...; the net's remainder (.119) is the smaller.
+        (100_000, 900, 8257),
+        # 21 % included in 10,000.00: 1735.5372 -> 1735.54.
+        (1_000_000, 2100, 173_554),
+        # 9 % in 53.95: 4.4546 -> 4.45 (the net's .54 wins the last cent).
+        (5395, 900, 445),
+    ],
+)
+def test_vat_is_the_share_the_rate_includes_to_the_cent(line: int, rate: int, vat: int) -> None:
+    """Prices include VAT: the VAT of a line is line x rate / (10000 + rate), split
+    from the net by largest remainder."""
+    assert vat_of([OrderMoney(items=((line, rate),))]) == vat
+
+
+def test_a_loss_pays_no_platform_fee_and_recoups_nothing() -> None:
+    """Refunded in full and then lost in a dispute too (Stripe takes the money back
+    twice): revenue is negative, so there is no fee to take, no cost to recoup and
+    nothing to share; the loss is carried over whole."""
+    order = OrderMoney(items=((5000, 2100),), refunded=5000, disputed_lost=5000)
+    w = waterfall([order], stripe_fees=300, platform_fee_bps=500, costs=[("production", 1000)],
+                  shares=[("venue", 6000), ("singer", 4000)])  # fmt: skip
+    assert (w.revenue_ex_vat, w.vat, w.platform_fee) == (-5000, 0, 0)
+    assert w.costs == (("production", 0),)
+    assert w.distributable == -5300
+    assert w.parties == (("venue", 6000, 0), ("singer", 4000, 0))

@@ -10,8 +10,9 @@ from fractions import Fraction
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
 
-from streamsvc.kit.money import Money, allocate
+from streamsvc.kit.money import Currency, Money, allocate
 
 weights = st.lists(st.integers(0, 10_000), min_size=1, max_size=30).filter(lambda w: sum(w) > 0)
 # Few distinct small weights: equal remainders (ties) are the rule, not the exception.
@@ -129,9 +130,15 @@ def test_the_weights_are_left_as_they_were() -> None:
     assert weights == [3, 1, 2]
 
 
-@pytest.mark.parametrize("bad", [[], [0, 0], [-1, 2], [1.5], [True, 1]])
-def test_bad_weights_are_refused(bad: list[object]) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [([], "nothing to allocate to"), ([0, 0], "the weights sum to zero"),
+     ([-1, 2], "weights are non-negative integers"), ([1.5], "weights are non-negative integers"),
+     ([True, 1], "weights are non-negative integers")],
+)  # fmt: skip
+def test_bad_weights_are_refused(bad: list[object], reason: str) -> None:
+    """Refused, saying which of the three it is (what a failed split then reports)."""
+    with pytest.raises(ValueError, match=f"^{reason}$"):
         allocate(100, bad)  # type: ignore[arg-type]
 
 
@@ -140,5 +147,20 @@ def test_money_is_integer_minor_units() -> None:
     assert Money(-5, "EUR").decimal_string() == "-0.05"
     assert Money(1250, "JPY").decimal_string() == "1250"
     assert Money(1250, "KWD").decimal_string() == "1.250"
-    with pytest.raises(TypeError):
-        Money(12.5, "EUR")  # type: ignore[arg-type]
+    # The message names the mistake to whoever passed a float or a bool.
+    for amount in (12.5, True):
+        with pytest.raises(TypeError, match=r"^Money\.amount is an int of minor units$"):
+            Money(amount, "EUR")  # type: ignore[arg-type]
+
+
+def test_a_currency_is_an_iso_4217_code_a_ticket_can_be_sold_in() -> None:
+    currency: TypeAdapter[str] = TypeAdapter(Currency)
+    assert [currency.validate_python(code) for code in ("EUR", "JPY", "KWD")] == [
+        "EUR", "JPY", "KWD"
+    ]  # fmt: skip
+    for code in ("eur", "EURO", "XAU", "XTS", ""):  # lower case, no code, a metal, a test code
+        with pytest.raises(ValidationError) as refused:
+            currency.validate_python(code)
+        # What the API answers for the field, so a client sees how to write one.
+        [error] = refused.value.errors()
+        assert error["msg"] == "Value error, not an ISO 4217 currency code (upper case, e.g. EUR)"

@@ -10,6 +10,8 @@ the scenario's, every fact recorded once, and a second processing of any event
 from __future__ import annotations
 
 import itertools
+import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -24,13 +26,17 @@ from starlette.testclient import TestClient
 from config.settings import Settings
 from streamsvc.db import Database
 from streamsvc.kit.clock import FixedClock
+from streamsvc.orders import settlement
 from streamsvc.orders.buying import expired_pending
 from streamsvc.orders.fulfilment import expire
+from streamsvc.orders.models import Order, Ticket
 from streamsvc.payments.factory import gateway_from_settings
+from streamsvc.payments.models import Dispute, Refund
 from tests.conftest import RecordingQueue
 from tests.factories import VenueHandle, buy, make_tier, ok
 from tests.harness import Infrastructure
 from tests.orders import scenarios as s
+from tests.stripe_helpers import stripe_object
 
 
 @pytest.fixture
@@ -107,6 +113,9 @@ SCENARIOS: dict[str, tuple[Builder, dict[str, Any]]] = {
                 s.dispute(o, f"dp_2{n}", "closed", "lost", created=at)],
              {"status": "disputed", "refunded": 0, "dispute": "lost",
               "tickets": ["revoked"] * 2, "refunds": [], "sold": 2, "held": 0}),
+    # A failed attempt no longer ends the order (the intent may still succeed: the buyer
+    # tries another card), so the seats stay held and the success converts them; before,
+    # the failure released them and the success took them back. Same end state either way.
     "failed, then paid": (lambda o, n, at: [s.failed(o), s.succeeded(o)],
              {"status": "paid", "refunded": 0, "dispute": None, "tickets": ["valid"] * 2,
               "refunds": [], "sold": 2, "held": 0}),
@@ -212,7 +221,7 @@ def test_bad_signatures_store_nothing(client: TestClient, database: Database, sh
 def test_unknown_event_types_are_stored_and_ignored(
     client: TestClient, clock: FixedClock, database: Database, queue: RecordingQueue
 ) -> None:
-    evt = s.event("payout.paid", s.stripe_object("payout"))
+    evt = s.event("customer.created", s.stripe_object("customer"))
     assert s.deliver(client, evt) == {"received": True, "duplicate": False}
     assert s.deliver(client, evt) == {"received": True, "duplicate": True}
     with database.unit_of_work() as uow:
@@ -237,7 +246,7 @@ def test_payment_after_expiry_takes_the_seats_back_if_free(
 
 def test_payment_after_expiry_is_refunded_when_sold_out(
     client: TestClient, clock: FixedClock, database: Database, shop: Any, settings: Settings,
-    followups: RecordingQueue,
+    followups: RecordingQueue, caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     venue, event, tier_id = shop
     late = buy(client, event["id"], tier_id, quantity=2)
@@ -247,7 +256,12 @@ def test_payment_after_expiry_is_refunded_when_sold_out(
     s.deliver(client, s.succeeded(rest))
     followups.sent.clear()
     s.deliver(client, s.succeeded(late))
-    s.drain(database, clock)
+    with caplog.at_level(logging.WARNING, logger=settlement.__name__):
+        s.drain(database, clock)
+    # Money taken and handed back without anyone asking: the operators hear of it.
+    assert [r.getMessage() for r in caplog.records if r.name == settlement.__name__] == [
+        f"order {late['id']} paid after its seats were sold; refunding"
+    ]
     state = _state(client, venue, late["id"], event["id"], tier_id)
     assert state["status"] == "refunded"
     assert state["tickets"] == []
@@ -256,6 +270,284 @@ def test_payment_after_expiry_is_refunded_when_sold_out(
     assert followups.names().count("payments.submit_refund") == 1
     refund = ok(client.get(f"/v1/orders/{late['id']}", headers=venue.headers))["refunds"][0]
     assert refund["origin"] == "sold_out_after_expiry"
+    assert refund["reason"] == "paid after the reservation expired and the tier sold out"
+    assert refund["id"].startswith("ref_")  # as the OpenAPI schema documents refund ids
+
+
+def test_refunds_and_disputes_of_payments_not_ours_change_nothing_and_are_logged(
+    client: TestClient, clock: FixedClock, database: Database, shop: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """A refund or dispute made in Stripe for a payment no order of ours took (another
+    product on the same account): processed, nothing recorded, one line each in the log
+    to say why."""
+    stranger = {"id": "ord_none", "total_amount": 500,
+                "payment": {"payment_intent_id": "pi_not_ours"}}  # fmt: skip
+    s.deliver(client, s.refund(stranger, "re_stranger", 500))
+    # Metadata null rather than {}: nothing to look an order up by.
+    dispute = stripe_object("dispute", id="dp_stranger", amount=500, status="needs_response",
+                            payment_intent="pi_not_ours", metadata=None)  # fmt: skip
+    s.deliver(client, s.event("charge.dispute.created", dispute))
+    with caplog.at_level(logging.INFO, logger=settlement.__name__):
+        assert s.drain(database, clock) == 2
+    assert sorted(r.getMessage() for r in caplog.records if r.name == settlement.__name__) == [
+        "dispute dp_stranger belongs to no order of ours",
+        "refund re_stranger belongs to no order of ours",
+    ]
+    with database.unit_of_work() as uow:
+        assert list(uow.session.exec(select(Refund))) == []
+        assert list(uow.session.exec(select(Dispute))) == []
+
+
+def test_stripe_reports_our_refund_and_one_made_in_its_dashboard(
+    client: TestClient, clock: FixedClock, database: Database, shop: Any
+) -> None:
+    """Our refund, reported by Stripe before our task stored Stripe's id for it (the task
+    crashed after Stripe took it), is matched by the refund id in its metadata, and by the
+    order id there when the PaymentIntent is left out: still one refund, as staff made it.
+    A refund made in the dashboard is recorded as Stripe's, with Stripe's reason."""
+    venue, event, tier_id = shop
+    order = buy(client, event["id"], tier_id, quantity=2)
+    s.deliver(client, s.succeeded(order))
+    s.drain(database, clock)
+    url = f"/v1/orders/{order['id']}/refunds"
+    mine = ok(client.post(url, json={"amount": 1000, "reason": "late start"},
+                          headers=venue.headers), 202)  # fmt: skip
+    pi = order["payment"]["payment_intent_id"]
+    ours = stripe_object("refund", id="re_ours", amount=1000, status="succeeded",
+                         payment_intent=None, reason="requested_by_customer",
+                         metadata={"refund_id": mine["id"], "order_id": order["id"]})  # fmt: skip
+    theirs = stripe_object("refund", id="re_dash", amount=500, status="pending",
+                           payment_intent=pi, reason="duplicate", metadata={})  # fmt: skip
+    unexplained = stripe_object("refund", id="re_bare", amount=100, status="succeeded",
+                                payment_intent=pi, reason=None, metadata={})  # fmt: skip
+    for obj in (ours, theirs, unexplained):
+        s.deliver(client, s.event("refund.updated", obj))
+    s.drain(database, clock)
+    view = ok(client.get(f"/v1/orders/{order['id']}", headers=venue.headers))
+    refunds = {r["stripe_refund_id"]: r for r in view["refunds"]}
+    assert set(refunds) == {"re_ours", "re_dash", "re_bare"}
+    got = {key: {name: refunds[key][name] for name in
+                 ("amount", "currency", "origin", "reason", "status")} for key in refunds}  # fmt: skip
+    assert got == {
+        "re_ours": {"amount": 1000, "currency": "EUR", "origin": "staff", "reason": "late start",
+                    "status": "succeeded"},
+        "re_dash": {"amount": 500, "currency": "EUR", "origin": "stripe", "reason": "duplicate",
+                    "status": "pending"},
+        "re_bare": {"amount": 100, "currency": "EUR", "origin": "stripe", "reason": "",
+                    "status": "succeeded"},
+    }  # fmt: skip
+    assert refunds["re_ours"]["id"] == mine["id"] and refunds["re_dash"]["id"].startswith("ref_")
+    assert (view["status"], view["refunded_amount"]) == ("partially_refunded", 1600)
+
+
+def test_a_dispute_is_recorded_as_stripe_reports_it(
+    client: TestClient, clock: FixedClock, database: Database, shop: Any
+) -> None:
+    """Stripe's amount, reason and status, in the order's currency; found by our order id
+    in its metadata when the PaymentIntent is left out; a later event moves the status on
+    and keeps the rest."""
+    _, event, tier_id = shop
+    order = buy(client, event["id"], tier_id, quantity=2)
+    s.deliver(client, s.succeeded(order))
+    s.drain(database, clock)
+    opened = clock.now()
+
+    def dispute(status: str, created: int) -> dict[str, Any]:
+        obj = stripe_object("dispute", id="dp_meta", amount=3000, status=status,
+                            reason="fraudulent", payment_intent=None,
+                            metadata={"order_id": order["id"]})  # fmt: skip
+        return s.event(f"charge.dispute.{'created' if status == 'needs_response' else 'closed'}",
+                       obj, created=created)  # fmt: skip
+
+    s.deliver(client, dispute("needs_response", 1_800_000_000))
+    s.drain(database, clock)
+    clock.advance(days=3)
+    s.deliver(client, dispute("lost", 1_800_000_100))
+    s.drain(database, clock)
+    bare = stripe_object("dispute", id="dp_bare", amount=1000, status="warning_needs_response",
+                         reason=None, payment_intent=order["payment"]["payment_intent_id"])  # fmt: skip
+    s.deliver(client, s.event("charge.dispute.created", bare, created=1_800_000_200))
+    s.drain(database, clock)
+    with database.unit_of_work() as uow:
+        rows = {row.id: row for row in uow.session.exec(select(Dispute))}
+        got = {key: (row.order_id, row.amount, row.currency, row.status, row.reason,
+                     row.last_event_created, row.created_at, row.updated_at)
+               for key, row in rows.items()}  # fmt: skip
+    assert got == {
+        "dp_meta": (order["id"], 3000, "EUR", "lost", "fraudulent", 1_800_000_100, opened,
+                    clock.now()),
+        "dp_bare": (order["id"], 1000, "EUR", "warning_needs_response", "", 1_800_000_200,
+                    clock.now(), clock.now()),
+    }  # fmt: skip
+
+
+# mutant streamsvc.orders.settlement.x_record_dispute__mutmut_46: a new dispute made with
+#   updated_at None: record_dispute sets updated_at = now on every dispute right after.
+# mutant streamsvc.orders.settlement.x_record_dispute__mutmut_55: as _46, updated_at left
+#   out of the constructor.
+def test_a_refund_that_succeeded_and_later_failed_counts_as_failed(
+    client: TestClient, clock: FixedClock, database: Database, shop: Any
+) -> None:
+    """Both final: the later of Stripe's events wins (a bank can return a refund Stripe
+    had reported succeeded), and the money counts as the buyer's no more."""
+    venue, event, tier_id = shop
+    order = buy(client, event["id"], tier_id, quantity=2)
+    s.deliver(client, s.succeeded(order))
+    s.drain(database, clock)
+    s.deliver(client, s.refund(order, "re_back", 1000, created=1_800_000_000))
+    s.drain(database, clock)
+    state = _state(client, venue, order["id"], event["id"], tier_id)
+    assert (state["refunds"], state["refunded"]) == ([("re_back", 1000, "succeeded")], 1000)
+    s.deliver(client, s.refund(order, "re_back", 1000, status="failed", created=1_800_000_060))
+    s.drain(database, clock)
+    state = _state(client, venue, order["id"], event["id"], tier_id)
+    assert (state["refunds"], state["refunded"]) == ([("re_back", 1000, "failed")], 0)
+    assert state["status"] == "paid"
+
+
+def test_an_older_status_delivered_late_does_not_undo_a_newer_one(
+    client: TestClient, clock: FixedClock, database: Database, shop: Any
+) -> None:
+    """Neither status final: the later of Stripe's events wins, whatever came first."""
+    _, event, tier_id = shop
+    order = buy(client, event["id"], tier_id)
+    s.deliver(client, s.succeeded(order))
+    s.drain(database, clock)
+    for kind, status, created in (("updated", "under_review", 1_800_000_200),
+                                  ("created", "needs_response", 1_800_000_100)):  # fmt: skip
+        s.deliver(client, s.dispute(order, "dp_late", kind, status, created=created))
+        s.drain(database, clock)
+    with database.unit_of_work() as uow:
+        [row] = uow.session.exec(select(Dispute))
+        assert (row.status, row.last_event_created) == ("under_review", 1_800_000_200)
+
+
+# mutant streamsvc.orders.settlement.x__newer__mutmut_9: `>` for `>=` between the times of
+#   two events: Stripe's `created` is in whole seconds, so on a tie neither is the later;
+#   `>=` lets the one processed last win and `>` the first, and no order is the right
+#   one. (Where one of the two is final, finality decides before the times are read.)
+# mutant streamsvc.orders.settlement.x_record_payment__mutmut_3: `paid_amount > 1` for
+#   `> 0` in "recorded before": an order that paid has paid at least Stripe's minimum
+#   charge (50 cents in EUR; payments/minimums.py), so it is never 1.
+# mutant streamsvc.orders.settlement.x_record_refund__mutmut_51: a new refund made with
+#   amount None: record_refund sets amount from Stripe's object on every refund right after.
+# mutant streamsvc.orders.settlement.x_record_refund__mutmut_61: as _51, amount left out.
+# mutant streamsvc.orders.settlement.x_record_refund__mutmut_57: a new refund made with
+#   updated_at None: set to now on every refund right after.
+# mutant streamsvc.orders.settlement.x_record_refund__mutmut_67: as _57, updated_at left out.
+# mutant streamsvc.orders.settlement.x_record_refund__mutmut_55: a new refund made with
+#   status None for pending: _newer() then always takes Stripe's status for it (neither
+#   None nor pending is final, and its last event time is 0, which no `created` is below:
+#   check_event refuses a negative one), so the first status it keeps is Stripe's.
+# mutant streamsvc.orders.settlement.x_record_refund__mutmut_65: as _55, status left out.
+# mutant streamsvc.orders.settlement.x_record_refund__mutmut_39: `or` for `and` before
+#   looking our refund up by the id in its metadata: when Stripe's id found a refund, that
+#   refund is the one the metadata names (we store Stripe's id on the refund we sent), so
+#   the second lookup finds the same row.
+
+
+# Crockford base32 in lower case, the alphabet of streamsvc.kit.ids.
+_CODE = re.compile(r"[0-9a-hjkmnp-tv-z]{5}(-[0-9a-hjkmnp-tv-z]{5}){4}")
+
+
+def test_ticket_codes_are_five_groups_of_five_base32_characters(
+    client: TestClient, clock: FixedClock, database: Database, shop: Any
+) -> None:
+    """25 random characters (125 bits: not guessable), in groups of five to be read aloud
+    or typed from a printed ticket; every ticket its own."""
+    _, event, tier_id = shop
+    order = buy(client, event["id"], tier_id, quantity=3)
+    s.deliver(client, s.succeeded(order))
+    s.drain(database, clock)
+    with database.unit_of_work() as uow:
+        codes = list(uow.session.exec(select(Ticket.code).where(Ticket.order_id == order["id"])))
+    assert len(set(codes)) == 3
+    assert all(_CODE.fullmatch(code) for code in codes), codes
+    for code in codes:  # five fresh characters a group, not one string read five ways
+        groups = code.split("-")
+        assert any(groups[k][1:] != groups[k + 1][:-1] for k in range(4)), code
+
+
+# mutant streamsvc.orders.settlement.x__ticket_code__mutmut_3: random_token(26) for 25:
+#   the code is made of the first 25 characters, so the 26th is drawn and never used.
+
+
+def _canceled(order: dict[str, Any]) -> dict[str, Any]:
+    pi = stripe_object("payment_intent", id=order["payment"]["payment_intent_id"],
+                       status="canceled", metadata={"order_id": order["id"]})  # fmt: skip
+    return s.event("payment_intent.canceled", pi)
+
+
+def test_a_canceled_intent_ends_a_pending_order_and_gives_its_seats_back(
+    client: TestClient, clock: FixedClock, database: Database, shop: Any, settings: Settings
+) -> None:
+    """A canceled PaymentIntent can never succeed: its pending order fails (or expires,
+    once past its reservation) and its seats go back on sale. A paid order, or one
+    already ended, stays as it is."""
+    venue, event, tier_id = shop
+    pending = buy(client, event["id"], tier_id, quantity=2)
+    paid = buy(client, event["id"], tier_id, quantity=3, email="paid@example.org")
+    s.deliver(client, s.succeeded(paid))
+    s.drain(database, clock)
+    for order in (pending, paid):
+        s.deliver(client, _canceled(order))
+    s.drain(database, clock)
+    ended = _state(client, venue, pending["id"], event["id"], tier_id)
+    assert (ended["status"], ended["tickets"], ended["sold"], ended["held"]) == ("failed", [], 3, 0)
+    kept = _state(client, venue, paid["id"], event["id"], tier_id)
+    assert (kept["status"], kept["tickets"]) == ("paid", ["valid"] * 3)
+
+    late = buy(client, event["id"], tier_id, quantity=4, email="late@example.org")
+    clock.advance(minutes=settings.reservation_minutes + 1)
+    s.deliver(client, _canceled(late))
+    s.drain(database, clock)
+    expired = _state(client, venue, late["id"], event["id"], tier_id)
+    assert (expired["status"], expired["sold"], expired["held"]) == ("expired", 3, 0)
+    s.deliver(client, _canceled(pending))  # Stripe sends it again (a new event id)
+    s.drain(database, clock)
+    assert _state(client, venue, pending["id"], event["id"], tier_id) == ended
+
+
+def test_a_declined_attempt_after_the_order_ended_records_nothing(
+    client: TestClient, clock: FixedClock, database: Database, shop: Any, settings: Settings
+) -> None:
+    """The reason of a declined card is kept for the checkout page of a pending order; an
+    order that expired meanwhile has no checkout to show it on, and keeps no reason."""
+    _, event, tier_id = shop
+    order = buy(client, event["id"], tier_id)
+    clock.advance(minutes=settings.reservation_minutes + 1)
+    _expire_all(database, clock, settings)
+    s.deliver(client, s.failed(order))
+    s.drain(database, clock)
+    with database.unit_of_work() as uow:
+        stored = uow.session.get(Order, order["id"])
+        assert stored is not None
+        assert (stored.status, stored.payment_error) == ("expired", None)
+
+
+def test_a_failed_attempts_reason_is_cut_to_what_the_order_keeps(
+    client: TestClient, clock: FixedClock, database: Database, shop: Any
+) -> None:
+    """Whatever code a provider sends, the order keeps its first 64 characters (the
+    column's size) rather than failing the event."""
+    _, event, tier_id = shop
+    order = buy(client, event["id"], tier_id)
+    with database.unit_of_work() as uow:
+        pending = uow.session.get(Order, order["id"])
+        assert pending is not None
+        settlement.record_failed_attempt(uow.session, pending, "x" * 100, clock.now())
+    with database.unit_of_work() as uow:
+        stored = uow.session.get(Order, order["id"])
+        assert stored is not None and stored.payment_error == "x" * 64
+
+
+# mutant streamsvc.orders.settlement.x_record_failed_attempt__mutmut_3: `paid_amount > 1`
+#   for `> 0`: only record_payment sets paid_amount, and every way through it ends in
+#   state.recompute(), which never leaves a paid order pending; so an order that paid 1
+#   cent is not pending, and the status test returns for it all the same.
+# mutant streamsvc.orders.settlement.x_record_payment_failure__mutmut_3: the same `> 1`,
+#   the same reason.
 
 
 def _expire_all(database: Database, clock: FixedClock, settings: Settings) -> None:
