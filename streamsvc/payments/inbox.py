@@ -78,7 +78,11 @@ def object_problem(kind: str, event: dict[str, Any]) -> str | None:
     problem = _fields(obj, _FIELDS_BY_KIND.get(kind, {}))
     if problem is None and kind == "charge.refunded" and obj.get("refunds") is not None:
         refunds = obj["refunds"]
-        listed = refunds.get("data") if isinstance(refunds, dict) else None
+        if not isinstance(refunds, dict):
+            # What apply reads as a list object: anything else would fail it again on
+            # every retry instead of failing the event once.
+            return "refunds is not an object"
+        listed = refunds.get("data")
         if not isinstance(listed, list | None):
             return "refunds.data is not a list"
         for index, refund in enumerate(listed or []):

@@ -423,6 +423,27 @@ def test_an_older_status_delivered_late_does_not_undo_a_newer_one(
         assert (row.status, row.last_event_created) == ("under_review", 1_800_000_200)
 
 
+def test_a_payment_after_the_event_was_cancelled_goes_straight_back(
+    client: TestClient, clock: FixedClock, database: Database, shop: Any
+) -> None:
+    """A payment that lands after the event was cancelled is refunded in full at once,
+    saying why (the venue's order view shows the reason)."""
+    venue, event, tier_id = shop
+    order = buy(client, event["id"], tier_id)
+    ok(client.post(f"/v1/events/{event['id']}/cancel", headers=venue.headers), 202)
+    s.deliver(client, s.succeeded(order))
+    s.drain(database, clock)
+    view = ok(client.get(f"/v1/orders/{order['id']}", headers=venue.headers))
+    assert view["status"] == "cancelled" and view["paid_amount"] == 2000
+    assert [(r["origin"], r["reason"], r["amount"]) for r in view["refunds"]] == [
+        ("event_cancelled", "the event was cancelled", 2000)
+    ]
+
+
+# mutant streamsvc.orders.settlement.x_record_payment__mutmut_21: None for the status
+#   release_hold() is given on the way to refunding a payment for a cancelled event:
+#   release_hold() sets the status only of an order that paid nothing, and this one has
+#   just been recorded as paid.
 # mutant streamsvc.orders.settlement.x__newer__mutmut_9: `>` for `>=` between the times of
 #   two events: Stripe's `created` is in whole seconds, so on a tie neither is the later;
 #   `>=` lets the one processed last win and `>` the first, and no order is the right

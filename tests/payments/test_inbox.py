@@ -345,6 +345,8 @@ def test_a_malformed_event_is_refused_with_its_reason(event: dict[str, Any], rea
         ("charge.refunded", {"id": "ch_1", "refunds": None}, None),
         ("charge.refunded", {"id": "ch_1", "refunds": {"data": [{"id": "re_1", "amount": 5}]}},
          None),
+        ("charge.refunded", {"id": "ch_1", "refunds": [{"id": "re_1", "amount": 5}]},
+         "refunds is not an object"),
         ("charge.refunded", {"id": "ch_1", "refunds": {"data": "re_1"}},
          "refunds.data is not a list"),
         ("charge.refunded", {"id": "ch_1", "refunds": {"data": [{"id": "re_1", "amount": 5}, "re_2"]}},
