@@ -22,6 +22,9 @@ FROM python:3.11-slim AS app
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
+# Pango and fonts beyond Latin-1 for the PDF documents (scripts/install-document-stack).
+COPY scripts/install-document-stack /usr/local/bin/install-document-stack
+RUN install-document-stack && rm -rf /var/lib/apt/lists/*
 # The dependencies first: this layer is rebuilt only when the lock changes.
 COPY requirements/prod.txt requirements/prod.txt
 RUN pip install --no-deps --require-hashes -r requirements/prod.txt

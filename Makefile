@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench mutation lock clean i18n browser
+.PHONY: run test lint typecheck unit bench mutation lock clean i18n browser documents
 
 # The venv holds exactly the development lock (dev, embedded and mutation extras),
 # then the project itself, editable and without resolving anything. `pip check`
@@ -20,7 +20,7 @@ $(STAMP): requirements/dev.txt pyproject.toml
 	touch $(STAMP)
 
 ## run: API, one Celery worker and beat; embedded PostgreSQL/Redis/localstripe where unset
-run: $(STAMP)
+run: $(STAMP) documents
 	$(BIN)/streamsvc run
 
 ## test: lint, type-check, then the whole suite against real servers
@@ -33,13 +33,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy streamsvc workers config bench tests scripts
 
-unit: $(STAMP) browser
+unit: $(STAMP) browser documents
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Chromium for the browser tests (tests/browser), from apt when missing; Playwright's
 # own download is never used. Without root the browser tests install nothing and skip.
 browser:
 	-scripts/install-browser
+
+# Pango and fonts for the PDF documents (statements, receipts, payout advices), from apt
+# when missing; without root nothing is installed and the PDF routes answer 503.
+documents:
+	-scripts/install-document-stack
 
 ## i18n: extract the pages' msgids (babel.cfg) and update locale/{nl,en,fr}; then translate by hand
 LOCALE := streamsvc/web/locale
