@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ def extracted(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
         return {_key(message.id) for message in read_po(source) if message.id}
 
 
-def _key(msgid: str | tuple[str, ...]) -> str:
+def _key(msgid: str | Sequence[str]) -> str:
     return msgid if isinstance(msgid, str) else msgid[0]
 
 
@@ -50,5 +51,7 @@ def test_every_msgid_is_translated(extracted: set[str], language: str) -> None:
     )
 
 
-def _strings(value: str | tuple[str, ...]) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else value
+def _strings(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ("",)
+    return (value,) if isinstance(value, str) else tuple(value)
