@@ -17,7 +17,10 @@ MONEY: dict[str, Any] = {
     "base": StreamsvcTask,
     "bind": True,
     "acks_late": True,
-    "task_reject_on_worker_lost": True,
+    # Redelivered when the worker process dies mid-task (OOM, SIGKILL). The Task
+    # attribute: `task_reject_on_worker_lost` is only the name of the global setting,
+    # and as a task option Celery ignored it.
+    "reject_on_worker_lost": True,
     "ignore_result": True,
 }
 

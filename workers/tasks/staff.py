@@ -16,6 +16,7 @@ _RETRY = {
     "bind": True,
     "max_retries": 8,
     "acks_late": True,
+    "reject_on_worker_lost": True,  # a worker lost mid-send: the mail is sent again later
     "ignore_result": True,
 }
 
