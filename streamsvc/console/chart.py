@@ -33,3 +33,10 @@ def bars(values: Sequence[int], width: int = WIDTH, height: int = HEIGHT) -> lis
         tall = 0 if value <= 0 else max(1, value * height // top)
         drawn.append(Bar(i * step, height - tall, max(1, step - GAP), tall, value))
     return drawn
+
+
+def peaks(values: Sequence[int], limit: int) -> tuple[int, list[int]]:
+    """(group size, the largest value of each group): at most `limit` bars for a long
+    series, each as high as the busiest point it stands for, so a peak never flattens."""
+    size = max(1, -(-len(values) // max(1, limit)))  # ceiling division
+    return size, [max(values[i : i + size]) for i in range(0, len(values), size)]

@@ -1,6 +1,7 @@
-"""Console pages: the overview (/console), cancelling an event with its progress, the
-split preview of the event editor (JSON) and the venue's embed origins. Thin: guard,
-service, render; the event editor itself is catalog/console_pages.py."""
+"""Console pages: the overview (/console), an event's audience report, cancelling an
+event with its progress, the split preview of the event editor (JSON) and the venue's
+embed origins. Thin: guard, service, render; the event editor itself is
+catalog/console_pages.py."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from babel import Locale
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -31,7 +33,8 @@ from streamsvc.staff.console import (
     console_page,
 )
 from streamsvc.venues.models import Venue
-from streamsvc.web.formatting import filters, money
+from streamsvc.viewing.audience import UNKNOWN_COUNTRY
+from streamsvc.web.formatting import BABEL_LOCALES, filters, money
 from streamsvc.web.rendering import gettext, language, render
 
 ADMIN_FINANCE = frozenset({"admin", "finance"})
@@ -69,7 +72,44 @@ async def overview(request: Request) -> Response:
     context = await in_unit_of_work(request, load)
     if context is None:  # door staff have nothing here but the check-in
         return RedirectResponse("/console/check-in", status_code=303)
+    resources = request.app.state.resources
+    context["watching"] = await reading.viewers_now(
+        resources.viewing.audience, [row.event.id for row in context["events"]], _now(request),
+        resources.settings,
+    )  # fmt: skip
     return render(request, "console/overview.html", context)
+
+
+# -- an event's audience report --------------------------------------------------------------
+
+CHART_BARS = 60  # at most, over the stream; each as high as the busiest minute it covers
+
+
+@console_page
+async def audience_page(request: Request) -> Response:
+    event_id = editor.path_id(request)
+
+    def load(uow: UnitOfWork) -> dict[str, Any]:
+        caller = console_caller(request, uow.session, ADMIN_FINANCE)
+        found = reading.stored_audience(uow.session, caller.venue_id, event_id, _now(request))
+        return {"caller": caller, "found": found}
+
+    context = await in_unit_of_work(request, load)
+    found: reading.EventAudienceStored = context["found"]
+    live = await reading.live_audience(request.app.state.resources.viewing.audience, event_id)
+    figures = reading.audience_figures(found, live)
+    size, heights = chart.peaks([n for _, n in figures.over_the_stream], CHART_BARS)
+    territories = Locale.parse(BABEL_LOCALES[language(request)]).territories
+    context.update(
+        event=found.event, status=found.status, figures=figures, live_missing=live is None,
+        tiers=[(found.tier_names.get(tier_id, tier_id), n) for tier_id, n in figures.by_tier],
+        countries=[(territories.get(code, code) if code != UNKNOWN_COUNTRY
+                    else gettext(request, "Not known"), n) for code, n in figures.by_country],
+        stream=[(figures.over_the_stream[i * size][0], peak) for i, peak in enumerate(heights)],
+        minutes_per_bar=size, bars=chart.bars(heights), chart_width=chart.WIDTH,
+        chart_height=chart.HEIGHT,
+    )  # fmt: skip
+    return render(request, "console/audience.html", context)
 
 
 # -- cancelling an event -------------------------------------------------------------------
@@ -251,6 +291,7 @@ def _route(path: str, handler: Any, method: str) -> Route:
 
 routes = [
     _route("/console", overview, "GET"),
+    _route("/console/events/{event_id}/audience", audience_page, "GET"),
     _route("/console/events/{event_id}/cancel", cancel_page, "GET"),
     _route("/console/events/{event_id}/cancel", cancel_event, "POST"),
     _route("/console/events/{event_id}/cancellation", cancellation_page, "GET"),

@@ -1,5 +1,7 @@
-"""What the console shows, read in a few queries: sales per event and per day, and
-what cancelling an event would refund. Reads only; never commits."""
+"""What the console shows, read in a few queries: sales per event and per day, what
+cancelling an event would refund, who watches now and an event's audience report.
+Reads only; never commits. Viewing figures come through the viewing module's own
+functions: the console never touches Redis keys."""
 
 from __future__ import annotations
 
@@ -10,12 +12,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from config.settings import Settings
 from streamsvc.catalog import tiers as catalog_tiers
 from streamsvc.catalog.events import status_of
 from streamsvc.catalog.models import Event, Tier
+from streamsvc.errors import DependencyUnavailable
 from streamsvc.orders.models import Order
 from streamsvc.orders.state import DISPUTED
 from streamsvc.venues.tenancy import owned
+from streamsvc.viewing import report as audience_report
+from streamsvc.viewing.access import window
+from streamsvc.viewing.audience import AudienceBuckets, EventAudience
 
 DAYS = 30
 
@@ -104,3 +111,59 @@ def cancellation_summary(
         )
     ).one()  # fmt: skip
     return CancellationSummary(event, status_of(event, now).value, int(count), int(total or 0))
+
+
+# -- viewing: who watches now, and an event's audience -------------------------------------
+
+
+async def viewers_now(
+    audience: EventAudience, event_ids: list[str], now: datetime, settings: Settings
+) -> dict[str, int] | None:
+    """Sessions of each event that could be playing now (seen within a token's lifetime:
+    a player that stopped leaves the count by then, one that ended at once); None when
+    Redis does not answer, so the page says "not known" instead of failing."""
+    seen_within = settings.viewing_token_ttl_seconds + settings.viewing_clock_skew_seconds
+    try:
+        return await audience.watching_now(
+            event_ids, int(now.timestamp() * 1000), seen_within * 1000
+        )
+    except DependencyUnavailable:
+        return None
+
+
+@dataclass(frozen=True)
+class EventAudienceStored:
+    """What PostgreSQL holds of an event's audience, with the names to show it by."""
+
+    event: Event
+    status: str
+    tier_names: dict[str, str]
+    stored: AudienceBuckets
+
+
+def stored_audience(
+    session: Session, venue_id: str, event_id: str, now: datetime
+) -> EventAudienceStored:
+    event = owned(session, Event, event_id, venue_id)  # another venue's: 404
+    tiers = catalog_tiers.tiers_of(session, [event.id]).get(event.id, [])
+    return EventAudienceStored(event, status_of(event, now).value,
+                               {tier.id: tier.name for tier in tiers},
+                               audience_report.stored_buckets(session, event.id))  # fmt: skip
+
+
+async def live_audience(audience: EventAudience, event_id: str) -> AudienceBuckets | None:
+    """What Redis still holds of it; None when Redis does not answer."""
+    try:
+        return await audience.buckets(event_id)
+    except DependencyUnavailable:
+        return None
+
+
+def audience_figures(
+    found: EventAudienceStored, live: AudienceBuckets | None
+) -> audience_report.AudienceReport:
+    """The report over both: the copy and what Redis holds since (the larger of each)."""
+    event = found.event
+    opens, _ = window(event.starts_at, event.ends_at, event.doors_open_minutes, 0)
+    buckets = found.stored.merged(live) if live is not None else found.stored
+    return audience_report.report(buckets, opens, event.ends_at)

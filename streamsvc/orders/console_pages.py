@@ -5,7 +5,8 @@ refunds.py); console_service.py adds what a page needs around them.
 
 A ticket code is a secret: it is searched through a POST form only, never in a URL.
 A refund goes through a confirmation page that carries a fresh Idempotency-Key in its
-form, so a double submit (or a reload) refunds once.
+form, so a double submit (or a reload) refunds once. The detail shows each ticket's
+live viewing sessions, read through viewing (console_service.TicketSessions).
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from starlette.routing import Route
 
 from streamsvc.catalog.console_inputs import minor_units
 from streamsvc.db import UnitOfWork
-from streamsvc.errors import NotFound, ServiceError, ValidationFailed, validation_failed
+from streamsvc.errors import (
+    DependencyUnavailable,
+    NotFound,
+    ServiceError,
+    ValidationFailed,
+    validation_failed,
+)
 from streamsvc.http.endpoint import in_unit_of_work
 from streamsvc.orders import console_service, views
 from streamsvc.orders.schemas import OrderListQuery
@@ -164,7 +171,21 @@ async def order_page(request: Request) -> Response:
         caller = console_caller(request, uow.session, READERS)
         return _detail(request, uow, caller, order_id)
 
-    return render(request, "console/orders_detail.html", await in_unit_of_work(request, load))
+    context = await in_unit_of_work(request, load)
+    return render(request, "console/orders_detail.html", await _with_sessions(request, context))
+
+
+async def _with_sessions(request: Request, context: dict[str, Any]) -> dict[str, Any]:
+    """The tickets' viewing sessions, read from viewing after the order (a venue's own);
+    None, said on the page, when they cannot be read right now."""
+    viewing: console_service.TicketSessions = request.app.state.resources.viewing
+    ticket_ids = [ticket.id for ticket in context["order"].tickets]
+    try:
+        sessions = await viewing.ticket_sessions(ticket_ids, int(_now(request).timestamp() * 1000))
+    except DependencyUnavailable:
+        sessions = None
+    context["sessions"] = sessions
+    return context
 
 
 def _refund_amount(request: Request, form: FormData, currency: str, left: int) -> int:
@@ -214,7 +235,7 @@ async def _detail_with_error(
         return _detail(request, uow, caller, order_id, errors=errors_of(request, error),
                        entered=entered)  # fmt: skip
 
-    context = await in_unit_of_work(request, again)
+    context = await _with_sessions(request, await in_unit_of_work(request, again))
     return render(request, "console/orders_detail.html", context, status=error.status)
 
 

@@ -1,5 +1,6 @@
 """What the console's order pages need beyond views.py: names to show, a ticket found by
-its code, one order's mail sent again, and a refund made once per confirmation.
+its code, one order's mail sent again, a refund made once per confirmation, and the
+shape of the tickets' viewing sessions the page shows.
 
 Everything is scoped to the caller's venue: another venue's order, ticket or event is
 unknown here (404, or None), never forbidden.
@@ -7,8 +8,10 @@ unknown here (404, or None), never forbidden.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlmodel import Session, col, select
 
@@ -25,6 +28,27 @@ from streamsvc.venues.tenancy import owned
 
 # Orders whose tickets still let their holder in: the only ones worth mailing again.
 _WITH_TICKETS = (OrderStatus.paid, OrderStatus.partially_refunded)
+
+
+@dataclass(frozen=True)
+class LiveSession:
+    """A viewing session of a ticket that still holds a device slot."""
+
+    session_id: str
+    device: str  # the id the player chose for its device
+    started_at: datetime
+    last_seen_at: datetime  # its last redeem or heartbeat
+
+
+class TicketSessions(Protocol):
+    """What the order page asks of viewing (streamsvc.viewing.store.ViewingStore, which
+    imports orders, so orders names what it needs instead of importing it)."""
+
+    async def ticket_sessions(
+        self, ticket_ids: Sequence[str], now_ms: int
+    ) -> dict[str, list[LiveSession]]:
+        """Each ticket's live sessions; DependencyUnavailable when they cannot be read."""
+        ...
 
 
 @dataclass(frozen=True)

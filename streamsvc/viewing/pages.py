@@ -121,6 +121,7 @@ async def start_session(call: Call, body: SessionCreate) -> WatchSession:
         )  # fmt: skip
     if slot.outcome == "revoked":
         service.refuse_state(slot.session_id)
+    await service.joined(call.resources.viewing, admission, slot, _ms(now))
     claims = Claims(slot.session_id, admission.ticket_id, admission.event_id,
                     admission.qualities, admission.extras, 0, 0)  # fmt: skip
     token, expires, refresh = _renewal(call, claims, admission.closes_at)
@@ -138,6 +139,8 @@ async def start_session(call: Call, body: SessionCreate) -> WatchSession:
 async def heartbeat(call: Call) -> TokenRenewed:
     claims, now = _own(call, VIEWER.of(call)), call.clock.now()
     state = await call.resources.viewing.heartbeat(claims.ticket_id, claims.session_id, _ms(now))
+    await call.resources.viewing.audience.heartbeat(claims.event_id, claims.session_id, state,
+                                                    _ms(now))  # fmt: skip
     service.refuse_state(state)
     closes_at = await call.in_unit_of_work(
         lambda uow: service.still_admitted(uow.session, claims.ticket_id, now)
@@ -151,7 +154,9 @@ async def heartbeat(call: Call) -> TokenRenewed:
           tags=("pages",), access=VIEWER, status=204, errors=(404,))  # fmt: skip
 async def end_session(call: Call) -> None:
     claims = _own(call, VIEWER.of(call))
-    await call.resources.viewing.end_session(claims.ticket_id, claims.session_id)
+    ended = await call.resources.viewing.end_session(claims.ticket_id, claims.session_id)
+    await call.resources.viewing.audience.left(claims.event_id, claims.session_id,
+                                               _ms(call.clock.now()), played=ended)  # fmt: skip
 
 
 def _origin(url: str) -> str | None:

@@ -16,9 +16,9 @@ from config.settings import Settings
 from streamsvc.catalog.lifecycle import EventStatus
 from streamsvc.catalog.models import Event, Tier, rewatch_hours_granted
 from streamsvc.errors import Forbidden, NotFound, ServiceError, Unauthenticated
-from streamsvc.orders.models import Ticket, TicketStatus
+from streamsvc.orders.models import Order, Ticket, TicketStatus
 from streamsvc.viewing.access import qualities_for, stream_refusal, uri_refusal, window
-from streamsvc.viewing.store import ViewingStore
+from streamsvc.viewing.store import Slot, ViewingStore
 from streamsvc.viewing.tokens import Claims, InvalidToken, TokenSigner
 
 # Refusals that mean "get a new token" (401) rather than "you may not" (403).
@@ -35,6 +35,10 @@ class Admission:
     policy: str
     playback: str
     closes_at: datetime
+    tier_id: str
+    # Where the viewer watches from (the CDN's country header), else the buyer's
+    # country of the order: the audience report counts viewers by it.
+    country: str | None
 
 
 def _load(session: Session, *where: object) -> tuple[Ticket, Tier, Event] | None:
@@ -63,10 +67,23 @@ def admit(
         )
         if not allowed:
             raise Forbidden("This event is not shown in your country.", code="country_not_allowed")
+    if country is None:  # (only where countries are not restricted, or missing ones allowed)
+        order = session.get(Order, ticket.order_id)
+        country = order.country if order is not None else None
     return Admission(
         ticket_id=ticket.id, event_id=event.id, qualities=qualities_for(tier.quality),
         extras=tuple(tier.extras), max_devices=tier.max_devices, policy=tier.on_device_limit,
-        playback=(event.playback or "").rstrip("/"), closes_at=closes_at,
+        playback=(event.playback or "").rstrip("/"), closes_at=closes_at, tier_id=tier.id,
+        country=country,
+    )  # fmt: skip
+
+
+async def joined(store: ViewingStore, admission: Admission, slot: Slot, now_ms: int) -> None:
+    """A redeem gave `slot`: the event's audience counts the session (and the session it
+    replaced leaves the count)."""
+    await store.audience.joined(
+        admission.event_id, slot.session_id, now_ms=now_ms, ticket_id=admission.ticket_id,
+        tier_id=admission.tier_id, country=admission.country, replaced=slot.replaced,
     )  # fmt: skip
 
 

@@ -16,7 +16,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import redis
 import redis.asyncio as aioredis
@@ -26,8 +28,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from streamsvc.errors import DependencyUnavailable
 from streamsvc.kit.outage import Outage
+from streamsvc.orders.console_service import LiveSession
 from streamsvc.orders.models import TicketStatus
 from streamsvc.viewing import keys
+from streamsvc.viewing.audience import EventAudience
 
 log = logging.getLogger(__name__)
 _CACHE_LIMIT = 100_000  # tickets remembered per process, at most
@@ -42,7 +46,8 @@ local prefix, device, sid = ARGV[1], ARGV[2], ARGV[3]
 local now, idle_ms, maxd = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local policy, ttl, channel, ticket = ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
 local state = redis.call('GET', revoked)
-if state then return {'revoked', state} end
+if state then return {'revoked', state, ''} end
+local victim = ''
 -- devices that stopped sending heartbeats give their slot back
 for _, old in ipairs(redis.call('ZRANGEBYSCORE', devices, '-inf', now - idle_ms)) do
   local dev = redis.call('HGET', prefix .. old, 'device')
@@ -57,11 +62,11 @@ if existing and redis.call('HGET', prefix .. existing, 'state') == 'active' then
   redis.call('EXPIRE', prefix .. existing, ttl)
   redis.call('EXPIRE', devices, ttl)
   redis.call('EXPIRE', bydev, ttl)
-  return {'ok', existing}
+  return {'ok', existing, ''}
 end
 if redis.call('ZCARD', devices) >= maxd then
-  if policy ~= 'drop_oldest' then return {'device_limit', ''} end
-  local victim = redis.call('ZPOPMIN', devices)[1]
+  if policy ~= 'drop_oldest' then return {'device_limit', '', ''} end
+  victim = redis.call('ZPOPMIN', devices)[1]
   local vdev = redis.call('HGET', prefix .. victim, 'device')
   redis.call('HSET', prefix .. victim, 'state', 'replaced')
   redis.call('EXPIRE', prefix .. victim, ttl)
@@ -74,7 +79,7 @@ redis.call('ZADD', devices, now, sid)
 redis.call('HSET', bydev, device, sid)
 redis.call('EXPIRE', devices, ttl)
 redis.call('EXPIRE', bydev, ttl)
-return {'ok', sid}
+return {'ok', sid, victim}
 """
 
 _HEARTBEAT = """
@@ -95,6 +100,22 @@ if marker then return marker end
 return redis.call('HGET', KEYS[2], 'state') or 'unknown'
 """
 
+# A ticket's sessions that still hold a device slot: (id, last heartbeat, device,
+# started) each, flattened, for the console's order page.
+_SESSIONS = """
+local prefix, since = ARGV[1], tonumber(ARGV[2])
+local found = {}
+for _, sid in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], since, '+inf')) do
+  local s = redis.call('HMGET', prefix .. sid, 'device', 'state', 'started')
+  if s[2] == 'active' then
+    local seen = redis.call('ZSCORE', KEYS[1], sid)
+    table.insert(found, sid); table.insert(found, seen)
+    table.insert(found, s[1] or ''); table.insert(found, s[3] or seen)
+  end
+end
+return found
+"""
+
 _END = """
 redis.call('ZREM', KEYS[1], ARGV[1])
 local dev = redis.call('HGET', KEYS[3], 'device')
@@ -108,6 +129,7 @@ return redis.call('DEL', KEYS[3])
 class Slot:
     outcome: str  # ok | device_limit | revoked
     session_id: str  # the session (ok), or the revocation state (revoked)
+    replaced: str = ""  # the session this one took the place of (drop_oldest), if any
 
 
 class ViewingStore:
@@ -126,6 +148,9 @@ class ViewingStore:
         self._heartbeat = client.register_script(_HEARTBEAT)
         self._end = client.register_script(_END)
         self._state = client.register_script(_STATE)
+        self._sessions = client.register_script(_SESSIONS)
+        # The event's side of viewing (its own slot): who watches, and for how long.
+        self.audience = EventAudience(client, idle_seconds)
         self.outage = Outage(
             "Redis (viewing sessions)", log,
             "redeem, heartbeat, authorize and the hooks answer 503 until it is back",
@@ -142,7 +167,7 @@ class ViewingStore:
     ) -> Slot:  # fmt: skip
         devices, by_device, revoked = keys.ticket_keys(ticket_id)
         try:
-            outcome, session_id = await self._start(
+            outcome, session_id, replaced = await self._start(
                 keys=[devices, by_device, revoked],
                 args=[keys.session_prefix(ticket_id), device_id, new_session_id, now_ms,
                       self.idle_seconds * 1000, max_devices, policy, self.idle_seconds,
@@ -152,7 +177,7 @@ class ViewingStore:
             raise self._unavailable(exc) from exc
         if self.outage.down:
             self.outage.over()
-        return Slot(_text(outcome), _text(session_id))
+        return Slot(_text(outcome), _text(session_id), _text(replaced))
 
     async def heartbeat(self, ticket_id: str, session_id: str, now_ms: int) -> str:
         """active | replaced | revoked | suspended | unknown (expired or lost)."""
@@ -180,6 +205,32 @@ class ViewingStore:
         if self.outage.down:
             self.outage.over()
         return bool(removed)
+
+    async def ticket_sessions(
+        self, ticket_ids: Sequence[str], now_ms: int
+    ) -> dict[str, list[LiveSession]]:
+        """Each ticket's sessions that still hold a device slot, the latest seen first: one
+        script per ticket (its own slot), pipelined. 503 when Redis does not answer."""
+        since = now_ms - self.idle_seconds * 1000
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for ticket_id in ticket_ids:
+                    await self._sessions(keys=[keys.ticket_keys(ticket_id)[0]],
+                                         args=[keys.session_prefix(ticket_id), since],
+                                         client=pipe)  # fmt: skip
+                answers = await pipe.execute()
+        except UNREACHABLE as exc:
+            raise self._unavailable(exc) from exc
+        found: dict[str, list[LiveSession]] = {}
+        for ticket_id, flat in zip(ticket_ids, answers, strict=True):
+            values = [_text(value) for value in flat]
+            sessions = [
+                LiveSession(session_id=values[i], device=values[i + 2],
+                            started_at=_moment(values[i + 3]), last_seen_at=_moment(values[i + 1]))
+                for i in range(0, len(values), 4)
+            ]  # fmt: skip
+            found[ticket_id] = sorted(sessions, key=lambda s: s.last_seen_at, reverse=True)
+        return found
 
     async def session_state(self, ticket_id: str, session_id: str) -> str:
         """The authorize check: at most one round trip (one script reading two keys of
@@ -267,3 +318,7 @@ def mark_tickets(client: redis.Redis, statuses: dict[str, str], marker_ttl: int)
 
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _moment(ms: str) -> datetime:
+    return datetime.fromtimestamp(int(float(ms)) / 1000, UTC)
