@@ -10,6 +10,8 @@ from icalendar import Event as CalendarEvent
 from streamsvc.catalog.lifecycle import EventStatus
 from streamsvc.listings.schemas import EventListing
 
+_SEQUENCE_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+
 
 def calendar(events: list[EventListing], now: datetime) -> bytes:
     cal = Calendar()
@@ -21,6 +23,11 @@ def calendar(events: list[EventListing], now: datetime) -> bytes:
         entry = CalendarEvent()
         entry.add("uid", f"{event.id}@streamsvc")
         entry.add("dtstamp", now.astimezone(UTC))
+        if event.rescheduled_at is not None:
+            # RFC 5545: a calendar that holds the event takes the new time only from a
+            # higher SEQUENCE. Seconds from 2024 to the last move grow with every move
+            # and fit the 32-bit integer calendar programs keep (until 2092).
+            entry.add("sequence", int((event.rescheduled_at - _SEQUENCE_EPOCH).total_seconds()))
         entry.add("dtstart", event.starts_at.astimezone(UTC))
         entry.add("dtend", event.ends_at.astimezone(UTC))
         entry.add("summary", event.title)

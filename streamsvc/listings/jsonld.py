@@ -24,7 +24,7 @@ def event_jsonld(event: EventListing, now: datetime) -> dict[str, Any]:
             }
         )
     doors = event.starts_at - timedelta(minutes=event.doors_open_minutes)
-    return {
+    found: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "Event",
         "@id": event.url,
@@ -41,6 +41,10 @@ def event_jsonld(event: EventListing, now: datetime) -> dict[str, Any]:
         "performer": [{"@type": "Person", "name": p.name} for p in event.performers],
         "offers": [_offer(tier, event, now) for tier in event.tiers],
     }
+    if event.previous_starts_at is not None and event.status != "cancelled":
+        found["eventStatus"] = SCHEMA + "EventRescheduled"
+        found["previousStartDate"] = event.previous_starts_at.isoformat()
+    return found
 
 
 def _offer(tier: TierListing, event: EventListing, now: datetime) -> dict[str, Any]:

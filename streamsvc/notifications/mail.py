@@ -45,6 +45,11 @@ def choose_locale(accept_language: str | None) -> Locale:
     return next(locale for locale in SUPPORTED_LOCALES if locale == chosen)
 
 
+def mail_locale(stored: str | None) -> Locale:
+    """An order's stored locale as a mail's: a language of ours, else the default."""
+    return next((locale for locale in SUPPORTED_LOCALES if locale == stored), DEFAULT_LOCALE)
+
+
 @dataclass(frozen=True)
 class TicketLine:
     """One ticket in a mail: its code and the name of its tier."""
@@ -52,6 +57,9 @@ class TicketLine:
     code: str
     tier_name: str
     ticket_id: str = ""  # the watch page's path names the ticket; the code is its secret
+    # A seat ticket's QR code of its code (PNG, from orders/seats.py), shown at the door;
+    # None for a ticket that only plays the stream.
+    qr_png: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,10 @@ def render_ticket_mail(
         )
     title = _one_line(mail.event_title)
     count = len(mail.tickets)
+    domain = _message_id_domain(sender)
+    # Seat tickets' QR codes travel as related image parts, named by Content-ID: many
+    # mail clients block data: URIs, and a URL would carry the code to a server.
+    cids = [make_msgid("qr", domain=domain) if line.qr_png else None for line in mail.tickets]
     subject = render_document(
         "ticket_mail_subject.txt", mail.locale, {"count": count, "title": title}
     ).strip()
@@ -148,8 +160,9 @@ def render_ticket_mail(
                 "tier": _one_line(line.tier_name),
                 "code": line.code,
                 "link": watch_link(mail.watch_url, line.code, line.ticket_id),
+                "qr_cid": cid[1:-1] if cid else None,
             }
-            for line in mail.tickets
+            for line, cid in zip(mail.tickets, cids, strict=True)
         ],
         "order_id": mail.order_id,
         "order_url": mail.order_url,
@@ -162,13 +175,85 @@ def render_ticket_mail(
     message["From"] = sender
     message["To"] = mail.to.strip()
     message["Date"] = format_datetime((now or datetime.now(UTC)).astimezone(UTC))
-    message["Message-ID"] = make_msgid("ticket", domain=_message_id_domain(sender))
+    message["Message-ID"] = make_msgid("ticket", domain=domain)
     # RFC 3834: a machine-sent mail; vacation responders should not answer it.
     message["Auto-Submitted"] = "auto-generated"
     # Quoted-printable keeps an outbox .eml readable in a text editor.
     message.set_content(text, cte="quoted-printable")
     message.add_alternative(body, subtype="html", cte="quoted-printable")
+    html = message.get_body(preferencelist=("html",))
+    assert html is not None
+    for line, cid in zip(mail.tickets, cids, strict=True):
+        if line.qr_png and cid:
+            html.add_related(line.qr_png, maintype="image", subtype="png", cid=cid,
+                             filename=f"ticket-{line.ticket_id or 'qr'}.png",
+                             disposition="inline")  # fmt: skip
     message["Content-Language"] = mail.locale  # after set_content, which drops Content-*
+    return message
+
+
+@dataclass(frozen=True)
+class RescheduleMail:
+    """The mail to a buyer of an event that moved: the new time, the old one, and (while
+    money is left to return) until when the order page refunds the order on request."""
+
+    to: str
+    locale: Locale
+    order_id: str
+    event_title: str
+    venue_name: str
+    starts_at: datetime  # the new start, timezone-aware
+    previous_starts_at: datetime
+    timezone: str
+    refund_until: datetime | None  # None: nothing to refund (a free order)
+    order_url: str | None  # the order page, its token in the fragment
+
+    def __post_init__(self) -> None:
+        for moment in (self.starts_at, self.previous_starts_at, self.refund_until):
+            if moment is not None and moment.utcoffset() is None:
+                raise ValueError("RescheduleMail times must be timezone-aware")
+        if self.locale not in SUPPORTED_LOCALES:
+            raise ValueError(f"RescheduleMail.locale must be one of {SUPPORTED_LOCALES}")
+
+
+def render_reschedule_mail(
+    mail: RescheduleMail, sender: str, *, now: datetime | None = None
+) -> EmailMessage:
+    """The reschedule mail, text and HTML, in the buyer's language
+    (documents/reschedule_mail.{txt,html})."""
+    zone = _zone(mail.timezone)
+    zone_label = mail.timezone if zone is not UTC else "UTC"
+
+    def when(moment: datetime) -> str:
+        return f"{_when(moment.astimezone(zone), mail.locale)} ({zone_label})"
+
+    title = _one_line(mail.event_title)
+    subject = render_document("reschedule_mail_subject.txt", mail.locale, {"title": title}).strip()
+    context = {
+        "subject": subject,
+        "title": title,
+        "venue": _one_line(mail.venue_name),
+        "starts": when(mail.starts_at),
+        "previous": when(mail.previous_starts_at),
+        "refund_until": when(mail.refund_until) if mail.refund_until else None,
+        "order_id": mail.order_id,
+        "order_url": mail.order_url,
+    }
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = sender
+    message["To"] = mail.to.strip()
+    message["Date"] = format_datetime((now or datetime.now(UTC)).astimezone(UTC))
+    message["Message-ID"] = make_msgid("reschedule", domain=_message_id_domain(sender))
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(
+        render_document("reschedule_mail.txt", mail.locale, context), cte="quoted-printable"
+    )
+    message.add_alternative(
+        render_document("reschedule_mail.html", mail.locale, context), subtype="html",
+        cte="quoted-printable",
+    )  # fmt: skip
+    message["Content-Language"] = mail.locale
     return message
 
 

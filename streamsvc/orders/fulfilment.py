@@ -15,10 +15,11 @@ from streamsvc.notifications.mail import (
     MailDeliveryError,
     TicketLine,
     TicketMail,
+    mail_locale,
     render_ticket_mail,
     sender_from_settings,
 )
-from streamsvc.orders import settlement
+from streamsvc.orders import seats, settlement
 from streamsvc.orders.buying import lock_order, release_hold
 from streamsvc.orders.links import order_page_link, recover_order_token
 from streamsvc.orders.models import Order, OrderStatus, Ticket, TicketStatus
@@ -57,7 +58,8 @@ def mail_tickets(database: Database, settings: Settings, order_id: str, now: dat
         if order is None or order.tickets_mailed_at is not None or order.paid_at is None:
             return False
         tickets = list(session.exec(
-            select(Ticket, Tier.name).join(Tier, col(Tier.id) == col(Ticket.tier_id))
+            select(Ticket, Tier.name, Tier.in_venue)
+            .join(Tier, col(Tier.id) == col(Ticket.tier_id))
             .where(Ticket.order_id == order.id, Ticket.status == TicketStatus.valid)
             .order_by(col(Ticket.order_item_id), col(Ticket.serial))
         ))  # fmt: skip
@@ -67,11 +69,13 @@ def mail_tickets(database: Database, settings: Settings, order_id: str, now: dat
         venue = session.get(Venue, order.venue_id)
         assert event is not None and venue is not None
         mail = TicketMail(
-            to=order.email, locale="nl" if order.locale == "nl" else "en", order_id=order.id,
+            to=order.email, locale=mail_locale(order.locale), order_id=order.id,
             event_title=event.title, venue_name=venue.name, starts_at=event.starts_at,
             timezone=event.timezone, doors_open_minutes=event.doors_open_minutes,
-            tickets=[TicketLine(code=t.code, tier_name=name, ticket_id=t.id)
-                     for t, name in tickets],
+            # A seat ticket carries its QR code for the door, as on the order page.
+            tickets=[TicketLine(code=t.code, tier_name=name, ticket_id=t.id,
+                                qr_png=seats.qr_png(t.code) if in_venue else None)
+                     for t, name, in_venue in tickets],
             watch_url=settings.watch_url,
             order_url=_order_link(settings, order),
         )  # fmt: skip

@@ -27,6 +27,40 @@ MESSAGES = {
     "internal_error": N_("Something went wrong on our side. Please try again."),
     "method_not_allowed": N_("This page cannot do that."),
     "payload_too_large": N_("What you sent is too large."),
+    # The families' own codes, for an error whose service gave no code of its own.
+    "bad_request": N_("This request could not be understood. Reload the page and try again."),
+    "malformed_form": N_("The form could not be read. Reload the page and try again."),
+    "malformed_json": N_("The form could not be read. Reload the page and try again."),
+    "unsupported_media_type": N_("The form could not be read. Reload the page and try again."),
+    "unauthenticated": N_("Please sign in first."),
+    "not_signed_in": N_("Please sign in first."),
+    "forbidden": N_("Your role at this venue does not allow this."),
+    "mfa_enrolment_required": N_("Set up two-factor authentication first."),
+    "idempotency_key_reused": N_("This form was already sent with other values. Reload the page."),
+    "idempotency_key_in_progress": N_("This is still being done. Wait a moment, then reload."),
+    # The catalogue's rules, shown on the console's event pages.
+    "invalid_transition": N_("The event cannot change to that status now."),
+    "event_incomplete": N_("The event is not complete yet: see what is missing."),
+    "event_closed": N_("The event has ended or is cancelled and can no longer be changed."),
+    "in_venue_tiers_exist": N_(
+        "An online event cannot have tiers with a seat in the venue; remove those first."
+    ),
+    "price_below_sold": N_("The price of a tier with sales cannot be lowered."),
+    "capacity_below_sold": N_("The capacity cannot be lower than the tickets already sold."),
+    "components_fixed": N_("The components of a tier with sales cannot change."),
+    "reschedule_required": N_(
+        "This event has sales: use Reschedule to change its start, so that its buyers are told."
+    ),
+    "not_reschedulable": N_("Only an event on sale that has not started can be rescheduled."),
+    # Orders, refunds and mails (console and the buyer's order page).
+    "not_refundable": N_("This order cannot be refunded."),
+    "disputed": N_("The payment is disputed with the bank; it is settled through the dispute."),
+    "no_tickets_to_mail": N_("This order has no tickets to mail."),
+    "order_not_pending": N_("This order no longer waits for payment."),
+    "order_expired": N_("The reservation has expired. Please order again."),
+    "order_changed": N_("The order changed meanwhile. Reload the page."),
+    "refund_period_over": N_("The period to ask for a refund after the new date has ended."),
+    "refund_not_offered": N_("This order cannot be refunded on request."),
 }
 # Field words of the services that carry no number; the others are matched below.
 FIELD_WORDS = {
@@ -35,6 +69,11 @@ FIELD_WORDS = {
     "this tier is already in the order": N_("this ticket type is already in the order"),
     "only for pay-what-you-want tiers": N_("only for pay-what-you-want tickets"),
     "Field required": N_("Please fill this in."),
+    "must be in the future": N_("must be in the future"),
+    "must be after starts_at": N_("must be after the start"),
+    "the event already starts then": N_("the event already starts then"),
+    "between 1 and 90 days": N_("between 1 and 90 days"),
+    "reschedule the event to change its start": N_("reschedule the event to change its start"),
 }
 _LEFT = re.compile(r"^(\d+) left$")
 _AT_MOST = re.compile(r"^at most (\d+)$")

@@ -272,3 +272,21 @@ def test_the_event_page_explains_a_donation_below_the_minimum(
     assert refused.status_code == 422
     error = re.search(rf'<p id="error-{field}"[^>]*>([^<]*)</p>', refused.text)
     assert error and "Enter 0 for a free ticket, or at least €0.50." in error.group(1)
+
+
+@pytest.mark.parametrize("language", ["fr", "nl", "en"])
+def test_the_ticket_mail_is_in_the_language_the_order_was_placed_in(
+    client: TestClient, clock: FixedClock, database: Database, settings: Settings,
+    mailbox: Mailbox, language: str,
+) -> None:  # fmt: skip
+    _, event, tiers = _free_event(client, clock)
+    body = {"email": f"{language}@example.org", "country": "BE",
+            "items": [{"tier_id": tiers["free"]["id"], "quantity": 1}]}  # fmt: skip
+    placed = client.post(f"/v1/public/events/{event['id']}/orders", json=body,
+                         headers={"Accept-Language": language})  # fmt: skip
+    order = ok(placed, 201)
+    smtp = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": mailbox.port})
+    before = len(mailbox.received)
+    assert mail_tickets(database, smtp, order["id"], clock.now()) is True
+    [mail] = [m for m in mailbox.received[before:] if m.rcpt_tos == [body["email"]]]
+    assert str(mail.message["Content-Language"]) == language
