@@ -141,32 +141,37 @@ def _store(
     """Store what Stripe answered: (rows stored, findings)."""
     found = 0
 
-    def finding(kind: str, reference: str, detail: str) -> None:
+    def finding(kind: str, reference: str, detail: str, amount: int, currency: str) -> None:
         nonlocal found
         found += record_finding(session, venue_id, event_id, kind=kind, reference=reference,
-                                detail=detail, now=now)  # fmt: skip
+                                detail=detail, now=now, amount=amount,
+                                currency=currency)  # fmt: skip
 
     if not txns:
         # A dispute in its inquiry stage, or a refund not yet processed, moved nothing yet.
         if ask.must_exist:
-            finding("missing_in_stripe", ask.our_ref, "Stripe has no balance transaction")
+            finding("missing_in_stripe", ask.our_ref, "Stripe has no balance transaction",
+                    -ask.expected, ask.currency)  # fmt: skip
         return 0, found
     stored = 0
     for txn in txns:
         reference = f"bt:{txn.id}"
         if txn.net != txn.amount - txn.fee:
             finding("unbalanced", reference,
-                    f"net {txn.net} is not amount {txn.amount} minus fee {txn.fee}")  # fmt: skip
+                    f"net {txn.net} is not amount {txn.amount} minus fee {txn.fee}",
+                    txn.net - (txn.amount - txn.fee), txn.currency)  # fmt: skip
             continue
         if txn.currency.upper() != ask.currency:
             theirs = txn.currency.upper()
             finding("currency_mismatch", reference,
-                    f"Stripe reports {theirs}, {ask.our_ref} is in {ask.currency}")  # fmt: skip
+                    f"Stripe reports {theirs}, {ask.our_ref} is in {ask.currency}",
+                    txn.amount, theirs)  # fmt: skip
         kind = _kind(ask, txn)
         # Money in (charge, failed refund, reinstatement) is positive, money out negative.
-        if txn.amount != ask.expected * (-1 if kind in ("refund", "dispute") else 1):
+        ours = ask.expected * (-1 if kind in ("refund", "dispute") else 1)
+        if txn.amount != ours:
             detail = f"Stripe reports {txn.amount}, {ask.our_ref} recorded {ask.expected}"
-            finding("amount_mismatch", reference, detail)
+            finding("amount_mismatch", reference, detail, txn.amount - ours, txn.currency)
         row = session.get(BalanceTransactionRecord, txn.id)
         if row is None:
             session.add(_record(ask, kind, txn, venue_id=venue_id, event_id=event_id, now=now))
@@ -179,7 +184,8 @@ def _store(
         ):
             finding("changed_in_stripe", reference,
                     f"Stripe now reports amount {txn.amount} fee {txn.fee}, "
-                    f"stored amount {row.amount} fee {row.fee}")  # fmt: skip
+                    f"stored amount {row.amount} fee {row.fee}",
+                    txn.amount - row.amount, txn.currency)  # fmt: skip
         elif row.status != txn.status:
             lock_event_ledger(session, event_id)  # the poster reads the status under it
             row.status, row.available_on = txn.status, _time(txn.available_on)

@@ -15,3 +15,12 @@ class ReconciliationRequested(DomainEvent):
 
     durable: ClassVar[bool] = True
     job_id: str
+
+
+@dataclass(frozen=True)
+class ExportRequested(DomainEvent):
+    """An export job exists: a worker writes its file (a job with a file is not run
+    again). Must not be lost: the job would stay queued."""
+
+    durable: ClassVar[bool] = True
+    job_id: str

@@ -26,13 +26,15 @@ KINDS = ("missing_in_stripe", "amount_mismatch", "currency_mismatch", "unbalance
 
 def record_finding(
     session: Session, venue_id: str, event_id: str | None, *, kind: str, reference: str,
-    detail: str, now: datetime,
+    detail: str, now: datetime, amount: int | None = None, currency: str | None = None,
 ) -> int:  # fmt: skip
-    """Record a finding once (by kind and reference); 1 when it is new."""
+    """Record a finding once (by kind and reference); 1 when it is new. `amount` (minor
+    units of `currency`): Stripe's figure minus ours for a mismatch, else the object's."""
     inserted = session.execute(
         insert(ReconciliationFinding)
         .values(id=new_id("fnd"), venue_id=venue_id, event_id=event_id, kind=kind,
-                reference=reference, detail=detail[:1000], created_at=now)
+                reference=reference, detail=detail[:1000], created_at=now, amount=amount,
+                currency=currency.upper() if currency else None)
         .on_conflict_do_nothing(constraint="finding_once")
         .returning(col(ReconciliationFinding.id))
     ).first()  # fmt: skip

@@ -121,7 +121,8 @@ def _post(
             continue
         outcome.findings += record_finding(
             session, finder, None, kind="unknown_in_payout",
-            reference=f"payout:{payout.id}:{txn.id}", now=now,
+            reference=f"payout:{payout.id}:{txn.id}", now=now, amount=txn.net,
+            currency=txn.currency,
             detail=f"Stripe paid out {txn.type} {txn.id} ({txn.source or 'no source'}, net "
                    f"{txn.net} {txn.currency.upper()}), which matches no charge, refund or "
                    "dispute of ours",

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 _ACTIVE = text("""
 SELECT DISTINCT o.venue_id, o.event_id FROM orders o
- WHERE (CAST(:venue AS text) IS NULL OR o.venue_id = :venue)
+ WHERE (CAST(:venue AS text) IS NULL OR o.venue_id = :venue) AND o.event_id IS NOT NULL
    AND (o.paid_at >= :since AND o.paid_at < :until
         OR EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = o.id
                       AND r.updated_at >= :since AND r.updated_at < :until)
@@ -83,13 +83,14 @@ def _identify(
     ours = select(Order.venue_id, Order.event_id).where(Order.payment_intent_id == intent_id)
     order = session.exec(ours).first()
     if order is not None:
-        return {(order[0], order[1])}, 0
+        # A season pass's charge belongs to no event: passes/recognition.py collects it.
+        return ({(order[0], order[1])} if order[1] is not None else set()), 0
     venue_id = gateway.retrieve_payment_intent(intent_id).metadata.get("venue_id")
     if venue_id and session.get(Venue, venue_id) is not None:
         return set(), record_finding(
             session, venue_id, None, kind="unknown_charge", reference=f"bt:{txn.id}",
             detail=f"charge {txn.source} of {txn.amount} {txn.currency.upper()} "
-                   "matches no order", now=now,
+                   "matches no order", now=now, amount=txn.amount, currency=txn.currency,
         )  # fmt: skip
     log.warning("balance transaction %s: a charge of no venue of ours", txn.id)
     return set(), 0

@@ -101,6 +101,6 @@ def check_ledger(session: Session, event: Event, now: datetime) -> int:
                 session, event.venue_id, event.id, kind="ledger_mismatch",
                 reference=f"event:{event.id}:{code}:{amount}",
                 detail=f"{code}: Stripe reports {amount}, the ledger holds {held.get(code, 0)}",
-                now=now,
+                now=now, amount=amount - held.get(code, 0), currency=event.currency,
             )  # fmt: skip
     return found

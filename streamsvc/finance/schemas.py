@@ -42,6 +42,12 @@ class Finding(BaseModel):
     )
     reference: str = Field(description="What differs: the Stripe object or ledger reference.")
     detail: str = Field(description="The difference, in words, with both sides' values.")
+    amount: int | None = Field(
+        description="The money concerned, in minor units of `currency`: for a mismatch "
+        "Stripe's figure minus ours, otherwise the amount of the object found; null where "
+        "no amount applies."
+    )
+    currency: str | None = Field(description="ISO 4217 code of `amount`; null with it.")
     created_at: datetime = Field(description=when("When reconciliation found it"))
 
 

@@ -79,4 +79,8 @@ class ReconciliationFinding(SQLModel, table=True):
     kind: str = Field(max_length=40)  # missing_in_stripe | amount_mismatch | unbalanced
     reference: str = Field(max_length=255)  # order:{id}, bt:{id}, refund:{id}
     detail: str = Field(default="", max_length=1000)
+    # The money concerned, in minor units: for a mismatch Stripe's figure minus ours,
+    # otherwise the amount of the object found; null where no amount applies.
+    amount: int | None = Field(default=None, sa_type=BigInteger)
+    currency: str | None = Field(default=None, max_length=3)
     created_at: datetime = timestamp()

@@ -8,6 +8,7 @@ from typing import Any
 from celery import shared_task
 from sqlmodel import select
 
+from streamsvc.finance import export_jobs
 from streamsvc.finance.events import ReconciliationRequested
 from streamsvc.finance.payouts_stripe import post_payout
 from streamsvc.finance.recent import start_recent_jobs
@@ -84,3 +85,30 @@ def reconcile_recent(self: StreamsvcTask) -> int:
         for job_id in started:
             uow.emit(ReconciliationRequested(job_id))
     return len(started)
+
+
+# Not money, but as safe to run twice: the same delivery guarantees.
+@shared_task(name="finance.build_export", max_retries=5, **MONEY)  # type: ignore[untyped-decorator]
+def build_export(self: StreamsvcTask, job_id: str) -> bool:
+    """Write an export job's XLSX file into PostgreSQL; a job with its file is not run
+    again (so a task delivered twice writes one file)."""
+    resources = self.resources
+    try:
+        return export_jobs.build_export(
+            resources.database, job_id, resources.clock.now(),
+            link_hours=resources.settings.export_link_hours,
+        )  # fmt: skip
+    except Exception as exc:
+        if self.request.retries >= self.max_retries:
+            export_jobs.fail_export(resources.database, job_id, repr(exc), resources.clock.now())
+            raise
+        raise self.retry(exc=exc, countdown=min(600, 10 * 2**self.request.retries)) from exc
+
+
+@shared_task(  # type: ignore[untyped-decorator]
+    base=StreamsvcTask, bind=True, name="finance.delete_expired_exports", ignore_result=True
+)
+def delete_expired_exports(self: StreamsvcTask) -> int:
+    """Delete the export files whose download link has expired; how many."""
+    with self.unit_of_work() as uow:
+        return export_jobs.delete_expired(uow.session, self.resources.clock.now())
