@@ -12,16 +12,14 @@ from pydantic import BaseModel, Field, StringConstraints
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from streamsvc.catalog.models import Performer
 from streamsvc.catalog.schemas import ObjectId
-from streamsvc.errors import NotFound, ValidationFailed
+from streamsvc.errors import ValidationFailed
 from streamsvc.finance import export_files, exports, party_statement
 from streamsvc.http.endpoint import Access, Call, endpoint
 from streamsvc.kit.described import money
 from streamsvc.kit.validation import Day
 from streamsvc.notifications.mail import Locale, choose_locale
 from streamsvc.venues.models import Venue
-from streamsvc.venues.tenancy import owned
 
 Party = Annotated[str, StringConstraints(pattern=r"^(venue|performer):[a-z]+_[0-9a-z]+$",
                                          max_length=80)]  # fmt: skip
@@ -146,22 +144,15 @@ def _drain(spool: IO[bytes]) -> Iterator[bytes]:
     errors=(404,),
 )  # fmt: skip
 def party_statement_page(call: Call, query: StatementQuery) -> Response:
-    party_type, party_id = call.path("party_type"), call.path("party_id")
     venue = call.session.get(Venue, call.venue_id)
     assert venue is not None
-    if party_type == "performer":
-        party_name = owned(call.session, Performer, party_id, call.venue_id).name
-    elif party_type == "venue" and party_id == venue.id:
-        party_name = venue.name
-    else:
-        raise NotFound("No such party.")
-    window, first, last = _window(call, query)
-    where = exports.SplitFilter(window.venue_id, window.since, window.until,
-                                party=f"{party_type}:{party_id}")  # fmt: skip
+    _, first, last = _window(call, query)
     lang = query.lang or choose_locale(call.request.headers.get("accept-language"))
-    page = party_statement.render(
-        exports.rows(call.request.app.state.resources.database.engine, where),
-        party_name=party_name, venue_name=venue.name, since=first, until=last, lang=lang,
+    # The same document as the console's page and PDF (VAT per rate included).
+    _, page = party_statement.document(
+        call.session, call.request.app.state.resources.database.engine, venue,
+        party_type=call.path("party_type"), party_id=call.path("party_id"),
+        first=first, last=last, lang=lang,
     )  # fmt: skip
     return HTMLResponse(page)
 

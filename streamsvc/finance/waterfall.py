@@ -2,7 +2,7 @@
 
     gross paid by buyers (prices include VAT)
     - refunds and lost disputes
-    - VAT (per tier rate, on what was kept)
+    - VAT (per tier rate, or per bundle component's rate, on what was kept)
     - Stripe fees actually charged (given, as read from balance transactions)
     - platform fee (basis points of revenue ex VAT)
     - recouped costs, in the order given, never below zero
@@ -47,24 +47,38 @@ class Waterfall:
     costs: tuple[tuple[str, int], ...]  # (label, recouped)
     distributable: int  # negative: carried over, nothing shared
     parties: tuple[tuple[str, int, int], ...]  # (party, bps, amount)
+    # The VAT by rate, (rate in bps, VAT), rates ascending, summing to `vat`: a bundle
+    # (catalog/bundles.py) taxes its parts at their own rates. Rates without VAT left out.
+    vat_rates: tuple[tuple[int, int], ...] = ()
+    # Season pass money recognised for the event (passes/recognition.py): net of VAT,
+    # whose VAT was due at payment, so it joins revenue ex VAT as it is.
+    pass_revenue: int = 0
 
     @property
     def revenue_ex_vat(self) -> int:
-        return self.gross - self.refunds - self.disputes - self.vat
+        return self.gross - self.refunds - self.disputes - self.vat + self.pass_revenue
 
 
 def vat_of(orders: Sequence[OrderMoney]) -> int:
     """VAT on what buyers kept paying: each order's kept money is spread over its items
     (by line total), and each item's share is split into net and VAT by its rate."""
-    vat = 0
+    return sum(vat for _, vat in vat_by_rate(orders))
+
+
+def vat_by_rate(orders: Sequence[OrderMoney]) -> tuple[tuple[int, int], ...]:
+    """`vat_of` per rate: (rate in bps, VAT), rates ascending, only those with VAT. A
+    bundle's item arrives here as one item per component, each with its own rate."""
+    by_rate: dict[int, int] = {}
     for order in orders:
         kept = order.gross - order.refunded - order.disputed_lost
         if kept <= 0 or not any(total for total, _ in order.items):
             continue
         shares = allocate(kept, [total for total, _ in order.items])
         for share, (_, rate) in zip(shares, order.items, strict=True):
-            vat += order.count * (allocate(share, [10_000, rate])[1] if rate else 0)
-    return vat
+            vat = order.count * (allocate(share, [10_000, rate])[1] if rate else 0)
+            if vat:
+                by_rate[rate] = by_rate.get(rate, 0) + vat
+    return tuple(sorted(by_rate.items()))
 
 
 def waterfall(
@@ -74,12 +88,14 @@ def waterfall(
     platform_fee_bps: int,
     costs: Sequence[tuple[str, int]],
     shares: Sequence[tuple[str, int]],
+    pass_revenue: int = 0,
 ) -> Waterfall:
     gross = sum(order.gross * order.count for order in orders)
     refunds = sum(order.refunded * order.count for order in orders)
     disputes = sum(order.disputed_lost * order.count for order in orders)
-    vat = vat_of(orders)
-    revenue_ex_vat = gross - refunds - disputes - vat
+    vat_rates = vat_by_rate(orders)
+    vat = sum(amount for _, amount in vat_rates)
+    revenue_ex_vat = gross - refunds - disputes - vat + pass_revenue
     platform_fee = (
         allocate(revenue_ex_vat, [platform_fee_bps, 10_000 - platform_fee_bps])[0]
         if revenue_ex_vat > 0 and platform_fee_bps
@@ -101,4 +117,5 @@ def waterfall(
     return Waterfall(
         gross=gross, refunds=refunds, disputes=disputes, vat=vat, stripe_fees=stripe_fees,
         platform_fee=platform_fee, costs=tuple(recouped), distributable=left, parties=parties,
+        vat_rates=vat_rates, pass_revenue=pass_revenue,
     )  # fmt: skip

@@ -322,6 +322,9 @@ def expected_statement(worked: Worked, table: Table) -> dict[str, Any]:
     return {
         "event_id": worked.world.event["id"], "currency": "EUR", "gross": table.gross,
         "refunds": table.refunds, "disputes": table.disputes, "vat": table.vat,
+        "vat_rates": [{"rate_bps": rate, "vat": vat}
+                      for rate, vat in sorted(table.vat_by_rate.items()) if vat],
+        "pass_revenue": 0, "pass_fees": 0,  # no season passes in these worked events
         "revenue_ex_vat": table.revenue_ex_vat, "stripe_fees": table.stripe_fees,
         "platform_fee": table.platform_fee,
         "costs": [{"label": label, "amount": amount} for label, amount in table.costs],
