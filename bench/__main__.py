@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import commerce, exports, ledger, viewing
+from bench import commerce, exports, ledger, payout_run, viewing
 from bench.load import BenchmarkFailed, LoadResult, run_load
 from bench.server import BenchWorker, ProductionServer
 from streamsvc.migrate import upgrade
@@ -155,15 +155,21 @@ def split_exports(database_url: str, args: argparse.Namespace) -> dict[str, Any]
     return exports.run(database_url, exports.rows_wanted(args.rows))
 
 
+def payout_run_bench(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    return payout_run.run(database_url, payout_run.parties_wanted())
+
+
 # Benchmarks that need a database server and no API server.
 DATABASE_BENCHMARKS: dict[str, Callable[[str, argparse.Namespace], dict[str, Any]]] = {
     "ledger": ledger_reconcile,
     "exports": split_exports,
+    "payout_run": payout_run_bench,
 }
 # Their figures in the table: the timed seconds, the floor's seconds, their ratio.
 FLOOR_FIGURES = {
     "ledger": ("reconcile_seconds", "copy_floor_seconds", "ratio_to_copy_floor"),
     "exports": ("export_seconds", "copy_seconds", "ratio_to_copy"),
+    "payout_run": ("run_seconds", "floor_seconds", "ratio_to_floor"),
 }
 
 

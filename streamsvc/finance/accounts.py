@@ -15,6 +15,9 @@ STRIPE_PENDING = "stripe_pending"
 # Stripe pays the operator's balance out to its bank: on the way, then arrived.
 BANK_IN_TRANSIT = "bank_in_transit"
 BANK = "bank"
+# Our own payouts to the parties (streamsvc/payouts): what a batch pays leaves the
+# party's payable account for here, and goes on to the bank when the bank executed it.
+PAYOUTS_IN_TRANSIT = "payouts_in_transit"
 VAT_PAYABLE = "vat_payable"
 PLATFORM_FEES = "platform_fees"
 PARTY_PREFIX = "payable:"
@@ -62,3 +65,27 @@ def of_kind(event_id: str) -> dict[str, str]:
     return {"charge": sales(event_id), "refund": refunds(event_id),
             "refund_failure": refunds(event_id), "dispute": disputes(event_id),
             "dispute_reversal": disputes(event_id)}  # fmt: skip
+
+
+# Season passes (passes/recognition.py). A pass's net is owed to its events until they
+# end: a liability per pass product, with the Stripe fee waiting beside it; an event's
+# share of it, once recognised, is the event's pass revenue and pass fees.
+def deferred_pass(pass_id: str) -> str:
+    return f"deferred:pass:{pass_id}"
+
+
+def deferred_pass_fees(pass_id: str) -> str:
+    return f"deferred_fees:pass:{pass_id}"
+
+
+def pass_revenue(event_id: str) -> str:
+    return f"pass_revenue:{event_id}"
+
+
+def pass_fees(event_id: str) -> str:
+    return f"pass_fees:{event_id}"
+
+
+def pass_fees_kept(pass_id: str) -> str:
+    """The fee share of refunded events: Stripe keeps it, the venue bears it."""
+    return f"pass_fees_kept:pass:{pass_id}"

@@ -1,0 +1,2 @@
+"""Paying the parties: payout details, payout runs and batches, four eyes, SEPA files,
+payout advices."""
