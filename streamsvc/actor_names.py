@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping
 from sqlmodel import Session, col, select
 
 from streamsvc.audit.reading import NameSource
+from streamsvc.catalog.models import Performer
 from streamsvc.staff.models import Person
 from streamsvc.venues.models import ApiKey
 
@@ -27,4 +28,16 @@ def staff_names(session: Session, ids: Collection[str]) -> dict[str, str]:
     return dict(rows.all())
 
 
-NAME_SOURCES: Mapping[str, NameSource] = {"key": key_labels, "staff": staff_names}
+def performer_names(session: Session, ids: Collection[str]) -> dict[str, str]:
+    """The name of each performer (acting on /me)."""
+    rows = session.exec(
+        select(Performer.id, Performer.name).where(col(Performer.id).in_(list(ids)))
+    )
+    return dict(rows.all())
+
+
+NAME_SOURCES: Mapping[str, NameSource] = {
+    "key": key_labels,
+    "staff": staff_names,
+    "performer": performer_names,
+}

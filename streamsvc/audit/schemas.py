@@ -11,11 +11,11 @@ from streamsvc.kit.described import when
 from streamsvc.kit.pagination import Page, PageQuery
 from streamsvc.kit.validation import Timestamp
 
-ActorKind = Literal["staff", "key", "platform", "system", "buyer"]
+ActorKind = Literal["staff", "key", "platform", "system", "buyer", "performer"]
 _ID = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 ACTOR_KIND = (
     "Who acted: `staff` (a person in the console), `key` (a venue API key), `platform` "
-    "(the operator's key), `system` (a worker or the clock) or `buyer`."
+    "(the operator's key), `system` (a worker or the clock), `buyer` or `performer` (on /me)."
 )
 
 

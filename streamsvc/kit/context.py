@@ -10,10 +10,11 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 @dataclass(frozen=True)
 class Actor:
     """Who acts: a staff member, a venue API key, the platform operator, the system
-    (a worker, the clock) or a buyer. `label` is for display only (a name, a key's
-    label); the audit log stores `kind` and `id` and resolves names when it is read."""
+    (a worker, the clock), a buyer, or a performer signed in on /me. `label` is for
+    display only (a name, a key's label); the audit log stores `kind` and `id` and
+    resolves names when it is read."""
 
-    kind: Literal["staff", "key", "platform", "system", "buyer"]
+    kind: Literal["staff", "key", "platform", "system", "buyer", "performer"]
     id: str
     label: str
 
