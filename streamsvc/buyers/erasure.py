@@ -6,8 +6,12 @@ its books), but nothing in them names the buyer any more: the e-mail address bec
 cleared too: the idempotency records of the buyer's purchases (their scope is a hash
 of the address and their answers are the buyer's), Stripe webhook payloads and outbox
 messages that mention it (the address, and the name and phone beside it), and ticket
-mails written to the development mail outbox. The ledger and the audit log refer to
-orders by id and never held the address; they are not touched.
+mails written to the development mail outbox. A season pass the buyer holds names
+them too (`pass_holdings.email`, the address its link was mailed to): it takes the
+same stand-in, and the pass purchases' idempotency records go with the ticket
+purchases'. The pass stays usable: its code, not the address, is what opens it. The
+ledger and the audit log refer to orders by id and never held the address; they are
+not touched.
 
 Viewing sessions live in Redis only, keyed by ticket and device, with no address;
 the per-address rate-limit counters in Redis expire within the hour.
@@ -33,6 +37,8 @@ from streamsvc.buyers.scrub import scrub
 from streamsvc.idempotency import IdempotencyRecord
 from streamsvc.orders.models import Order
 from streamsvc.outbox.models import OutboxMessage
+from streamsvc.passes.buying import idempotency_scope as pass_purchase_scope
+from streamsvc.passes.models import PassHolding
 from streamsvc.payments.models import StripeEvent
 
 # The tables whose JSON payloads may hold a buyer's address.
@@ -50,6 +56,7 @@ class Erasure:
     webhook_payloads: int
     outbox_messages: int
     mails: int
+    pass_holdings: int = 0
 
 
 def pseudonym(address: str) -> str:
@@ -80,32 +87,57 @@ def erase_buyer(
     erasure = Erasure(
         pseudonym=stand_in,
         orders=len(orders),
-        idempotency_records=_forget_purchases(session, address, {o.event_id for o in orders}),
+        idempotency_records=_forget_purchases(
+            session,
+            address,
+            {o.event_id for o in orders if o.event_id},
+            {o.pass_id for o in orders if o.pass_id},
+        ),
         webhook_payloads=_scrub_rows(session, StripeEvent, address, stand_in, refs),
         outbox_messages=_scrub_rows(session, OutboxMessage, address, stand_in, refs),
         mails=_remove_mails(mail_dir, address, order_ids) if mail_dir else 0,
+        pass_holdings=_erase_holdings(session, venue_id, address, stand_in),
     )
     audit.record(
         session, venue_id=venue_id, action="buyer.erased", object_type="buyer",
         object_id=stand_in.partition("@")[0],
         changes={"orders": erasure.orders, "idempotency_records": erasure.idempotency_records,
                  "webhook_payloads": erasure.webhook_payloads,
-                 "outbox_messages": erasure.outbox_messages, "mails": erasure.mails},
+                 "outbox_messages": erasure.outbox_messages, "mails": erasure.mails,
+                 "pass_holdings": erasure.pass_holdings},
     )  # fmt: skip
     return erasure
 
 
-def _forget_purchases(session: Session, address: str, event_ids: Iterable[str]) -> int:
+def _forget_purchases(
+    session: Session, address: str, event_ids: Iterable[str], pass_ids: Iterable[str] = ()
+) -> int:
     """Delete the idempotency records of the buyer's purchases (orders/placing.py scopes
-    them by event and a hash of the address; their answers hold the order token)."""
+    them by event and a hash of the address, passes/buying.py by pass; their answers
+    hold the order token)."""
     buyer = hashlib.sha256(address.encode()).hexdigest()[:32]
     scopes = [f"orders:{event_id}:{buyer}" for event_id in event_ids]
+    scopes += [pass_purchase_scope(pass_id, address) for pass_id in pass_ids]
     if not scopes:
         return 0
     result = session.execute(
         delete(IdempotencyRecord).where(col(IdempotencyRecord.scope).in_(scopes))
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _erase_holdings(session: Session, venue_id: str, address: str, stand_in: str) -> int:
+    """The buyer's season passes at this venue (whatever became of their orders) take
+    the stand-in address."""
+    holdings = session.exec(
+        select(PassHolding)
+        .where(PassHolding.venue_id == venue_id, func.lower(PassHolding.email) == address)
+        .with_for_update()
+    ).all()
+    for holding in holdings:
+        holding.email = stand_in
+        session.add(holding)
+    return len(holdings)
 
 
 def _scrub_rows(

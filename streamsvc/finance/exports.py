@@ -7,6 +7,10 @@ transaction's annex (`split_postings`, the change since the previous split). No
 money is recomputed here, so an export sums to the ledger balances of the party
 accounts for the same filter.
 
+A venue's export also holds its own rows of the events it co-produces (accepted
+co-productions, catalog/coproducers.py): the rows of its party there, nothing of the
+other parties, so what it is owed from another venue's books is in its export too.
+
 Rows come from a server-side cursor and are written as they come (export_files.py,
 CSV, JSON and XLSX): memory stays flat however many rows there are.
 """
@@ -38,6 +42,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("stripe_fees", "Stripe's fees, as charged"),
     ("platform_fee", "the platform fee"),
     ("costs", "costs recouped"),
+    ("pass_revenue", "season pass money recognised for the event, net of VAT; in distributable"),
     ("distributable", "what was left to split"),
     ("party_amount", "the party's part (its ledger entry)"),
     ("currency", "ISO 4217"),
@@ -47,7 +52,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("ledger_reference", "the split's ledger transaction reference"),
 )
 MONEY = ("gross", "refunds", "disputes", "vat", "stripe_fees", "platform_fee", "costs",
-         "distributable", "party_amount")  # fmt: skip
+         "pass_revenue", "distributable", "party_amount")  # fmt: skip
 WATERFALL = MONEY[:-1]  # per split transaction: counted once in the totals
 NAMES = tuple(name for name, _ in COLUMNS)
 AT = {name: position for position, name in enumerate(NAMES)}  # a row is a tuple in this order
@@ -60,9 +65,18 @@ Row = tuple[Any, ...]
 # from the party accounts and read every split entry ever posted.
 _ROWS = text("""
 WITH sp AS MATERIALIZED (
-    SELECT * FROM split_postings
-     WHERE venue_id = :venue_id AND posted_at >= :since AND posted_at < :until
-       AND (CAST(:event_id AS text) IS NULL OR event_id = :event_id)
+    SELECT * FROM (
+        SELECT *, false AS co_produced FROM split_postings
+         WHERE venue_id = :venue_id AND posted_at >= :since AND posted_at < :until
+           AND (CAST(:event_id AS text) IS NULL OR event_id = :event_id)
+        UNION ALL
+        -- Events the venue co-produces (another venue's books): only its own rows.
+        SELECT s.*, true FROM split_postings s
+          JOIN co_productions c ON c.event_id = s.event_id
+         WHERE c.partner_venue_id = :venue_id AND c.status = 'accepted'
+           AND s.posted_at >= :since AND s.posted_at < :until
+           AND (CAST(:event_id AS text) IS NULL OR s.event_id = :event_id)
+    ) found
      ORDER BY posted_at, event_id, version, transaction_id
 )
 SELECT v.name AS venue, ev.id AS event_id, ev.title AS event_title,
@@ -71,7 +85,7 @@ SELECT v.name AS venue, ev.id AS event_id, ev.title AS event_title,
        coalesce(p.name, pv.name, '') AS party_name,
        coalesce((sp.shares ->> a.code)::int, 0) AS share_bps,
        sp.gross, sp.refunds, sp.disputes, sp.vat, sp.stripe_fees, sp.platform_fee, sp.costs,
-       sp.distributable, coalesce(-e.amount, 0) AS party_amount, t.currency,
+       sp.pass_revenue, sp.distributable, coalesce(-e.amount, 0) AS party_amount, t.currency,
        sp.version AS split_rule_version, sp.period,
        to_char(t.posted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS posted_at,
        t.reference AS ledger_reference
@@ -89,6 +103,7 @@ SELECT v.name AS venue, ev.id AS event_id, ev.title AS event_title,
   LEFT JOIN venues pv ON a.party_type = 'venue' AND pv.id = a.party_id
  WHERE (CAST(:party_type AS text) IS NULL
         OR (a.party_type = :party_type AND a.party_id = :party_id))
+   AND (NOT sp.co_produced OR (a.party_type = 'venue' AND a.party_id = :venue_id))
  ORDER BY sp.posted_at, sp.event_id, sp.version, sp.transaction_id, a.code NULLS FIRST
 """)
 

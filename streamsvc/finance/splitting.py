@@ -11,23 +11,27 @@ rule version, the difference from everything split before, under
 `split:{event}:v{version}:{period}`. So a refund after a split takes back from
 every party in proportion; a loss is carried (nothing is shared until revenue
 covers it again); and a re-run, or a second run with nothing new, posts nothing.
+Guarantees (finance/deals.py) are settled the same way, over the whole event.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from streamsvc.catalog.models import Event, SplitRule
-from streamsvc.finance import accounts
+from streamsvc.catalog import bundles
+from streamsvc.catalog.coproducers import rules_in_force
+from streamsvc.catalog.models import Event
+from streamsvc.finance import accounts, deals
 from streamsvc.finance.models import SplitPosting
 from streamsvc.finance.posting import lock_event_ledger
 from streamsvc.finance.waterfall import OrderMoney, Waterfall, waterfall
-from streamsvc.ledger.service import Line, post
+from streamsvc.ledger.service import Line, balances, post
 
 _GROUPS = text("""
 WITH money AS (
@@ -43,7 +47,13 @@ WITH money AS (
      GROUP BY order_id
 ), items AS (
     SELECT i.order_id,
-           string_agg((i.quantity * i.unit_amount)::text || ':' || i.vat_rate_bps, ','
+           string_agg((i.quantity * i.unit_amount)::text || ':' || i.vat_rate_bps
+                      -- a bundle's components as sold, appended as amount/rate;amount/rate
+                      || CASE WHEN i.components = '[]'::jsonb THEN '' ELSE ':' || (
+                             SELECT string_agg((c ->> 'amount') || '/' || (c ->> 'vat_rate_bps'),
+                                               ';' ORDER BY n)
+                               FROM jsonb_array_elements(i.components) WITH ORDINALITY AS x(c, n)
+                         ) END, ','
                       ORDER BY i.position) AS lines
       FROM order_items i JOIN orders o ON o.id = i.order_id
      WHERE o.event_id = :event_id
@@ -56,6 +66,16 @@ SELECT o.split_rule_version, items.lines, m.gross, m.refunded, m.disputed,
   JOIN items ON items.order_id = m.order_id
  GROUP BY o.split_rule_version, items.lines, m.gross, m.refunded, m.disputed
 """)
+
+
+def _parts(line: str) -> list[tuple[int, int]]:
+    """An item line `total:rate[:amount/rate;…]` as (amount, VAT rate) per part: one
+    part, or one per bundle component (catalog/bundles.py divides the line)."""
+    total, rate, *bundle = line.split(":")
+    components = [{"amount": int(amount), "vat_rate_bps": int(part_rate)}
+                  for amount, part_rate in (c.split("/") for c in bundle[0].split(";"))
+                  ] if bundle else []  # fmt: skip
+    return bundles.parts(int(total), int(rate), components)
 
 
 @dataclass(frozen=True)
@@ -76,19 +96,25 @@ def compute(session: Session, event: Event) -> list[VersionSplit]:
     session.execute(text("SET LOCAL jit = off"))
     rows = session.execute(_GROUPS, {"event_id": event.id, "currency": event.currency})
     for version, lines, gross, refunded, disputed, group_fees, orders in rows:
-        items = tuple((int(total), int(rate)) for total, rate in
-                      (line.split(":") for line in str(lines).split(",")))  # fmt: skip
+        items = tuple(part for line in str(lines).split(",") for part in _parts(line))
         groups[version].append(OrderMoney(items=items, refunded=int(refunded),
                                           disputed_lost=int(disputed), paid=int(gross),
                                           count=int(orders)))  # fmt: skip
         fees[version] += int(group_fees)
         counts[version] += int(orders)
-    rules = {rule.version: rule for rule in session.exec(
-        select(SplitRule).where(SplitRule.event_id == event.id).order_by(col(SplitRule.version))
-    )}  # fmt: skip
+    # A version waiting for a co-producer's consent is not in force (catalog/coproducers.py).
+    rules = {rule.version: rule for rule in rules_in_force(session, event.id)}
     if not rules:
         return []
     latest = rules[max(rules)]
+    # Season passes (passes/recognition.py): what the event recognised of them, net of
+    # VAT already, with its part of their Stripe fees, split under the latest version.
+    revenue_code, fees_code = accounts.pass_revenue(event.id), accounts.pass_fees(event.id)
+    pass_money = balances(session, event.venue_id, event.currency, [revenue_code, fees_code])
+    pass_net = -pass_money.get(revenue_code, 0)
+    if pass_net or pass_money.get(fees_code, 0):
+        groups.setdefault(latest.version, [])
+        fees[latest.version] += pass_money.get(fees_code, 0)
     remaining = [(str(cost["label"]), int(cost["amount"])) for cost in latest.costs]
     splits = []
     for version in sorted(groups):
@@ -97,11 +123,30 @@ def compute(session: Session, event: Event) -> list[VersionSplit]:
             groups[version], stripe_fees=fees[version], platform_fee_bps=rule.platform_fee_bps,
             costs=remaining, shares=[(accounts.party(share["party"]), int(share["bps"]))
                                      for share in rule.shares],
+            pass_revenue=pass_net if version == latest.version else 0,
         )  # fmt: skip
         remaining = [(label, amount - taken) for (label, amount), (_, taken)
                      in zip(remaining, result.costs, strict=True)]  # fmt: skip
         splits.append(VersionSplit(version, result, counts[version]))
-    return splits
+    return _guaranteed(splits, latest.shares)
+
+
+def _guaranteed(splits: list[VersionSplit], shares: list[dict[str, Any]]) -> list[VersionSplit]:
+    """The parties' parts with the guarantees of the version in force, settled once over
+    the whole event (finance/deals.py); without guarantees, the waterfalls as they are."""
+    guarantees = {accounts.party(share["party"]): int(share.get("guarantee_amount") or 0)
+                  for share in shares}  # fmt: skip
+    if not any(guarantees.values()):
+        return splits
+    groups = [
+        (split.waterfall.distributable, [(party, bps) for party, bps, _ in split.waterfall.parties])
+        for split in splits
+    ]
+    settled = deals.settle_versions(groups, guarantees)
+    return [replace(split, waterfall=replace(split.waterfall, parties=tuple(
+        (party, bps, amount) for (party, bps, _), amount
+        in zip(split.waterfall.parties, parts, strict=True))))
+        for split, parts in zip(splits, settled, strict=True)]  # fmt: skip
 
 
 def targets(event_id: str, result: Waterfall) -> dict[str, int]:
@@ -143,7 +188,7 @@ def split_event(session: Session, event: Event, period: str, now: datetime) -> i
 
 
 _FIGURES = ("orders", "gross", "refunds", "disputes", "vat", "stripe_fees", "platform_fee",
-            "costs", "distributable")  # fmt: skip
+            "costs", "distributable", "pass_revenue")  # fmt: skip
 
 
 def _annex(session: Session, event: Event, split: VersionSplit, transaction_id: str, *,
@@ -154,17 +199,26 @@ def _annex(session: Session, event: Event, split: VersionSplit, transaction_id: 
                "disputes": result.disputes, "vat": result.vat,
                "stripe_fees": result.stripe_fees, "platform_fee": result.platform_fee,
                "costs": sum(taken for _, taken in result.costs),
-               "distributable": result.distributable}  # fmt: skip
+               "distributable": result.distributable,
+               "pass_revenue": result.pass_revenue}  # fmt: skip
     sums = ", ".join(f"coalesce(sum({name}), 0)" for name in _FIGURES)
     before = session.execute(
         text(f"SELECT {sums} FROM split_postings WHERE event_id = :e AND version = :v"),  # noqa: S608
         {"e": event.id, "v": split.version},
     ).one()  # fmt: skip
     changed = {name: current[name] - int(was) for name, was in zip(_FIGURES, before, strict=True)}
+    rates_before = {str(rate): int(amount) for rate, amount in session.execute(
+        text("SELECT r.key, sum(r.value::bigint) FROM split_postings sp, "
+             "jsonb_each_text(sp.vat_rates) AS r WHERE sp.event_id = :e AND sp.version = :v "
+             "GROUP BY r.key"), {"e": event.id, "v": split.version})}  # fmt: skip
+    rates_now = {str(rate): amount for rate, amount in result.vat_rates}
+    vat_rates = {rate: rates_now.get(rate, 0) - rates_before.get(rate, 0)
+                 for rate in sorted(set(rates_now) | set(rates_before), key=int)}  # fmt: skip
     return SplitPosting(
         transaction_id=transaction_id, venue_id=event.venue_id, event_id=event.id,
         version=split.version, period=period, currency=event.currency, posted_at=now,
-        shares={account: bps for account, bps, _ in result.parties}, **changed,
+        shares={account: bps for account, bps, _ in result.parties},
+        vat_rates={rate: amount for rate, amount in vat_rates.items() if amount}, **changed,
     )  # fmt: skip
 
 

@@ -38,3 +38,36 @@ def convert_hold(session: Session, tier_id: str, quantity: int) -> None:
 
 def release(session: Session, tier_id: str, quantity: int) -> None:
     session.execute(_RELEASE, {"id": tier_id, "q": quantity})
+
+
+# A season pass's order (orders.pass_id) counts on the pass instead of on tiers, by the
+# same conditional updates; the table's checks refuse overselling here too.
+_PASS_HOLD = text(
+    "UPDATE season_passes SET held = held + :q WHERE id = :id "
+    "AND (capacity IS NULL OR sold + held + :q <= capacity) RETURNING id"
+)
+_PASS_TAKE = text(
+    "UPDATE season_passes SET sold = sold + :q WHERE id = :id "
+    "AND (capacity IS NULL OR sold + held + :q <= capacity) RETURNING id"
+)
+_PASS_HELD_TO_SOLD = text(
+    "UPDATE season_passes SET held = held - :q, sold = sold + :q WHERE id = :id"
+)
+_PASS_RELEASE = text("UPDATE season_passes SET held = held - :q WHERE id = :id")
+
+
+def hold_pass(session: Session, pass_id: str) -> bool:
+    """Reserve one pass for a pending order; False when none is left."""
+    return session.execute(_PASS_HOLD, {"id": pass_id, "q": 1}).first() is not None
+
+
+def take_pass(session: Session, pass_id: str) -> bool:
+    return session.execute(_PASS_TAKE, {"id": pass_id, "q": 1}).first() is not None
+
+
+def convert_pass_hold(session: Session, pass_id: str) -> None:
+    session.execute(_PASS_HELD_TO_SOLD, {"id": pass_id, "q": 1})
+
+
+def release_pass(session: Session, pass_id: str) -> None:
+    session.execute(_PASS_RELEASE, {"id": pass_id, "q": 1})

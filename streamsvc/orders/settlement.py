@@ -20,7 +20,7 @@ from streamsvc.db import UnitOfWork
 from streamsvc.kit.ids import new_id, random_token
 from streamsvc.orders import capacity
 from streamsvc.orders.buying import items_of, lock_order, release_hold
-from streamsvc.orders.events import RefundRequested, TicketsIssued
+from streamsvc.orders.events import PassPaid, RefundRequested, TicketsIssued
 from streamsvc.orders.models import CapacityState, Order, OrderStatus, Ticket, TicketStatus
 from streamsvc.orders.state import FINAL_DISPUTE, FINAL_REFUND, recompute
 from streamsvc.payments.models import Dispute, DisputeStatus, Refund, RefundStatus
@@ -48,7 +48,12 @@ def record_payment(uow: UnitOfWork, order: Order, amount: int, now: datetime) ->
     order.paid_amount = amount
     order.paid_at = now
     items = items_of(session, order.id)
-    event = session.get(Event, order.event_id)
+    if order.pass_id is not None:
+        _record_pass_payment(uow, order, amount, now)
+        return
+    event_id = order.event_id
+    assert event_id is not None  # every order but a pass's is of one event
+    event = session.get(Event, event_id)
     if event is not None and event.status == EventStatus.cancelled:
         # Paid after the event was cancelled: the money goes straight back.
         release_hold(session, order, order.status, now)
@@ -80,13 +85,31 @@ def record_payment(uow: UnitOfWork, order: Order, amount: int, now: datetime) ->
                 Ticket(
                     id=new_id("tkt"), code=_ticket_code(), order_id=order.id,
                     order_item_id=item.id, serial=serial, tier_id=item.tier_id,
-                    event_id=order.event_id, venue_id=order.venue_id, status=TicketStatus.valid,
+                    event_id=event_id, venue_id=order.venue_id, status=TicketStatus.valid,
                     created_at=now, updated_at=now,
                 )
             )  # fmt: skip
     session.flush()
     recompute(session, order, now)
     uow.emit(TicketsIssued(order.id))
+
+
+def _record_pass_payment(uow: UnitOfWork, order: Order, amount: int, now: datetime) -> None:
+    """A season pass is paid: its pass goes from held to sold (or is taken again after
+    its hold lapsed, else the money goes back); `PassPaid` hands it to its holder."""
+    session = uow.session
+    assert order.pass_id is not None
+    if order.capacity == CapacityState.held:
+        capacity.convert_pass_hold(session, order.pass_id)
+        order.capacity = CapacityState.sold
+    elif order.capacity == CapacityState.released:
+        if not capacity.take_pass(session, order.pass_id):
+            reason = "paid after the reservation expired and the passes sold out"
+            _refund_all(uow, order, "sold_out_after_expiry", reason, now=now)
+            return
+        order.capacity = CapacityState.sold
+    recompute(session, order, now)
+    uow.emit(PassPaid(order.id))
 
 
 def _refund_all(uow: UnitOfWork, order: Order, origin: str, reason: str, *, now: datetime) -> None:

@@ -44,7 +44,7 @@ def recompute(session: Session, order: Order, now: datetime) -> None:
     """Derive status, refunded amount and ticket status from the recorded facts."""
     refunds = session.exec(select(Refund).where(Refund.order_id == order.id)).all()
     disputes = session.exec(select(col(Dispute.status)).where(Dispute.order_id == order.id)).all()
-    event = session.get(Event, order.event_id)
+    event = session.get(Event, order.event_id) if order.event_id is not None else None
     cancelled = event is not None and event.status == EventStatus.cancelled
     order.refunded_amount = sum(r.amount for r in refunds if r.status in ACTIVE_REFUND)
     order.dispute_status = dispute_state(list(disputes))

@@ -1,0 +1,1 @@
+"""Season passes: one purchase, many events; its money deferred, then recognised per event."""
