@@ -103,6 +103,12 @@ def cmd_venue(args: argparse.Namespace) -> int:
     return run_create(_settings(find_embedded=True), args)
 
 
+def cmd_platform_admin(args: argparse.Namespace) -> int:
+    from streamsvc.platform.cli import run_create
+
+    return run_create(_settings(find_embedded=True), args)
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from streamsvc.migrate import upgrade
 
@@ -148,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(sub)
     sub.choices["venue"].set_defaults(func=cmd_venue)
+    from streamsvc.platform.cli import add_commands as add_platform_commands
+
+    add_platform_commands(sub)
+    sub.choices["platform-admin"].set_defaults(func=cmd_platform_admin)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("revision", nargs="?", default="head")

@@ -13,7 +13,7 @@ from streamsvc.audit import service as audit
 from streamsvc.errors import Conflict, ValidationFailed
 from streamsvc.kit.ids import new_id
 from streamsvc.staff import passwords, sessions, totp
-from streamsvc.staff.console import memberships, mfa_required
+from streamsvc.staff.console import is_platform_admin, memberships, mfa_required
 from streamsvc.staff.models import Person, RecoveryCode
 
 
@@ -92,7 +92,8 @@ def disable(
         raise ValidationFailed(
             "The password is wrong.", code="password_wrong", fields={"password": "wrong password"}
         )
-    if any(
+    # A platform admin always logs in with a second factor (streamsvc/platform).
+    if is_platform_admin(session, person.id) or any(
         m.role == "admin" and mfa_required(v, settings) for m, v in memberships(session, person.id)
     ):
         raise Conflict(

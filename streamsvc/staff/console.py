@@ -9,6 +9,8 @@ THE CONTRACT (for every `/console` page and `/console/...` JSON route)
           NotSignedIn (401)            no live session: pages answer 303 /console/login?next=
           MfaEnrolmentRequired (403)   an admin of a venue requiring two factors has none
                                        yet: pages answer 303 /console/account
+          PlatformSession (403)        a platform admin's session at no venue: pages
+                                       answer 303 /platform (streamsvc/platform)
           Forbidden (403)              the role is not in `roles`
         For a write (any method but GET/HEAD) it first requires a same-origin `Origin` (or
         `Referer`) when the browser sent one, and the CSRF token of web/csrf.py: the
@@ -16,8 +18,10 @@ THE CONTRACT (for every `/console` page and `/console/...` JSON route)
         `form = await console_form(request)`.
         It sets the audit actor (kit/context.py) to the staff member.
     @console_page
-        wraps an async page handler: NotSignedIn and MfaEnrolmentRequired become the 303
-        redirects above; other errors go on to the app's error page.
+        wraps an async page handler: NotSignedIn, MfaEnrolmentRequired and PlatformSession
+        become the 303 redirects above; other errors go on to the app's error page.
+    A suspended venue (streamsvc/platform) counts as no membership: its members' sessions
+    there end.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from config.settings import Settings
 from streamsvc.errors import Forbidden, Unauthenticated
 from streamsvc.kit.context import Actor, actor_var
 from streamsvc.staff import sessions
-from streamsvc.staff.models import Membership, Person, StaffSession
+from streamsvc.staff.models import Membership, Person, PlatformAdmin, StaffSession
 from streamsvc.venues.models import Venue
 from streamsvc.web.csrf import check_csrf
 from streamsvc.web.forms import read_form
@@ -53,6 +57,12 @@ class NotSignedIn(Unauthenticated):
 
 class MfaEnrolmentRequired(Forbidden):
     status, code = 403, "mfa_enrolment_required"
+
+
+class PlatformSession(Forbidden):
+    """A platform admin's session at no venue: the platform console, not a venue's."""
+
+    status, code = 403, "platform_session"
 
 
 @dataclass(frozen=True)
@@ -79,13 +89,19 @@ def mfa_required(venue: Venue, settings: Settings) -> bool:
 
 
 def memberships(session: Session, person_id: str) -> list[tuple[Membership, Venue]]:
+    """The person's memberships of venues that are not suspended (a suspended venue's
+    console is closed to its members: streamsvc/platform)."""
     query = (
         select(Membership, Venue)
         .join(Venue, col(Venue.id) == col(Membership.venue_id))
-        .where(Membership.person_id == person_id)
+        .where(Membership.person_id == person_id, col(Venue.suspended_at).is_(None))
         .order_by(col(Venue.name), col(Venue.id))
     )
     return [(membership, venue) for membership, venue in session.exec(query)]
+
+
+def is_platform_admin(session: Session, person_id: str) -> bool:
+    return session.get(PlatformAdmin, person_id) is not None
 
 
 def secure_cookies(settings: Settings) -> bool:
@@ -154,9 +170,11 @@ def console_caller(
     person = session.get(Person, row.person_id)
     if person is None:
         raise NotSignedIn("Log in to the console first.")
+    if row.venue_id is None:  # a platform admin at no venue
+        raise PlatformSession("This session is for the platform console.")
     found = memberships(session, person.id)
     here = next(((m, v) for m, v in found if v.id == row.venue_id), None)
-    if here is None:  # removed from this venue since: the session is over
+    if here is None:  # removed from this venue (or it was suspended) since: it is over
         row.ended_at = _now(request)
         session.add(row)
         raise NotSignedIn("Log in to the console first.")
@@ -203,15 +221,18 @@ def console_page(handler: PageHandler) -> PageHandler:
             return login_redirect(request)
         except MfaEnrolmentRequired:
             return RedirectResponse("/console/account", status_code=303)
+        except PlatformSession:
+            return RedirectResponse("/platform", status_code=303)
 
     return wrapped
 
 
 def safe_next(value: object) -> str:
-    """Where to go after the login: a path of the console, else the console itself."""
+    """Where to go after the login: a path of the console (or of the platform console),
+    else the console itself."""
     if (
         isinstance(value, str)
-        and value.startswith("/console")
+        and value.startswith(("/console", "/platform"))
         and "//" not in value
         and len(value) <= 200
         and all(c.isalnum() or c in "/-_." for c in value)

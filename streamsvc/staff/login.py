@@ -23,8 +23,8 @@ from streamsvc.db import Database
 from streamsvc.errors import ServiceError
 from streamsvc.kit.context import Actor, actor_var
 from streamsvc.staff import passwords, sessions, totp
-from streamsvc.staff.console import memberships
-from streamsvc.staff.models import Person, RecoveryCode
+from streamsvc.staff.console import is_platform_admin, memberships
+from streamsvc.staff.models import Membership, Person, RecoveryCode
 from streamsvc.staff.service import find_person
 from streamsvc.staff.throttle import LoginThrottle, PendingLogin, PendingLogins
 
@@ -33,6 +33,13 @@ MAX_CODE_ATTEMPTS = 5
 
 class LoginFailed(ServiceError):
     status, code = 401, "login_failed"
+
+
+class VenueSuspended(ServiceError):
+    """The right password of someone whose every venue is suspended (and who is no
+    platform admin): said plainly, as the password was right."""
+
+    status, code = 403, "venue_suspended"
 
 
 class LoginExpired(ServiceError):
@@ -54,8 +61,11 @@ class Outcome:
 def _record(
     session: Session, person: Person, action: str, step: str, venue_id: str | None = None
 ) -> None:
-    venues = [venue_id] if venue_id else [v.id for _, v in memberships(session, person.id)]
-    for venue in venues:
+    venues: list[str | None] = (
+        [venue_id] if venue_id else [v.id for _, v in memberships(session, person.id)]
+    )
+    # A platform admin at no venue: the entry belongs to no venue's log.
+    for venue in venues or [None]:
         audit.record(
             session,
             venue_id=venue,
@@ -70,8 +80,12 @@ def start_session(
     session: Session, settings: Settings, person: Person, now: datetime, *, step: str
 ) -> str:
     """A session at the person's first venue, recorded as `login.succeeded` after `step`
-    (password, code, or invitation: an accepted invitation signs its person in)."""
-    venue_id = memberships(session, person.id)[0][1].id
+    (password, code, or invitation: an accepted invitation signs its person in). A
+    platform admin without a venue gets a session at none (streamsvc/platform)."""
+    found = memberships(session, person.id)
+    if not found and not is_platform_admin(session, person.id):
+        raise VenueSuspended(_SUSPENDED)
+    venue_id = found[0][1].id if found else None
     actor_var.set(Actor(kind="staff", id=person.id, label=person.display_name))
     token = sessions.start(session, settings, person.id, venue_id, now)
     _record(session, person, "login.succeeded", step, venue_id)
@@ -103,9 +117,15 @@ class Logins:
         def verify() -> tuple[str, Outcome | None, PendingLogin | None]:
             with self.database.unit_of_work() as uow:
                 person = find_person(uow.session, email)
-                member = person is not None and bool(memberships(uow.session, person.id))
-                ok = passwords.verify(person.password_hash if person else None, password) and member
+                member = person is not None and (
+                    bool(memberships(uow.session, person.id))
+                    or is_platform_admin(uow.session, person.id)
+                )
+                right = passwords.verify(person.password_hash if person else None, password)
+                ok = right and member
                 assert person is not None or not ok
+                if right and not member and not attacked and _suspended_only(uow.session, person):
+                    return "suspended", None, None
                 if ok and person is not None and person.totp_secret is None and not attacked:
                     return (
                         "in",
@@ -128,6 +148,8 @@ class Logins:
                 return "failed", None, None
 
         result, outcome, pending = await to_thread.run_sync(verify)
+        if result == "suspended":
+            raise VenueSuspended(_SUSPENDED, fields={"email": "venue suspended"})
         if result in ("failed", "failed-silently"):
             await self.throttle.failed(email, address, now.timestamp())
         if result == "failed":
@@ -182,6 +204,19 @@ class Logins:
         await self.pending.drop(token)
         await self.throttle.succeeded(pending.email, address)
         return Outcome(session_token=session_token)
+
+
+_SUSPENDED = "Your venue is suspended by the platform operator; ask them to resume it."
+
+
+def _suspended_only(session: Session, person: Person | None) -> bool:
+    """Whether the person is a member of venues, all of them suspended."""
+    if person is None:
+        return False
+    return (
+        session.exec(select(Membership.id).where(Membership.person_id == person.id)).first()
+        is not None
+    )
 
 
 def _second_factor(session: Session, person: Person, code: str, now: datetime) -> bool:

@@ -48,6 +48,16 @@ class Membership(SQLModel, table=True):
     created_at: datetime = timestamp()
 
 
+class PlatformAdmin(SQLModel, table=True):
+    """A person who runs the installation (streamsvc/platform): sees every venue, onboards
+    and suspends venues. Always logs in with a second factor."""
+
+    __tablename__ = "platform_admins"
+
+    person_id: str = Field(primary_key=True, foreign_key="staff_people.id", max_length=32)
+    created_at: datetime = timestamp()
+
+
 class RecoveryCode(SQLModel, table=True):
     """One of a person's ten single-use codes for when the authenticator is lost."""
 
@@ -66,7 +76,8 @@ class StaffSession(SQLModel, table=True):
 
     id_hash: str = Field(primary_key=True, max_length=64)
     person_id: str = Field(foreign_key="staff_people.id", index=True, max_length=32)
-    venue_id: str = Field(foreign_key="venues.id", max_length=32)  # the current venue
+    # The current venue; None: a platform admin's session at no venue (streamsvc/platform).
+    venue_id: str | None = Field(default=None, foreign_key="venues.id", max_length=32)
     created_at: datetime = timestamp()
     last_seen_at: datetime = timestamp()
     idle_seconds: int

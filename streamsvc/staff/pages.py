@@ -70,15 +70,16 @@ def logins(request: Request) -> Logins:
 
 def set_session_cookie(request: Request, response: Response, token: str) -> None:
     settings = _settings(request)
-    response.set_cookie(
-        sessions.SESSION_COOKIE,
-        token,
-        max_age=settings.staff_session_absolute_hours * 3600,
-        path=sessions.COOKIE_PATH,
-        httponly=True,
-        samesite="lax",
-        secure=secure_cookies(settings),
-    )
+    for path in (sessions.COOKIE_PATH, sessions.PLATFORM_COOKIE_PATH):
+        response.set_cookie(
+            sessions.SESSION_COOKIE,
+            token,
+            max_age=settings.staff_session_absolute_hours * 3600,
+            path=path,
+            httponly=True,
+            samesite="lax",
+            secure=secure_cookies(settings),
+        )
     response.delete_cookie(PENDING_COOKIE, path="/console/login")
     # A fresh CSRF nonce with the new session: a token seen before the login is useless.
     response.delete_cookie(CSRF_COOKIE, path="/")
@@ -182,6 +183,7 @@ async def logout(request: Request) -> Response:
     await in_unit_of_work(request, lambda uow: sessions.end(uow.session, token, now))
     response = RedirectResponse("/console/login?done=logged_out", status_code=303)
     response.delete_cookie(sessions.SESSION_COOKIE, path=sessions.COOKIE_PATH)
+    response.delete_cookie(sessions.SESSION_COOKIE, path=sessions.PLATFORM_COOKIE_PATH)
     response.delete_cookie(CSRF_COOKIE, path="/")
     return response
 

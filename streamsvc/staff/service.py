@@ -20,7 +20,14 @@ from streamsvc.errors import Conflict, NotFound, ValidationFailed
 from streamsvc.kit.ids import new_id
 from streamsvc.staff import links, passwords, sessions
 from streamsvc.staff.events import InvitationIssued, PasswordResetRequested
-from streamsvc.staff.models import ROLES, Invitation, Membership, PasswordReset, Person
+from streamsvc.staff.models import (
+    ROLES,
+    Invitation,
+    Membership,
+    PasswordReset,
+    Person,
+    PlatformAdmin,
+)
 
 INVITATION_TTL = timedelta(hours=72)
 PASSWORD_RESET_TTL = timedelta(hours=1)
@@ -187,10 +194,11 @@ def request_password_reset(
 
 
 def _has_membership(session: Session, person_id: str) -> bool:
+    """A member of a venue, or a platform admin: someone who may reset a password."""
     return (
         session.exec(select(Membership.id).where(Membership.person_id == person_id)).first()
         is not None
-    )
+    ) or session.get(PlatformAdmin, person_id) is not None
 
 
 def list_members(session: Session, venue_id: str) -> list[tuple[Membership, Person]]:

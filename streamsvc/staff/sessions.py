@@ -20,6 +20,9 @@ from streamsvc.staff.models import StaffSession
 
 SESSION_COOKIE = "staff_session"
 COOKIE_PATH = "/console"
+# The platform console (streamsvc/platform) gets the same session in a cookie of its own
+# path, so the browser sends it to /console and /platform and nowhere else.
+PLATFORM_COOKIE_PATH = "/platform"
 # Recording every request would make every read a write; this is precise enough for an
 # idle timeout counted in minutes.
 _TOUCH_RESOLUTION = timedelta(seconds=30)
@@ -31,9 +34,10 @@ def hash_token(token: str) -> str:
 
 
 def start(
-    session: Session, settings: Settings, person_id: str, venue_id: str, now: datetime
+    session: Session, settings: Settings, person_id: str, venue_id: str | None, now: datetime
 ) -> str:
-    """A new session; returns the cookie's value (shown to this browser only)."""
+    """A new session; returns the cookie's value (shown to this browser only). `venue_id`
+    None: a platform admin's session at no venue."""
     token = secrets.token_urlsafe(32)
     session.add(
         StaffSession(

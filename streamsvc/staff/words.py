@@ -26,6 +26,9 @@ MESSAGES = {
     "already_member": N_("This person is a member already."),
     "last_admin_key": N_("This is the venue's last admin key. Create another admin key first."),
     "forbidden": N_("Your role at this venue does not allow this."),
+    "venue_suspended": N_(
+        "Your venue is suspended by the platform operator. Ask them to resume it."
+    ),
 }
 FIELD_WORDS = {
     "wrong e-mail address or password": N_("wrong e-mail address or password"),
@@ -37,6 +40,7 @@ FIELD_WORDS = {
     "wrong code": N_("wrong code"),
     "already a member": N_("already a member"),
     "admin, finance or door": N_("admin, finance or door"),
+    "venue suspended": N_("venue suspended"),
 }
 _AT_LEAST = re.compile(r"^at least (\d+) characters$")
 

@@ -16,11 +16,11 @@ from sqlmodel import Session, select
 from starlette.datastructures import Headers
 
 from config.settings import Settings
-from streamsvc.errors import Unauthenticated
+from streamsvc.errors import Forbidden, Unauthenticated
 from streamsvc.http.callers import Staff
 from streamsvc.kit.context import Actor, actor_var
 from streamsvc.kit.ids import random_token
-from streamsvc.venues.models import ApiKey
+from streamsvc.venues.models import ApiKey, Venue
 
 KEY_PREFIX = "ssk_"
 _LOOKUP_LEN, _SECRET_LEN = 12, 32
@@ -62,6 +62,10 @@ def authenticate_staff(session: Session, headers: Headers, now: datetime) -> Sta
     stored = row.secret_hash if row is not None else "0" * 64
     if not hmac.compare_digest(stored, hash_key(key)) or row is None or row.revoked_at:
         raise Unauthenticated("The API key is unknown or revoked.", code="invalid_api_key")
+    venue = session.get(Venue, row.venue_id)
+    if venue is None or venue.suspended_at is not None:
+        # The key is right (so 403, not 401): the platform operator closed the venue.
+        raise Forbidden("This venue is suspended by the platform operator.", code="venue_suspended")
     if row.last_used_at is None or now - row.last_used_at >= _LAST_USED_RESOLUTION:
         row.last_used_at = now
         session.add(row)
