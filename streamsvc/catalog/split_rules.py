@@ -1,7 +1,8 @@
 """Split rules: how an event's distributable net is shared. Every PUT adds a version.
 
 Orders record the version they were sold under, so a later change never rewrites
-what was agreed for earlier sales.
+what was agreed for earlier sales. Once a venue has accepted to co-produce the event
+(catalog/coproducers.py), a new version waits for its consent before it is in force.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from streamsvc import audit
+from streamsvc.catalog.coproducers import ConsentState, SplitRuleConsent, accepted_partners
 from streamsvc.catalog.models import Event, Performer, SplitRule
 from streamsvc.catalog.schemas import SplitRulePublic, SplitRuleWrite
 from streamsvc.errors import NotFound, ValidationFailed
@@ -38,20 +40,45 @@ def put_split_rule(
         version=(latest or 0) + 1,
         platform_fee_bps=data.platform_fee_bps,
         costs=[cost.model_dump() for cost in data.costs],
-        shares=[share.model_dump() for share in data.shares],
+        shares=[share.model_dump(exclude_none=True) for share in data.shares],
         created_at=now,
     )
     session.add(rule)
     session.flush()
+    consents = _ask_consent(session, event, rule, now) if latest else []
     audit.record(
         session, venue_id=venue_id, action="split_rule.versioned", object_type="split_rule",
         object_id=rule.id,
         changes={"event_id": event.id, "version": audit.change(latest, rule.version),
                  "platform_fee_bps": rule.platform_fee_bps,
-                 "shares": [{"party": s["party"], "bps": s["bps"]} for s in rule.shares],
-                 "costs": [{"amount": c["amount"], "currency": c["currency"]} for c in rule.costs]},
+                 "shares": [{"party": s["party"], "bps": s["bps"]}
+                            | ({"guarantee_amount": s["guarantee_amount"]}
+                               if s.get("guarantee_amount") is not None else {})
+                            for s in rule.shares],
+                 "costs": [{"amount": c["amount"], "currency": c["currency"]} for c in rule.costs]}
+                | ({"consent_pending": consents} if consents else {}),
     )  # fmt: skip
     return rule
+
+
+def _ask_consent(session: Session, event: Event, rule: SplitRule, now: datetime) -> list[str]:
+    """A change after co-producers accepted waits for each one's consent; a version still
+    waiting is superseded by this one (it never comes into force). The co-producers
+    asked, by venue id."""
+    waiting = session.exec(select(SplitRuleConsent).where(
+        SplitRuleConsent.event_id == event.id, SplitRuleConsent.state == ConsentState.pending,
+    ).with_for_update()).all()  # fmt: skip
+    for consent in waiting:
+        consent.state = ConsentState.superseded
+        consent.decided_at = now
+        session.add(consent)
+    partners = accepted_partners(session, event.id)
+    for partner in partners:
+        session.add(SplitRuleConsent(rule_id=rule.id, partner_venue_id=partner,
+                                     event_id=event.id, state=ConsentState.pending,
+                                     requested_at=now))  # fmt: skip
+    session.flush()
+    return partners
 
 
 def _problems(session: Session, event: Event, data: SplitRuleWrite) -> dict[str, str]:
@@ -71,8 +98,14 @@ def _problems(session: Session, event: Event, data: SplitRuleWrite) -> dict[str,
             )
         )
     )
-    # Co-presenting venues are other tenants: only their existence is checked.
-    venues = set(session.exec(select(Venue.id).where(col(Venue.id).in_(venue_ids))))
+    # A venue party is the lead venue itself or a venue that accepted to co-produce the
+    # event: another tenant is paid from this event only with its consent.
+    partners = set(accepted_partners(session, event.id))
+    venues = {
+        venue_id
+        for venue_id in session.exec(select(Venue.id).where(col(Venue.id).in_(venue_ids)))
+        if venue_id == event.venue_id or venue_id in partners
+    }
     seen: set[tuple[str, str]] = set()
     for i, share in enumerate(data.shares):
         party = (share.party.type, share.party.id)
@@ -81,7 +114,11 @@ def _problems(session: Session, event: Event, data: SplitRuleWrite) -> dict[str,
         seen.add(party)
         known = performers if share.party.type == "performer" else venues
         if share.party.id not in known:
-            problems[f"shares[{i}].party.id"] = f"no such {share.party.type}"
+            problems[f"shares[{i}].party.id"] = (
+                "not this venue nor a venue that accepted to co-produce the event"
+                if share.party.type == "venue"
+                else f"no such {share.party.type}"
+            )
     return problems
 
 

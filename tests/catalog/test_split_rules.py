@@ -49,7 +49,8 @@ def test_parties_must_exist_and_appear_once(client: TestClient, clock: FixedCloc
         "shares": [
             {"party": {"type": "venue", "id": venue.id}, "bps": 4000},
             {"party": {"type": "venue", "id": venue.id}, "bps": 1000},
-            {"party": {"type": "venue", "id": other.id}, "bps": 2000},  # co-presenting: fine
+            # Another venue only once it accepted to co-produce (tests/coproductions).
+            {"party": {"type": "venue", "id": other.id}, "bps": 2000},
             {"party": {"type": "performer", "id": foreign["id"]}, "bps": 2000},
             {"party": {"type": "performer", "id": "prf_missing"}, "bps": 1000},
         ],
@@ -59,6 +60,7 @@ def test_parties_must_exist_and_appear_once(client: TestClient, clock: FixedCloc
     assert response.json()["error"]["fields"] == {
         "costs[0].currency": "must be the event's currency, EUR",
         "shares[1].party": "this party already has a share",
+        "shares[2].party.id": "not this venue nor a venue that accepted to co-produce the event",
         "shares[3].party.id": "no such performer",
         "shares[4].party.id": "no such performer",
     }
