@@ -33,8 +33,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy streamsvc workers config bench tests scripts
 
+# The suite runs on every core (pytest-xdist): each worker process starts its own
+# servers and database (tests/harness.py); a test module stays on one worker, so the
+# module-scoped servers of the browser and e2e tests start once.
+PYTEST_WORKERS ?= auto
 unit: $(STAMP) browser documents
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Chromium for the browser tests (tests/browser), from apt when missing; Playwright's
 # own download is never used. Without root the browser tests install nothing and skip.
