@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     # address, per hour.
     resend_rate_per_email: int = Field(default=3, ge=1)
     resend_rate_per_ip: int = Field(default=20, ge=1)
+    # Days a buyer may ask for a refund after an event with sales is rescheduled (the
+    # venue may set another period on each reschedule); never past the new start.
+    reschedule_refund_days: int = Field(default=14, ge=1, le=90)
 
     # Staff (the console). A session ends after this long without a request, and at
     # the latest this long after its login.
@@ -123,6 +126,15 @@ class Settings(BaseSettings):
     staff_login_free_failures: int = Field(default=5, ge=1, le=1000)
     staff_login_address_failures: int = Field(default=30, ge=1, le=100_000)
     staff_login_account_failures: int = Field(default=200, ge=1, le=1_000_000)
+
+    # Performers (/me): a mailed sign-in link works once for this many minutes; the
+    # session it opens ends after this long idle, and at the latest this long after.
+    # Links asked per e-mail address and per client address, per hour.
+    performer_link_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    performer_session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    performer_session_absolute_hours: int = Field(default=12, ge=1, le=24 * 30)
+    performer_link_rate_per_email: int = Field(default=5, ge=1, le=10_000)
+    performer_link_rate_per_ip: int = Field(default=30, ge=1, le=100_000)
 
     # Viewing
     viewing_token_ttl_seconds: int = Field(default=300, ge=30, le=3600)
@@ -138,6 +150,10 @@ class Settings(BaseSettings):
     # front to check the path itself (one that cannot send it). Any event's any stream
     # then plays with any valid token.
     viewing_allow_token_only: bool = False
+    # Beat copies the audience figures of events that ended (viewers per minute, by tier
+    # and by country) from Redis into PostgreSQL this often, until two days after their
+    # replay window closed; the console's audience report reads both.
+    viewing_audience_copy_seconds: int = Field(default=900, ge=10, le=86_400)
     # The header a trusted CDN or proxy sets to the viewer's country (ISO 3166-1 alpha-2).
     country_header: str = "CF-IPCountry"
     # What a missing or unknown country means for events that restrict countries.
@@ -164,10 +180,32 @@ class Settings(BaseSettings):
     # (and scans Stripe's balance transactions of that window for unknown charges).
     reconcile_interval_seconds: int = Field(default=900, ge=10, le=86_400)
     reconcile_lookback_hours: int = Field(default=72, ge=1, le=24 * 90)
+    # The console's XLSX exports of more rows than this run as a job whose file is kept
+    # in PostgreSQL (any API node serves it) for this many hours, then deleted by beat.
+    export_job_rows: int = Field(default=20_000, ge=1, le=10_000_000)
+    export_link_hours: int = Field(default=24, ge=1, le=24 * 30)
     # Personal data kept past its use (STREAMSVC_RETENTION_DAYS): Stripe webhook payloads
     # (their copies of buyers' addresses and names) are emptied, applied outbox messages,
     # idempotency records and development ticket mails deleted, once this many days old.
     retention_days: int = Field(default=90, ge=1, le=3650)
+    # Paying the parties (streamsvc/payouts): a run pays events that ended at least this
+    # many days before (time for refunds and disputes), balances of at least this many
+    # minor units; the SEPA file's debtor is the operator's account.
+    payout_delay_days: int = Field(default=14, ge=0, le=365)
+    payout_threshold: int = Field(default=1000, ge=1, le=100_000_000)
+    operator_name: str | None = Field(default=None, max_length=70)
+    operator_iban: str | None = Field(default=None, max_length=50)
+    operator_bic: str | None = Field(default=None, max_length=11)
+    # The sector's listings (streamsvc/listings/uitdatabank): events with a UiTdatabank
+    # event type are pushed to this Entry API (https://io.uitdatabank.be; unset: pushing
+    # is off), with a client access token from the token URL (publiq's
+    # .../realms/uitid/protocol/openid-connect/token) for this client id and secret,
+    # written in this language.
+    uitdatabank_url: str | None = Field(default=None, max_length=500)
+    uitdatabank_token_url: str | None = Field(default=None, max_length=500)
+    uitdatabank_client_id: str | None = Field(default=None, max_length=200)
+    uitdatabank_client_secret: SecretStr | None = None
+    uitdatabank_language: Literal["nl", "fr", "de", "en"] = "nl"
 
     _split_secrets = field_validator("stripe_webhook_secrets", mode="before")(_split_csv)
     _token_keys = field_validator("token_keys", mode="before")(_parse_token_keys)
@@ -185,6 +223,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"STREAMSVC_TOKEN_SIGNING_KEY_ID={self.token_signing_key_id!r} is not a key id "
                 "in STREAMSVC_TOKEN_KEYS"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _uitdatabank_complete(self) -> Settings:
+        if self.uitdatabank_url and not (
+            self.uitdatabank_token_url and self.uitdatabank_client_id
+            and self.uitdatabank_client_secret
+        ):  # fmt: skip
+            raise ValueError(
+                "STREAMSVC_UITDATABANK_URL needs STREAMSVC_UITDATABANK_TOKEN_URL, "
+                "STREAMSVC_UITDATABANK_CLIENT_ID and STREAMSVC_UITDATABANK_CLIENT_SECRET"
             )
         return self
 

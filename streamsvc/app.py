@@ -25,9 +25,15 @@ from streamsvc.buyers import routes as buyers_routes
 from streamsvc.catalog import console_pages as catalog_console_pages
 from streamsvc.catalog import routes as catalog_routes
 from streamsvc.checkin import pages as checkin_pages
+from streamsvc.console import city_pages, uitdatabank_pages, venue_pages
 from streamsvc.console import pages as console_pages
+from streamsvc.coproductions import pages as coproductions_pages
+from streamsvc.coproductions import routes as coproductions_routes
 from streamsvc.errors import MethodNotAllowed, NotFound, ServiceError, validation_failed
-from streamsvc.finance import export_routes
+from streamsvc.finance import console_exports as finance_console_exports
+from streamsvc.finance import console_pages as finance_console_pages
+from streamsvc.finance import console_reconciliation as finance_console_reconciliation
+from streamsvc.finance import export_routes, statement_pages
 from streamsvc.finance import routes as finance_routes
 from streamsvc.http.metrics import HttpMetrics
 from streamsvc.http.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -38,13 +44,24 @@ from streamsvc.kit.clock import Clock, SystemClock
 from streamsvc.ledger import routes as ledger_routes
 from streamsvc.listings import pages as listings_pages
 from streamsvc.listings import routes as listings_routes
+from streamsvc.me import pages as me_pages
 from streamsvc.ops import routes as ops_routes
-from streamsvc.orders import buy_form
+from streamsvc.orders import buy_form, reschedule_pages
 from streamsvc.orders import console_pages as orders_console_pages
 from streamsvc.orders import pages as orders_pages
 from streamsvc.orders import routes as orders_routes
+from streamsvc.passes import buy_pages as passes_buy_pages
+from streamsvc.passes import console_pages as passes_console_pages
+from streamsvc.passes import pages as passes_pages
 from streamsvc.payments import routes as payments_routes
 from streamsvc.payments.gateway import PaymentGateway
+from streamsvc.payouts import console_pages as payouts_console_pages
+from streamsvc.payouts import party_pages as payouts_party_pages
+from streamsvc.platform import pages as platform_pages
+from streamsvc.platform import routes as platform_routes
+from streamsvc.recordings import console_pages as recordings_console_pages
+from streamsvc.recordings import pages as recordings_pages
+from streamsvc.recordings import routes as recordings_routes
 from streamsvc.resources import Resources
 from streamsvc.staff import console_pages as staff_console_pages
 from streamsvc.staff import pages as staff_pages
@@ -143,29 +160,50 @@ def create_app(
             *ops_routes.routes,
             *staff_routes.routes,
             *venues_routes.routes,
+            *platform_routes.routes,
             *catalog_routes.routes,
+            *coproductions_routes.routes,
             *listings_routes.routes,
+            *recordings_routes.routes,
             *orders_routes.routes,
             *payments_routes.routes,
             *jobs_routes.routes,
             *ledger_routes.routes,
             *finance_routes.routes,
             *export_routes.routes,
+            *statement_pages.routes,
             *audit_routes.build_routes(NAME_SOURCES),
             *buyers_routes.routes,
             *web_routes.routes,
             *listings_pages.routes,
+            *recordings_pages.routes,
             *buy_form.routes,
             *orders_pages.routes,
+            *passes_pages.routes,
+            *passes_buy_pages.routes,
             # Card tokens confirmed by the server: only while payments are simulated.
             *(orders_pages.simulated_routes if settings.payments_simulated else []),
             *viewing_pages.routes,
             *staff_pages.routes,
             *staff_console_pages.routes,
             *console_pages.routes,
+            *venue_pages.routes,
+            *city_pages.routes,
             *catalog_console_pages.routes,
+            *recordings_console_pages.routes,
+            *coproductions_pages.routes,
+            *uitdatabank_pages.routes,
             *orders_console_pages.routes,
+            *passes_console_pages.routes,
+            *reschedule_pages.routes,
             *checkin_pages.routes,
+            *finance_console_pages.routes,
+            *finance_console_exports.routes,
+            *finance_console_reconciliation.routes,
+            *payouts_console_pages.routes,
+            *payouts_party_pages.routes,
+            *me_pages.routes,
+            *platform_pages.routes,
             *audit_console_pages.build_routes(
                 NAME_SOURCES, guard=_audit_reader, wrap=console_page, people=_venue_people
             ),

@@ -11,17 +11,22 @@ from collections.abc import Callable
 import redis
 
 from config.settings import Settings
-from streamsvc.finance.events import ReconciliationRequested
+from streamsvc.finance.events import ExportRequested, ReconciliationRequested
 from streamsvc.listings.cache import announce_change, watch_catalogue_writes
 from streamsvc.listings.events import CatalogueChanged
+from streamsvc.listings.uitdatabank.watch import wire_listings
+from streamsvc.me.events import PerformerDetailsChanged, PerformerSignInRequested
 from streamsvc.orders.events import (
     CancellationRequested,
+    PassPaid,
     RefundRequested,
+    RescheduleNoticeIssued,
     TicketsIssued,
     TicketStatusChanged,
 )
 from streamsvc.outbox.bus import MessageBus
 from streamsvc.payments.events import PayoutReported, StripeEventReceived
+from streamsvc.payouts.events import PayoutBatchPaid
 from streamsvc.staff.events import InvitationIssued, PasswordResetRequested
 from streamsvc.viewing.revocation import RevocationMirror
 
@@ -38,6 +43,9 @@ def message_bus(settings: Settings, redis_client: redis.Redis, enqueue: Enqueue)
     def mail_tickets(event: TicketsIssued) -> None:
         enqueue("orders.send_tickets", event.order_id)
 
+    def mail_reschedule_notice(event: RescheduleNoticeIssued) -> None:
+        enqueue("orders.send_reschedule_notice", event.notice_id)
+
     # Accepted work handed to a worker. Each task is idempotent (the inbox applies an
     # event once, a refund is sent with its own idempotency key, a finished job is not
     # run again), so the relay may enqueue again what the fast path already sent.
@@ -53,8 +61,15 @@ def message_bus(settings: Settings, redis_client: redis.Redis, enqueue: Enqueue)
     def reconcile(event: ReconciliationRequested) -> None:
         enqueue("finance.reconcile", event.job_id)
 
+    def build_export(event: ExportRequested) -> None:
+        enqueue("finance.build_export", event.job_id)
+
     def post_payout(event: PayoutReported) -> None:
         enqueue("finance.post_stripe_payout", event.payout_id)
+
+    # A batch the bank executed: each paid party is mailed its payout advice once.
+    def mail_payout_advices(event: PayoutBatchPaid) -> None:
+        enqueue("payouts.send_advices", event.batch_id)
 
     # Staff mails: the worker mails a link while it is open (used or expired: not at all).
     def mail_invitation(event: InvitationIssued) -> None:
@@ -63,18 +78,32 @@ def message_bus(settings: Settings, redis_client: redis.Redis, enqueue: Enqueue)
     def mail_password_reset(event: PasswordResetRequested) -> None:
         enqueue("staff.send_password_reset", event.reset_id)
 
+    # Performers' mails (/me): a sign-in link while it is open, a payout details notice.
+    def mail_performer_sign_in(event: PerformerSignInRequested) -> None:
+        enqueue("me.send_sign_in_link", event.link_id)
+
+    def mail_performer_details_changed(event: PerformerDetailsChanged) -> None:
+        enqueue("me.send_details_changed", event.performer_id)
+
     def catalogue_changed(_event: CatalogueChanged) -> None:
         announce_change(redis_client)
 
     watch_catalogue_writes()
+    wire_listings(bus, settings, enqueue)  # UiTdatabank: listings/uitdatabank/watch.py
     bus.register(CatalogueChanged, catalogue_changed)
     bus.register(TicketStatusChanged, mirror_ticket_statuses)
     bus.register(TicketsIssued, mail_tickets)
+    bus.register(PassPaid, lambda event: enqueue("passes.send_pass", event.order_id))
+    bus.register(RescheduleNoticeIssued, mail_reschedule_notice)
     bus.register(StripeEventReceived, process_stripe_event)
     bus.register(RefundRequested, submit_refund)
     bus.register(CancellationRequested, run_cancellation)
     bus.register(ReconciliationRequested, reconcile)
+    bus.register(ExportRequested, build_export)
     bus.register(PayoutReported, post_payout)
+    bus.register(PayoutBatchPaid, mail_payout_advices)
     bus.register(InvitationIssued, mail_invitation)
     bus.register(PasswordResetRequested, mail_password_reset)
+    bus.register(PerformerSignInRequested, mail_performer_sign_in)
+    bus.register(PerformerDetailsChanged, mail_performer_details_changed)
     return bus

@@ -32,6 +32,7 @@ from tests.factories import (
     tier_body,
 )
 from tests.orders import scenarios as s
+from tests.recordings.helpers import make_holder, published_recording, recording_body
 
 
 @dataclass
@@ -73,6 +74,9 @@ STAFF_ROUTES: dict[tuple[str, str], Any] = {
     ("PUT", "/v1/events/{event_id}/split-rule"): lambda t: _split_rule(t.b.id),
     ("GET", "/v1/events/{event_id}/split-rule"): None,
     ("POST", "/v1/events/{event_id}/cancel"): None,
+    ("POST", "/v1/events/{event_id}/reschedule"): lambda t: {
+        "starts_at": "2027-02-01T20:00:00+01:00"
+    },
     ("POST", "/v1/tickets/{ticket_id}/revoke"): None,
     ("GET", "/v1/orders"): None,
     ("GET", "/v1/orders/{order_id}"): None,
@@ -85,6 +89,30 @@ STAFF_ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "/v1/finance/splits"): None,
     ("GET", "/v1/finance/parties/{party_type}/{party_id}/statement"): None,
     ("GET", "/v1/audit"): None,
+    # Recordings (streamsvc/recordings): B names A's performer, sets offers and rules.
+    ("POST", "/v1/recordings"): lambda t: recording_body(performer_ids=[t.ids["performer_id"]]),
+    ("GET", "/v1/recordings"): None,
+    ("GET", "/v1/recordings/{recording_id}"): None,
+    ("PATCH", "/v1/recordings/{recording_id}"): lambda t: {"title": "Hijacked"},
+    ("POST", "/v1/recordings/{recording_id}/publish"): None,
+    ("POST", "/v1/recordings/{recording_id}/withdraw"): None,
+    ("PUT", "/v1/recordings/{recording_id}/offers"): lambda t: {"free": True},
+    ("GET", "/v1/recordings/{recording_id}/offers"): None,
+    ("PUT", "/v1/recordings/{recording_id}/split-rule"): lambda t: _split_rule(t.b.id),
+    ("GET", "/v1/recordings/{recording_id}/split-rule"): None,
+    ("POST", "/v1/rights-holders"): lambda t: {"name": "B's label", "email": "b@example.org"},
+    ("GET", "/v1/rights-holders"): None,
+    ("GET", "/v1/rights-holders/{holder_id}"): None,
+    ("PATCH", "/v1/rights-holders/{holder_id}"): lambda t: {"name": "Stolen"},
+    # Co-productions (streamsvc/coproductions): A's event, co-produced by a third venue.
+    ("POST", "/v1/events/{event_id}/co-producers"): lambda t: {"venue_id": t.b.id},
+    ("GET", "/v1/events/{event_id}/co-producers"): None,
+    ("GET", "/v1/co-productions"): None,
+    ("GET", "/v1/co-productions/{co_production_id}"): None,
+    ("POST", "/v1/co-productions/{co_production_id}/accept"): None,
+    ("POST", "/v1/co-productions/{co_production_id}/decline"): None,
+    ("GET", "/v1/co-productions/{co_production_id}/statement"): None,
+    ("POST", "/v1/co-productions/{co_production_id}/consent"): lambda t: {"version": 2},
     # B erases the address of A's buyer: only B's orders (none) may change.
     ("POST", "/v1/buyers/erase"): lambda t: {"email": "buyer@example.org"},
 }
@@ -128,6 +156,13 @@ def tenants(client: TestClient, clock: FixedClock, settings: Settings) -> Tenant
     job = ok(client.post(f"/v1/events/{other['id']}/cancel", headers=a.headers), 202)
     ids = {"event_id": event["id"], "tier_id": tier["id"], "performer_id": performer["id"],
            "key_id": spare["id"], "order_id": order["id"], "job_id": job["id"], "ticket_id": ticket_id}  # fmt: skip
+    recording = published_recording(client, a, performer_ids=[performer["id"]])
+    ids.update(recording_id=recording["id"], holder_id=make_holder(client, a)["id"])
+    third = make_venue(client, "Venue C")
+    invited = ok(client.post(f"/v1/events/{event['id']}/co-producers", headers=a.headers,
+                             json={"venue_id": third.id}), 201)  # fmt: skip
+    ok(client.post(f"/v1/co-productions/{invited['id']}/accept", headers=third.headers))
+    ids["co_production_id"] = invited["id"]
     return Tenants(a, b, ids)
 
 
@@ -143,6 +178,11 @@ def _snapshot(client: TestClient, t: Tenants) -> list[Any]:
         ok(client.get(f"/v1/orders/{ids['order_id']}", headers=h)),
         ok(client.get(f"/v1/jobs/{ids['job_id']}", headers=h))["id"],
         [entry["id"] for entry in ok(client.get("/v1/audit?limit=100", headers=h))["data"]],
+        ok(client.get(f"/v1/recordings/{ids['recording_id']}", headers=h)),
+        ok(client.get(f"/v1/recordings/{ids['recording_id']}/offers", headers=h)),
+        ok(client.get(f"/v1/recordings/{ids['recording_id']}/split-rule", headers=h)),
+        ok(client.get(f"/v1/rights-holders/{ids['holder_id']}", headers=h)),
+        ok(client.get(f"/v1/events/{ids['event_id']}/co-producers", headers=h)),
     ]
 
 

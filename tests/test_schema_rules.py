@@ -24,6 +24,22 @@ EXPECTED_CHECKS = {
     ("tiers", "tier_counts_not_negative"),
     ("tiers", "tier_price_not_negative"),
     ("ledger_accounts", "ledger_account_party"),  # a payable account names its party
+    ("payout_details", "payout_details_confirmed_by_another"),  # four eyes on details
+    ("payout_batches", "payout_batch_approved_by_another"),  # four eyes on a batch
+    ("payout_lines", "payout_line_amount_not_negative"),
+    ("season_passes", "pass_within_capacity"),  # no more passes sold than exist
+    ("season_passes", "pass_counts_not_negative"),
+    ("season_passes", "pass_price_not_negative"),
+    ("listing_pushes", "listing_push_state"),  # pending, sent or failed
+    ("co_productions", "co_production_status"),  # invited, accepted or declined
+    ("co_productions", "co_production_other_venue"),  # a venue never co-produces with itself
+    ("split_rule_consents", "split_rule_consent_state"),  # pending, given or superseded
+    ("recordings", "recording_status"),  # draft, published or withdrawn
+    ("recordings", "recording_kind"),  # video or audio
+    ("recordings", "recording_duration_positive"),
+    ("recording_offers", "recording_offer_kind"),  # rental, purchase or free
+    ("recording_offers", "recording_offer_price"),  # free is 0, a sale costs something
+    ("recording_offers", "recording_offer_rental_terms"),  # only a rental has its window
 }
 
 # (table, trigger name)

@@ -18,11 +18,16 @@ TASK_MODULES = [
     "workers.tasks.ops",
     "workers.tasks.catalog",
     "workers.tasks.orders",
+    "workers.tasks.passes",
     "workers.tasks.payments",
     "workers.tasks.finance",
     "workers.tasks.outbox",
     "workers.tasks.retention",
     "workers.tasks.staff",
+    "workers.tasks.viewing",
+    "workers.tasks.payouts",
+    "workers.tasks.me",
+    "workers.tasks.listings",
 ]
 
 

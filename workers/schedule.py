@@ -23,4 +23,10 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "relay-outbox": _every("outbox.relay", settings.outbox_relay_seconds),
         "reconcile-recent": _every("finance.reconcile_recent", settings.reconcile_interval_seconds),
         "apply-retention": _every("buyers.apply_retention", 3600),
+        "copy-audiences": _every(
+            "viewing.copy_recent_audiences", settings.viewing_audience_copy_seconds
+        ),
+        "collect-pass-payments": _every("passes.collect_payments", 300),
+        "settle-pass-events": _every("passes.settle_events", 300),
+        "delete-expired-exports": _every("finance.delete_expired_exports", 900),
     }

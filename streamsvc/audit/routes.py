@@ -19,9 +19,11 @@ def build_routes(names: Mapping[str, reading.NameSource]) -> list[Route]:
         summary="The venue's audit log, newest first",
         description=(
             "Who changed money, access or the rules of sharing, and what changed. An admin "
-            "key reads every action; a finance key only the money actions (order.refunded, "
-            "event.cancelled, split_rule.versioned, tier.price_changed, "
-            "finding.acknowledged). Filters combine; pages follow `next_cursor`."
+            "key reads every action; a finance key only the money actions (refunds, "
+            "cancellations and reschedules, split-rule versions, prices, acknowledged "
+            "findings, exports, payouts and payout details, the offers and split rules of "
+            "recordings and season passes, the VAT number). Filters combine; pages follow "
+            "`next_cursor`."
         ),
         tags=("audit",), access=Access.staff, query=AuditQuery, response=AuditPage,
     )  # fmt: skip

@@ -23,7 +23,14 @@ SYSTEM = Actor(kind="system", id="system", label="system")
 # What finance keys may read: the actions that move or share money.
 MONEY_ACTIONS = frozenset(
     {"order.refunded", "event.cancelled", "split_rule.versioned", "tier.price_changed",
-     "finding.acknowledged"}
+     "finding.acknowledged", "export.downloaded",
+     # Paying the parties (streamsvc/payouts): runs, four eyes, files, details.
+     "payout_batch.created", "payout_batch.approved", "payout_batch.file_downloaded",
+     "payout_batch.paid", "payout_line.failed", "payout_details.changed",
+     "payout_details.confirmed", "payout_settings.changed", "event.rescheduled",
+     # What a recording or a season pass sells for and whom it pays.
+     "recording.offers_changed", "recording_split.versioned", "pass.created", "pass.updated",
+     "venue.vat_number_changed"}
 )  # fmt: skip
 REDACTED = "[e-mail address removed]"
 _EMAIL = re.compile(r"[^@\s\"'<>,;:]+@[^@\s\"'<>,;:]+\.[^@\s\"'<>,;:]+")

@@ -22,7 +22,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from streamsvc.catalog import console_inputs as inputs
-from streamsvc.catalog import events, performers, split_rules, tiers
+from streamsvc.catalog import event_types, events, performers, split_rules, tiers
+from streamsvc.catalog.coproducers import (
+    CoProductionStatus,
+    named_co_producers,
+    pending_consents,
+)
+from streamsvc.catalog.listing_pushes import listing_of
 from streamsvc.catalog.models import Event, SplitRule, Tier
 from streamsvc.catalog.schemas import (
     EventCreate,
@@ -39,7 +45,7 @@ from streamsvc.kit.pagination import PageQuery
 from streamsvc.staff.console import ADMIN, ConsoleCaller, console_caller, console_form, console_page
 from streamsvc.venues.models import Venue
 from streamsvc.web.errors import PageErrors, page_errors
-from streamsvc.web.rendering import N_, gettext, render
+from streamsvc.web.rendering import N_, gettext, language, render
 
 ADMIN_FINANCE = frozenset({"admin", "finance"})
 ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
@@ -116,6 +122,7 @@ def event_fields(form: Mapping[str, Any], timezone: str) -> dict[str, Any]:
         ),
         "allowed_countries": [c for c in countries if c],
         "playback": text(form, "playback", 2000) or None,
+        "uitdatabank_type": text(form, "uitdatabank_type", 20) or None,
     }
     return data
 
@@ -153,8 +160,13 @@ def split_rule_from(
         name = f"share.{kind}.{party_id}"
         typed = text(form, name, 12)
         bps = inputs.basis_points(typed, name) if typed else 0
+        # A guarantee (a versus deal, finance/deals.py): blank is none.
+        guarantee = text(form, f"guarantee.{kind}.{party_id}", 40)
         if bps:
-            shares.append({"party": {"type": kind, "id": party_id}, "bps": bps})
+            shares.append({"party": {"type": kind, "id": party_id}, "bps": bps}
+                          | ({"guarantee_amount": inputs.minor_units(
+                              guarantee, currency, f"guarantee.{kind}.{party_id}")}
+                             if guarantee else {}))  # fmt: skip
     costs = []
     for row in range(COST_ROWS):
         label, amount = text(form, f"cost_label_{row}", 300), text(form, f"cost_amount_{row}", 40)
@@ -184,11 +196,16 @@ class Editor:
 
 
 def split_parties(session: Any, event: Event, venue: Venue) -> list[tuple[str, str, str]]:
-    """(type, id, name) of who may share: the venue, then the event's performers."""
+    """(type, id, name) of who may share: the venue, the event's performers, then the
+    venues that accepted to co-produce it (streamsvc/coproductions)."""
     ids = events.performer_ids_of(session, [event.id]).get(event.id, [])
     named = {p.id: p.name for p in performers.list_performers(
         session, event.venue_id, PageQuery(limit=100)).data}  # fmt: skip
-    return [("venue", venue.id, venue.name)] + [("performer", i, named.get(i, i)) for i in ids]
+    partners = [("venue", row.partner_venue_id, name)
+                for row, name in named_co_producers(session, event.id)
+                if row.status == CoProductionStatus.accepted]  # fmt: skip
+    return ([("venue", venue.id, venue.name)]
+            + [("performer", i, named.get(i, i)) for i in ids] + partners)  # fmt: skip
 
 
 def event_context(
@@ -228,6 +245,14 @@ def event_context(
         "qualities": QUALITIES,
         "embed_url": f"{settings.public_url.rstrip('/')}/events/{event.id}",
         "embed_origins": list(getattr(venue, "embed_origins", None) or []),
+        "event_types": event_types.options(language(request)),
+        "listing": listing_of(session, event.id),
+        "co_producers": named_co_producers(session, event.id),
+        "waiting_for": [c.partner_venue_id for c in pending_consents(session, rule.id)]
+        if rule
+        else [],
+        "uitdatabank_on": bool(settings.uitdatabank_url),
+        "uitdatabank_place": venue.uitdatabank_place_id,
     }
 
 
@@ -237,7 +262,8 @@ async def new_event_page(request: Request) -> Response:
         caller = console_caller(request, uow.session, ADMIN)
         venue = uow.session.get(Venue, caller.venue_id)
         assert venue is not None
-        return {"caller": caller, "venue": venue, "editor": Editor(), "event": None}
+        return {"caller": caller, "venue": venue, "editor": Editor(), "event": None,
+                "event_types": event_types.options(language(request))}  # fmt: skip
 
     return render(request, "console/event_new.html", await in_unit_of_work(request, load))
 
@@ -266,7 +292,8 @@ async def create_event(request: Request) -> Response:
             caller = console_caller(request, uow.session, ADMIN)
             editor = Editor("event", words(request, error), typed)
             return {"caller": caller, "venue": uow.session.get(Venue, caller.venue_id),
-                    "editor": editor, "event": None}  # fmt: skip
+                    "editor": editor, "event": None,
+                    "event_types": event_types.options(language(request))}  # fmt: skip
 
         context = await in_unit_of_work(request, again)
         return render(request, "console/event_new.html", context, status=error.status)

@@ -52,6 +52,7 @@ def create_event(session: Session, venue_id: str, data: EventCreate, now: dateti
         replay_hours=data.replay_hours,
         allowed_countries=sorted(set(data.allowed_countries or [])),
         playback=str(data.playback) if data.playback else None,
+        uitdatabank_type=data.uitdatabank_type,
         status=EventStatus.draft.value,
         created_at=now,
         updated_at=now,
@@ -74,6 +75,7 @@ def update_event(
             code="event_closed",
             details={"current_status": current.value},
         )
+    _refuse_silent_move(session, event, current, changes)
     for name, given in changes.items():
         if given is None and name in _REQUIRED:
             raise ValidationFailed("This field cannot be cleared.", fields={name: "cannot be null"})
@@ -108,6 +110,25 @@ def update_event(
         _require_complete(session, event, now)
     session.add(event)
     return event
+
+
+def _refuse_silent_move(
+    session: Session, event: Event, current: EventStatus, changes: dict[str, object]
+) -> None:
+    """A published event with sales does not change its start here: its buyers must hear
+    of the new time and may want their money back (orders/rescheduling.py does both)."""
+    if (
+        "starts_at" in changes
+        and changes["starts_at"] != event.starts_at
+        and current in (EventStatus.on_sale, EventStatus.live)
+        and session.exec(select(Tier.id).where(Tier.event_id == event.id, Tier.sold > 0)).first()
+    ):
+        raise Conflict(
+            "The event has sales: reschedule it (POST /v1/events/{id}/reschedule), so that "
+            "its buyers are told.",
+            code="reschedule_required",
+            fields={"starts_at": "reschedule the event to change its start"},
+        )
 
 
 def publish(session: Session, venue_id: str, event_id: str, now: datetime) -> Event:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from streamsvc.kit.columns import jsonb, timestamp
@@ -41,8 +42,16 @@ class Event(SQLModel, table=True):
     # Stored lifecycle state; live and ended also follow the clock (see lifecycle.py).
     status: str = Field(max_length=16, index=True)
     published_at: datetime | None = timestamp(nullable=True)
+    # Set when an event with sales is rescheduled (orders/rescheduling.py): the start it
+    # had before, when it moved, and until when its buyers may ask for their money back.
+    previous_starts_at: datetime | None = timestamp(nullable=True)
+    rescheduled_at: datetime | None = timestamp(nullable=True)
+    refund_until: datetime | None = timestamp(nullable=True)
     created_at: datetime = timestamp()
     updated_at: datetime = timestamp()
+    # The UiTdatabank event type (catalog/event_types.py, e.g. 0.50.4.0.0 Concert) the
+    # event is offered to the sector's listings under; None: not offered there.
+    uitdatabank_type: str | None = Field(default=None, max_length=20, nullable=True)
 
 
 class EventPerformer(SQLModel, table=True):
@@ -83,6 +92,12 @@ class Tier(SQLModel, table=True):
     on_device_limit: str = Field(max_length=16)  # refuse | drop_oldest
     position: int  # display order within the event: the order of creation
     created_at: datetime = timestamp()
+    # A bundle's parts (catalog/bundles.py): [{label, amount, vat_rate_bps}], amounts
+    # summing to price_amount, each taxed at its own rate; empty: one rate for the tier.
+    components: list[dict[str, Any]] = Field(
+        default_factory=list,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    )
 
 
 class SplitRule(SQLModel, table=True):

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     AnyUrl,
     BaseModel,
     Field,
@@ -15,6 +16,7 @@ from pydantic import (
     UrlConstraints,
 )
 
+from streamsvc.catalog.event_types import checked as known_event_type
 from streamsvc.kit.described import (
     ATTENDANCE_MODE,
     CURRENCY,
@@ -48,6 +50,9 @@ ObjectId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 OriginUrl = Annotated[AnyUrl, UrlConstraints(max_length=2000, allowed_schemes=["http", "https"])]
 Extra = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,40}$")]
 AttendanceMode = Literal["online", "hybrid"]
+UitdatabankType = Annotated[
+    str, StringConstraints(min_length=1, max_length=20), AfterValidator(known_event_type)
+]
 EventStatusName = Literal["draft", "on_sale", "live", "ended", "cancelled"]
 
 
@@ -95,6 +100,11 @@ REPLAY_HOURS = "Hours after ends_at the venue keeps the replay online; tiers rew
 ALLOWED_COUNTRIES = "Countries viewers may watch from (ISO 3166-1 alpha-2); empty: everywhere."
 PLAYBACK = "The origin URL the media server serves the stream under, e.g. https://origin/live."
 PERFORMER_IDS = "The performers of the event (`prf_…`), in billing order."
+UITDATABANK_TYPE = (
+    "The UiTdatabank event type the event is offered to the sector's listings under "
+    "(a term id such as `0.50.4.0.0`, Concert; `0.55.0.0.0`, Theatervoorstelling), from "
+    "the snapshot of UiTdatabank's types shipped with the service; null: not offered."
+)
 
 
 class EventFields(WriteModel):
@@ -119,6 +129,7 @@ class EventFields(WriteModel):
     performer_ids: Annotated[list[ObjectId], Field(max_length=100)] | None = Field(
         default=None, description=PERFORMER_IDS
     )
+    uitdatabank_type: UitdatabankType | None = Field(default=None, description=UITDATABANK_TYPE)
 
 
 class EventCreate(EventFields):
@@ -161,6 +172,7 @@ class EventPublic(BaseModel):
     allowed_countries: list[str] = Field(description=ALLOWED_COUNTRIES)
     playback: str | None = Field(description=PLAYBACK)
     performer_ids: list[str] = Field(description=PERFORMER_IDS)
+    uitdatabank_type: str | None = Field(default=None, description=UITDATABANK_TYPE)
     status: EventStatusName = Field(description=EVENT_STATUS)
     published_at: datetime | None = Field(description=when("When it went on sale; null: a draft"))
     created_at: datetime = Field(description=when("When the event was created"))
@@ -214,6 +226,29 @@ class AccessProfile(WriteModel):
     )
 
 
+COMPONENTS = (
+    "A bundle's parts (e.g. admission and stream), each with its own VAT rate: their "
+    "amounts sum to price_amount exactly (2 to 4 parts). A pay-what-you-want bundle divides "
+    "the chosen amount in the same proportions. Empty: the tier's one vat_rate_bps. Fixed "
+    "once the tier has sales."
+)
+COMPONENT_LABEL = "What this part of the price is for, as receipts show it (`Admission`)."
+COMPONENT_AMOUNT = money("This part of one ticket's price, VAT included")
+COMPONENT_VAT_RATE = "The VAT rate of this part, in basis points (900 is 9 %; at most 5000)."
+
+
+class Component(WriteModel):
+    label: Name = Field(description=COMPONENT_LABEL)
+    amount: Annotated[StrictInt, Field(ge=1, le=MAX_AMOUNT)] = Field(description=COMPONENT_AMOUNT)
+    vat_rate_bps: Bps = Field(description=COMPONENT_VAT_RATE)
+
+
+class ComponentPublic(BaseModel):
+    label: str = Field(description=COMPONENT_LABEL)
+    amount: int = Field(description=COMPONENT_AMOUNT)
+    vat_rate_bps: int = Field(description=COMPONENT_VAT_RATE)
+
+
 class TierFields(WriteModel):
     name: Name | None = Field(default=None, description=TIER_NAME)
     price_amount: Amount | None = Field(
@@ -227,6 +262,9 @@ class TierFields(WriteModel):
     sales_end: Timestamp | None = Field(default=None, description=SALES_END)
     vat_rate_bps: Bps | None = Field(default=None, description=VAT_RATE)
     access: AccessProfile | None = Field(default=None, description=ACCESS)
+    components: Annotated[list[Component], Field(max_length=10)] | None = Field(
+        default=None, description=COMPONENTS
+    )
 
 
 class TierCreate(TierFields):
@@ -270,6 +308,7 @@ class TierPublic(BaseModel):
     sales_end: datetime | None = Field(description=SALES_END)
     vat_rate_bps: int = Field(description=VAT_RATE)
     access: AccessPublic = Field(description=ACCESS)
+    components: list[ComponentPublic] = Field(default=[], description=COMPONENTS)
 
 
 class TierList(BaseModel):
@@ -285,12 +324,27 @@ class Party(WriteModel):
 
 
 SHARE_BPS = "The party's share of what is distributable, in basis points (all sum to 10000)."
+GUARANTEE = (
+    money(
+        "A guarantee (a versus deal): the party receives the greater of this and its share of "
+        "the event's distributable, the difference coming from the other parties by their "
+        "shares, never more than the distributable; settled over the event's whole revenue",
+        "the event's currency",
+    )
+    + " Null or absent: no guarantee."
+)
 COST_AMOUNT = money("The cost, recouped before any share is paid", "the cost's `currency`")
 
 
 class Share(WriteModel):
     party: Party = Field(description="The venue or performer this share goes to.")
     bps: Annotated[StrictInt, Field(ge=1, le=10_000)] = Field(description=SHARE_BPS)
+    guarantee_amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT)] | None = Field(
+        # Left out of answers when absent, so a rule without deals reads as it always did.
+        default=None,
+        description=GUARANTEE,
+        exclude_if=lambda amount: amount is None,
+    )
 
 
 class Cost(WriteModel):

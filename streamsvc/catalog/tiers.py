@@ -17,11 +17,13 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from streamsvc import audit
+from streamsvc.catalog import bundles
 from streamsvc.catalog.events import status_of, tier_window_problems
 from streamsvc.catalog.lifecycle import EventStatus
 from streamsvc.catalog.models import Event, Tier
 from streamsvc.catalog.schemas import (
     AccessPublic,
+    ComponentPublic,
     PayWhatYouWantPublic,
     TierCreate,
     TierPublic,
@@ -69,12 +71,20 @@ def update_tier(
     tier = owned(session, Tier, tier_id, venue_id, lock=True)
     _require_open(event, now)
     changes = data.model_dump(exclude_unset=True)
-    for name in ("name", "vat_rate_bps", "access"):
+    for name in ("name", "vat_rate_bps", "access", "components"):
         if name in changes and changes[name] is None:
             raise ValidationFailed("This field cannot be cleared.", fields={name: "cannot be null"})
     old_price, committed = tier.price_amount, tier.sold + tier.held
     old_minimum, old_capacity = tier.pwyw_min_amount, tier.capacity
+    old_components = list(tier.components)
     _apply(tier, changes, event, creating=False)
+    if committed and tier.components != old_components:
+        # What was sold is taxed as sold; a different division is a different tier.
+        raise Conflict(
+            "The components of a tier with sales cannot change.",
+            code="components_fixed",
+            fields={"components": "fixed while tickets are sold"},
+        )
     if committed and tier.price_amount < old_price:
         raise Conflict(
             "The price of a tier with sales cannot be lowered.",
@@ -125,7 +135,7 @@ def _require_open(event: Event, now: datetime) -> None:
 
 def _apply(tier: Tier, changes: dict[str, Any], event: Event, *, creating: bool) -> None:
     """Apply validated changes, then check the tier as a whole, naming the fields."""
-    for name in ("name", "vat_rate_bps", "capacity", "sales_start", "sales_end"):
+    for name in ("name", "vat_rate_bps", "capacity", "sales_start", "sales_end", "components"):
         if name in changes:
             setattr(tier, name, changes[name])
     if "access" in changes and changes["access"] is not None:
@@ -157,6 +167,7 @@ def _apply(tier: Tier, changes: dict[str, Any], event: Event, *, creating: bool)
     priced = creating or "price_amount" in changes or "pay_what_you_want" in changes
     below = _below_charge_minimum(tier, event.currency) if priced else {}
     problems = below | problems  # "required" says more than "too low"
+    problems.update(bundles.problems(tier.components, tier.price_amount))
     if tier.in_venue and tier.capacity is None:
         problems["capacity"] = "in-venue tiers need a capacity"
     problems.update(
@@ -231,4 +242,5 @@ def public(tier: Tier, currency: str) -> TierPublic:
         sales_end=tier.sales_end,
         vat_rate_bps=tier.vat_rate_bps,
         access=AccessPublic.model_validate(tier, from_attributes=True),
+        components=[ComponentPublic.model_validate(part) for part in tier.components],
     )

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 # The catalog, orders and venues modules register the tables these rows refer to,
 # wherever these models are used: a worker or a script may import finance alone, and
 # the ORM needs those tables to order its inserts.
 from streamsvc.catalog import models as _catalog  # noqa: F401
+from streamsvc.jobs import models as _jobs  # noqa: F401
 from streamsvc.kit.columns import jsonb, timestamp
+from streamsvc.ledger import models as _ledger  # noqa: F401
 from streamsvc.orders import models as _orders  # noqa: F401
+from streamsvc.staff import models as _staff  # noqa: F401
 from streamsvc.venues import models as _venues  # noqa: F401
 
 KINDS = ("charge", "refund", "refund_failure", "dispute", "dispute_reversal")
@@ -71,5 +75,54 @@ class SplitPosting(SQLModel, table=True):
     platform_fee: int = Field(sa_column=Column(BigInteger, nullable=False))
     costs: int = Field(sa_column=Column(BigInteger, nullable=False))
     distributable: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # Season pass revenue recognised for the event (net of VAT), the change since the
+    # previous split like the figures above; included in `distributable`.
+    pass_revenue: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default=text("0"))
+    )
     shares: dict[str, int] = jsonb()  # party account -> bps under this version
+    # The VAT per rate (bps as text -> amount), the change since the previous split like
+    # `vat`, of which it is the breakdown; empty on postings made before it was kept.
+    vat_rates: dict[str, int] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
     posted_at: datetime = timestamp()
+
+
+class ExportFile(SQLModel, table=True):
+    """A finished export job's file, kept in PostgreSQL so that any API node serves it,
+    until `expires_at` (STREAMSVC_EXPORT_LINK_HOURS); beat deletes it then. One per job:
+    a job run again finds its file and writes none."""
+
+    __tablename__ = "export_files"
+    # Beat deletes the expired files.
+    __table_args__ = (Index("ix_export_files_expires_at", "expires_at"),)
+
+    job_id: str = Field(primary_key=True, foreign_key="jobs.id", max_length=32)
+    venue_id: str = Field(foreign_key="venues.id", index=True, max_length=32)
+    media_type: str = Field(max_length=100)
+    filename: str = Field(max_length=120)
+    rows: int
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))  # bytes of `content`
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = timestamp()
+    expires_at: datetime = timestamp()
+
+
+class FindingAcknowledgement(SQLModel, table=True):
+    """A finance member's acknowledgement of a reconciliation finding, with their note.
+
+    A row of its own, never a change to the finding: findings are recorded once and
+    never overwritten, and the audit log (`finding.acknowledged`) stays the record of
+    who did what. Acknowledging touches nothing in the ledger. One per finding."""
+
+    __tablename__ = "finding_acknowledgements"
+
+    finding_id: str = Field(
+        primary_key=True, foreign_key="reconciliation_findings.id", max_length=32
+    )
+    venue_id: str = Field(foreign_key="venues.id", index=True, max_length=32)
+    acknowledged_by: str = Field(foreign_key="staff_people.id", max_length=32)
+    note: str = Field(max_length=1000)
+    acknowledged_at: datetime = timestamp()

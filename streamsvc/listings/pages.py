@@ -23,7 +23,10 @@ from streamsvc.errors import NotFound
 from streamsvc.http.endpoint import in_unit_of_work
 from streamsvc.http.security import allow_framing
 from streamsvc.listings import service
+from streamsvc.listings.filter_words import catalogue_filter
+from streamsvc.listings.filters import CatalogueFilter
 from streamsvc.listings.jsonld import event_jsonld
+from streamsvc.listings.passes import PassCard, passes_on_sale
 from streamsvc.listings.schemas import EventListing, TierListing
 from streamsvc.venues.service import get_venue
 from streamsvc.web.countries import country_choices
@@ -67,15 +70,43 @@ def _cards(events: list[EventListing]) -> list[dict[str, Any]]:
 
 
 async def catalogue(request: Request) -> Response:
-    """The events on sale or live, of every venue, in start order."""
+    """The events on sale or live, of every venue, in start order; narrowed by the
+    filters of listings/filters.py (words beside a field that is not right)."""
     resources = request.app.state.resources
     now, base = resources.clock.now(), _base_url(request)
-    events = await resources.catalogue.get(
-        ("upcoming", base),
+    typed, filters, errors = catalogue_filter(request)
+    choices = await resources.catalogue.get(
+        ("filter-choices",),
         now,
-        lambda: in_unit_of_work(request, lambda uow: service.upcoming(uow.session, now, base)),
+        lambda: in_unit_of_work(request, lambda uow: service.filter_choices(uow.session)),
     )
-    return render(request, "catalogue.html", {"cards": _cards(events)})
+    context: dict[str, Any] = {"typed": typed, "errors": errors, "venues": choices[0],
+                               "cities": choices[1], "filtered": False, "cards": []}  # fmt: skip
+    if filters is None:
+        return render(request, "catalogue.html", context, status=422)
+    events = await resources.catalogue.get(
+        ("upcoming", base, *filters.key()),
+        now,
+        lambda: in_unit_of_work(
+            request, lambda uow: service.upcoming(uow.session, now, base, filters=filters)
+        ),
+    )
+    context.update(cards=_cards(events), filtered=not filters.empty)
+    # Season passes span many events: shown beside the unfiltered catalogue only.
+    context["passes"] = await season_passes(request, None) if filters.empty else []
+    return render(request, "catalogue.html", context)
+
+
+async def season_passes(request: Request, venue_id: str | None) -> list[PassCard]:
+    """The season passes on sale (of one venue), cached like the events."""
+    resources = request.app.state.resources
+    now = resources.clock.now()
+    found: list[PassCard] = await resources.catalogue.get(
+        ("passes", venue_id or ""),
+        now,
+        lambda: in_unit_of_work(request, lambda uow: passes_on_sale(uow.session, now, venue_id)),
+    )
+    return found
 
 
 async def venue_page(request: Request) -> Response:
@@ -86,13 +117,17 @@ async def venue_page(request: Request) -> Response:
 
     def load(uow: UnitOfWork) -> tuple[str, list[EventListing]]:
         venue = get_venue(uow.session, venue_id)
-        events = service.upcoming(uow.session, now, base)
-        return venue.name, [event for event in events if event.venue.id == venue_id]
+        if venue.suspended_at is not None:  # closed by the platform operator
+            raise NotFound("No such venue.")
+        mine = CatalogueFilter(venue=venue_id)
+        return venue.name, service.upcoming(uow.session, now, base, filters=mine)
 
     name, events = await resources.catalogue.get(
         ("venue", venue_id, base), now, lambda: in_unit_of_work(request, load)
     )
-    return render(request, "venue.html", {"venue_name": name, "cards": _cards(events)})
+    passes = await season_passes(request, venue_id)
+    return render(request, "venue.html",
+                  {"venue_name": name, "cards": _cards(events), "passes": passes})  # fmt: skip
 
 
 # --- the event page and its order form ------------------------------------------

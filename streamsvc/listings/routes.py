@@ -6,8 +6,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from streamsvc.http.endpoint import Access, Call, endpoint
-from streamsvc.kit.pagination import Page, PageQuery
+from streamsvc.kit.pagination import Page
 from streamsvc.listings import service
+from streamsvc.listings.filters import CatalogueQuery
 from streamsvc.listings.ical import calendar
 from streamsvc.listings.jsonld import event_jsonld
 from streamsvc.listings.schemas import EventListing
@@ -21,11 +22,14 @@ def _base_url(call: Call) -> str:
 
 
 @endpoint(
-    summary="Events on sale or live, of every venue, with tiers and availability",
-    tags=TAGS, access=Access.public, query=PageQuery, response=ListingPage,
+    summary="Events on sale or live, of every venue, with tiers and availability; "
+    "filtered by venue, city, dates (the events' local dates) and attendance mode",
+    tags=TAGS, access=Access.public, query=CatalogueQuery, response=ListingPage,
 )  # fmt: skip
-def list_events(call: Call, query: PageQuery) -> ListingPage:
-    rows, cursor = service.list_events(call.session, query, call.clock.now(), _base_url(call))
+def list_events(call: Call, query: CatalogueQuery) -> ListingPage:
+    rows, cursor = service.list_events(
+        call.session, query, call.clock.now(), _base_url(call), query.filter()
+    )
     return ListingPage(data=rows, next_cursor=cursor)
 
 

@@ -34,6 +34,7 @@ from streamsvc.kit.described import (
     QUALITY,
     TIMEZONE,
     id_of,
+    when,
 )
 
 
@@ -42,6 +43,7 @@ class VenueListing(BaseModel):
     name: str = Field(description="The venue's name.")
     slug: str = Field(description="The venue's short, unique, URL-safe name.")
     country: str = Field(description=COUNTRY)
+    city: str | None = Field(default=None, description="The venue's city; null: not given.")
 
 
 class PerformerListing(BaseModel):
@@ -96,3 +98,13 @@ class EventListing(BaseModel):
     venue: VenueListing = Field(description="The venue selling it.")
     performers: list[PerformerListing] = Field(description="Its performers, in billing order.")
     tiers: list[TierListing] = Field(description="Its tiers, in the venue's order.")
+    previous_starts_at: datetime | None = Field(
+        default=None,
+        description=when(
+            "Set when the event was rescheduled: the start it had before (its JSON-LD says "
+            "EventRescheduled with this as previousStartDate); null otherwise"
+        ),
+    )
+    rescheduled_at: datetime | None = Field(
+        default=None, description=when("When the event was last rescheduled; null: never")
+    )

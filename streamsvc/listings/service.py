@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
@@ -13,6 +14,7 @@ from streamsvc.catalog.schemas import PayWhatYouWantPublic
 from streamsvc.catalog.tiers import available, tiers_of
 from streamsvc.errors import NotFound
 from streamsvc.kit.pagination import PageQuery, paginate
+from streamsvc.listings.filters import CatalogueFilter
 from streamsvc.listings.schemas import (
     AccessListing,
     EventListing,
@@ -28,30 +30,46 @@ LISTED = (EventStatus.on_sale, EventStatus.live)
 VISIBLE = (*LISTED, EventStatus.ended, EventStatus.cancelled)
 
 
+def _listed(now: datetime, filters: CatalogueFilter | None) -> Any:
+    """Events on sale or live of venues that are not suspended, narrowed by `filters`."""
+    query = (
+        select(Event)
+        .join(Venue, col(Venue.id) == col(Event.venue_id))
+        .where(or_(*(status_condition(s, now) for s in LISTED)), col(Venue.suspended_at).is_(None))
+    )
+    return filters.apply(query) if filters is not None else query
+
+
 def list_events(
-    session: Session, page: PageQuery, now: datetime, base_url: str
+    session: Session,
+    page: PageQuery,
+    now: datetime,
+    base_url: str,
+    filters: CatalogueFilter | None = None,
 ) -> tuple[list[EventListing], str | None]:
-    query = select(Event).where(or_(*(status_condition(s, now) for s in LISTED)))
+    query = _listed(now, filters)
     rows, cursor = paginate(session, query, col(Event.starts_at), col(Event.id), page)
     return listings(session, rows, now, base_url), cursor
 
 
 def upcoming(
-    session: Session, now: datetime, base_url: str, limit: int = 500
+    session: Session,
+    now: datetime,
+    base_url: str,
+    limit: int = 500,
+    filters: CatalogueFilter | None = None,
 ) -> list[EventListing]:
-    """Listed events in start order, for the iCalendar feed."""
-    query = (
-        select(Event)
-        .where(or_(*(status_condition(s, now) for s in LISTED)))
-        .order_by(col(Event.starts_at), col(Event.id))
-        .limit(limit)
-    )
+    """Listed events in start order, for the iCalendar feed and the catalogue page."""
+    query = _listed(now, filters).order_by(col(Event.starts_at), col(Event.id)).limit(limit)
     return listings(session, list(session.exec(query)), now, base_url)
 
 
 def get_event(session: Session, event_id: str, now: datetime, base_url: str) -> EventListing:
     event = session.get(Event, event_id)
     if event is None or status_of(event, now) not in VISIBLE:
+        raise NotFound("No such event.")
+    venue = session.get(Venue, event.venue_id)
+    if venue is None or venue.suspended_at is not None:  # closed by the platform operator
         raise NotFound("No such event.")
     return listings(session, [event], now, base_url)[0]
 
@@ -101,10 +119,16 @@ def listings(
                 status=status.value,
                 url=f"{base_url}/v1/public/events/{event.id}",
                 venue=VenueListing(
-                    id=venue.id, name=venue.name, slug=venue.slug, country=venue.country
+                    id=venue.id,
+                    name=venue.name,
+                    slug=venue.slug,
+                    country=venue.country,
+                    city=venue.city,
                 ),
                 performers=performers.get(event.id, []),
                 tiers=listed,
+                previous_starts_at=event.previous_starts_at,
+                rescheduled_at=event.rescheduled_at,
             )
         )
     return result
@@ -142,3 +166,13 @@ def _tier(tier: Tier, event: Event, status: EventStatus, now: datetime) -> TierL
             max_devices=tier.max_devices,
         ),
     )
+
+
+def filter_choices(session: Session) -> tuple[list[tuple[str, str]], list[str]]:
+    """The catalogue filter's choices: (id, name) of the venues that are open, and the
+    cities they are in, each sorted."""
+    open_venues = list(session.exec(
+        select(Venue).where(col(Venue.suspended_at).is_(None)).order_by(col(Venue.name))
+    ))  # fmt: skip
+    cities = sorted({v.city for v in open_venues if v.city}, key=str.lower)
+    return [(v.id, v.name) for v in open_venues], cities

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NoReturn
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from config.settings import Settings
+from streamsvc.catalog.coproducers import version_in_force
 from streamsvc.catalog.events import status_of
 from streamsvc.catalog.lifecycle import EventStatus
-from streamsvc.catalog.models import Event, SplitRule, Tier
+from streamsvc.catalog.models import Event, Tier
 from streamsvc.errors import Conflict, NotFound, ValidationFailed
 from streamsvc.kit.ids import new_id
 from streamsvc.orders import capacity
@@ -33,6 +33,7 @@ from streamsvc.orders.links import order_token_for
 from streamsvc.orders.models import CapacityState, Order, OrderItem, OrderStatus
 from streamsvc.orders.schemas import OrderCreate
 from streamsvc.payments.minimums import charge_minimum
+from streamsvc.venues.models import Venue
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,9 @@ def reserve(
     event = session.get(Event, event_id)
     if event is None or status_of(event, now) is EventStatus.draft:
         raise NotFound("No such event.")
+    venue = session.get(Venue, event.venue_id)
+    if venue is None or venue.suspended_at is not None:  # closed by the platform operator
+        raise NotFound("No such event.")
     status = status_of(event, now)
     if status not in (EventStatus.on_sale, EventStatus.live):
         raise Conflict(f"The event is {status.value}; nothing is for sale.", code="sales_closed",
@@ -76,9 +80,8 @@ def reserve(
         tier = tiers[item.tier_id]
         if tier.capacity is not None and tier.sold + tier.held + item.quantity > tier.capacity:
             _sold_out(i, max(0, tier.capacity - tier.sold - tier.held))
-    rule_version = session.exec(
-        select(func.max(SplitRule.version)).where(SplitRule.event_id == event.id)
-    ).one()
+    # The latest version in force: one waiting for a co-producer's consent is not yet.
+    rule_version = version_in_force(session, event.id)
     order_id = new_id("ord")
     # Derived from the id with a server key, not random: a mail sent later (the ticket
     # mail, a resend) can carry it again in the order page's link (orders/links.py).
@@ -113,6 +116,7 @@ def reserve(
                 unit_amount=item.amount if item.amount is not None else tier.price_amount,
                 vat_rate_bps=tier.vat_rate_bps,
                 position=position,
+                components=list(tier.components),  # as sold: taxed as sold (catalog/bundles.py)
             )
         )
     session.flush()
@@ -215,6 +219,8 @@ def release_hold(session: Session, order: Order, status: OrderStatus, now: datet
     if order.capacity == CapacityState.held:
         for item in items_of(session, order.id):
             capacity.release(session, item.tier_id, item.quantity)
+        if order.pass_id is not None:
+            capacity.release_pass(session, order.pass_id)
         order.capacity = CapacityState.released
     if order.paid_amount == 0:
         order.status = status

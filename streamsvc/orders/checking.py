@@ -55,7 +55,7 @@ async def check_with_stripe(
 ) -> PaymentCheck:
     """Ask Stripe about a pending order's PaymentIntent and apply its answer.
 
-    404 (views.public_order) unless `order_token` is the order's; 429 past
+    404 (views.authorised_order) unless `order_token` is the order's; 429 past
     `limit_per_minute` checks of this order; 503 when Stripe cannot be reached.
     """
     status = await to_thread.run_sync(_authorised_status, database, order_id, order_token)
@@ -72,7 +72,7 @@ async def check_with_stripe(
 
 def _authorised_status(database: Database, order_id: str, order_token: str) -> str:
     with database.unit_of_work() as uow:
-        return views.public_order(uow.session, order_id, order_token).status
+        return views.authorised_order(uow.session, order_id, order_token).status
 
 
 def check_pending(

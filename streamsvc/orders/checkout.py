@@ -67,14 +67,14 @@ def payment_for_checkout(
     the payment, so it lives in Stripe and in the buyer's page only (never logged).
     """
     with database.unit_of_work() as uow:
-        public = views.public_order(uow.session, order_id, order_token)
-        order = uow.session.get(Order, order_id)
-        assert order is not None  # public_order found it
-        intent_id, payment_error = order.payment_intent_id, order.payment_error
-    if public.status != OrderStatus.pending or intent_id is None:
-        return CheckoutPayment(public.status, None, payment_error)
+        # Tickets or a season pass: both are paid on this page.
+        order = views.authorised_order(uow.session, order_id, order_token)
+        status, intent_id = order.status, order.payment_intent_id
+        payment_error = order.payment_error
+    if status != OrderStatus.pending or intent_id is None:
+        return CheckoutPayment(status, None, payment_error)
     intent = _ask(lambda: gateway.retrieve_payment_intent(intent_id))
-    return CheckoutPayment(public.status, intent.client_secret, payment_error)
+    return CheckoutPayment(status, intent.client_secret, payment_error)
 
 
 @dataclass(frozen=True)
@@ -97,14 +97,13 @@ def pay_with_card_token(
 ) -> CardAttempt:
     """Confirm a pending order's intent with a card token (simulated mode).
 
-    404 unless `order_token` is the order's; 409 when the order no longer waits for
-    payment; PaymentDeclined (402, the reason kept on the order) when the card is
-    refused; 422 for a token that names no card; 503 when localstripe cannot be reached.
+    404 unless `order_token` is the order's (of tickets or of a season pass); 409 when
+    the order no longer waits for payment; PaymentDeclined (402, the reason kept on the
+    order) when the card is refused; 422 for a token that names no card; 503 when
+    localstripe cannot be reached.
     """
     with database.unit_of_work() as uow:
-        views.public_order(uow.session, order_id, order_token)
-        order = uow.session.get(Order, order_id)
-        assert order is not None
+        order = views.authorised_order(uow.session, order_id, order_token)
         _require_payable(order, now)
         intent_id = order.payment_intent_id
     if intent_id is None:

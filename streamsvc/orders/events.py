@@ -41,3 +41,20 @@ class CancellationRequested(DomainEvent):
 
     durable: ClassVar[bool] = True
     job_id: str
+
+
+@dataclass(frozen=True)
+class RescheduleNoticeIssued(DomainEvent):
+    """An event with sales was rescheduled: mail this buyer the new time and the link to
+    ask for a refund (orders/rescheduling.py sends it once). Must not be lost."""
+
+    durable: ClassVar[bool] = True
+    notice_id: str
+
+
+@dataclass(frozen=True)
+class PassPaid(DomainEvent):
+    """A season pass's order is paid: mail the holder the pass code. Must not be lost."""
+
+    durable: ClassVar[bool] = True
+    order_id: str

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Column, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from streamsvc.kit.columns import enum_string, timestamp
@@ -49,7 +51,12 @@ class Order(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=32)
     venue_id: str = Field(foreign_key="venues.id", index=True, max_length=32)
-    event_id: str = Field(foreign_key="events.id", index=True, max_length=32)
+    # None for the order of a season pass (`pass_id`), which belongs to no one event.
+    event_id: str | None = Field(default=None, foreign_key="events.id", index=True,
+                                 max_length=32)  # fmt: skip
+    # The season pass this order buys (passes/buying.py); None for tickets. No foreign
+    # key: orders are loaded without the passes module; pass_holdings points back here.
+    pass_id: str | None = Field(default=None, index=True, max_length=32)
     email: str = Field(max_length=254, index=True)
     country: str | None = Field(default=None, max_length=2)
     locale: str = Field(max_length=2)  # nl | en, for the ticket mail
@@ -83,6 +90,12 @@ class OrderItem(SQLModel, table=True):
     unit_amount: int  # what one ticket cost, VAT included
     vat_rate_bps: int  # the tier's rate when sold
     position: int
+    # The tier's bundle components when sold ([{label, amount, vat_rate_bps}] per
+    # ticket); empty: the whole line is taxed at vat_rate_bps (catalog/bundles.py).
+    components: list[dict[str, Any]] = Field(
+        default_factory=list,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    )
 
 
 class Ticket(SQLModel, table=True):
@@ -101,3 +114,25 @@ class Ticket(SQLModel, table=True):
     revoked_by_staff: bool = False  # an admin revoked this one ticket: final
     created_at: datetime = timestamp()
     updated_at: datetime = timestamp()
+
+
+class RescheduleNotice(SQLModel, table=True):
+    """One buyer told of one reschedule: the mail to send (once), and the buyer's right
+    to ask for a refund until the event's `refund_until` (orders/rescheduling.py).
+
+    Refers to the order by id only: the buyer's address stays on the order, which
+    erasure anonymises."""
+
+    __tablename__ = "reschedule_notices"
+    __table_args__ = (
+        UniqueConstraint("order_id", "rescheduled_at", name="reschedule_notice_once"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    event_id: str = Field(foreign_key="events.id", index=True, max_length=32)
+    order_id: str = Field(foreign_key="orders.id", index=True, max_length=32)
+    venue_id: str = Field(foreign_key="venues.id", max_length=32)
+    rescheduled_at: datetime = timestamp()  # the event's reschedule this notice is of
+    previous_starts_at: datetime = timestamp()
+    mailed_at: datetime | None = timestamp(nullable=True)
+    created_at: datetime = timestamp()

@@ -25,16 +25,19 @@ from streamsvc.db import UnitOfWork
 from streamsvc.errors import NotFound, RateLimited, ServiceError, ValidationFailed
 from streamsvc.http.endpoint import in_unit_of_work, read_body
 from streamsvc.http.security import STRIPE_API, STRIPE_HOOKS, STRIPE_JS, extend_csp
+from streamsvc.kit.context import Actor, actor_var
 from streamsvc.kit.validation import Email
 from streamsvc.listings import service as listings
 from streamsvc.listings.ical import calendar
-from streamsvc.orders import checking, checkout, receipt, resend, seats, views
+from streamsvc.orders import checking, checkout, receipt, rescheduling, resend, seats, views
 from streamsvc.orders.models import OrderStatus
+from streamsvc.orders.receipt_document import buyer_receipt, render_receipt
 from streamsvc.payments.gateway import PaymentGateway, SimulatedCardPayments
 from streamsvc.web.cookies import order_token, set_order_token
 from streamsvc.web.csrf import check_csrf
+from streamsvc.web.document_pages import html_document, pdf_document
 from streamsvc.web.errors import page_errors
-from streamsvc.web.rendering import N_, gettext, render
+from streamsvc.web.rendering import N_, gettext, language, render
 
 _ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
@@ -99,7 +102,7 @@ async def hand_over_token(request: Request) -> Response:
         check_csrf(request)
         body = await read_body(request, TokenHandOver)
         await in_unit_of_work(
-            request, lambda uow: views.public_order(uow.session, order_id, body.token)
+            request, lambda uow: views.authorised_order(uow.session, order_id, body.token)
         )
     except ServiceError as error:
         return _json_error(request, error)
@@ -215,13 +218,18 @@ async def order_page(request: Request) -> Response:
     token = order_token(request, order_id)
     if token is None:
         return render(request, "order.html", {"order": None, "order_id": order_id})
+    return render(request, "order.html", await _order_context(request, order_id, token))
+
+
+async def _order_context(request: Request, order_id: str, token: str) -> dict[str, Any]:
+    now = _resources(request).clock.now()
 
     def load(uow: UnitOfWork) -> tuple[receipt.BuyerOrder, set[str]]:
-        order = receipt.buyer_order(uow.session, order_id, token)
+        order = receipt.buyer_order(uow.session, order_id, token, now)
         return order, seats.seat_ticket_ids(uow.session, [t.id for t in order.tickets])
 
     order, seat_ids = await in_unit_of_work(request, load)
-    context = {
+    return {
         "order": order,
         "order_id": order_id,
         "payment_error": payment_error_words(request, order.payment_error),
@@ -231,8 +239,56 @@ async def order_page(request: Request) -> Response:
             for t in order.tickets
             if t.id in seat_ids and t.status == "valid"
         },
+        "refund_errors": None,
     }
-    return render(request, "order.html", context)
+
+
+async def ask_refund(request: Request) -> Response:
+    """The buyer asks for the whole order back after the event was rescheduled, within
+    the venue's refund period (orders/rescheduling.py); refused after it, in words."""
+    order_id = _order_id(request)
+    token = order_token(request, order_id)
+    if token is None:
+        raise NotFound("No such order.")
+    form = await _urlencoded_form(request)
+    now = _resources(request).clock.now()
+
+    def refund(uow: UnitOfWork) -> None:
+        # The order token authorised the buyer: the audit log names the order's buyer.
+        actor_var.set(Actor(kind="buyer", id=order_id, label="buyer"))
+        rescheduling.refund_on_request(uow.session, order_id, token, now)
+
+    try:
+        check_csrf(request, form)
+        await in_unit_of_work(request, refund)
+    except ServiceError as error:
+        if error.status in (403, 404):
+            raise
+        context = await _order_context(request, order_id, token)
+        context["refund_errors"] = page_errors(request, error)
+        return render(request, "order.html", context, status=error.status)
+    return RedirectResponse(f"/orders/{order_id}#order", status_code=303)
+
+
+async def _receipt_html(request: Request) -> tuple[str, str]:
+    """(file name, HTML) of the order's receipt, for the holder of the order cookie only
+    (404 without it, with another order's, or before the order was paid)."""
+    order_id = _order_id(request)
+    token = order_token(request, order_id)
+    if token is None:
+        raise NotFound("No such order.")
+    found = await in_unit_of_work(request, lambda uow: buyer_receipt(uow.session, order_id, token))
+    return f"receipt-{order_id}", render_receipt(found, language(request))
+
+
+async def receipt_page(request: Request) -> Response:
+    _, html = await _receipt_html(request)
+    return html_document(request, html)
+
+
+async def receipt_pdf(request: Request) -> Response:
+    name, html = await _receipt_html(request)
+    return await pdf_document(html, f"{name}.pdf")
 
 
 async def order_state(request: Request) -> Response:
@@ -360,7 +416,10 @@ routes = [
     Route("/orders/{order_id}", order_page, methods=["GET"], include_in_schema=False),
     Route("/orders/{order_id}/token", hand_over_token, methods=["POST"], include_in_schema=False),
     Route("/orders/{order_id}/state", order_state, methods=["GET"], include_in_schema=False),
+    Route("/orders/{order_id}/receipt", receipt_page, methods=["GET"], include_in_schema=False),
+    Route("/orders/{order_id}/receipt.pdf", receipt_pdf, methods=["GET"], include_in_schema=False),
     Route("/orders/{order_id}/check", check_payment, methods=["POST"], include_in_schema=False),
+    Route("/orders/{order_id}/refund", ask_refund, methods=["POST"], include_in_schema=False),
     Route(
         "/orders/{order_id}/calendar.ics", order_calendar, methods=["GET"], include_in_schema=False
     ),

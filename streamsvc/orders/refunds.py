@@ -25,6 +25,8 @@ from streamsvc.orders.state import DISPUTED, recompute
 from streamsvc.payments.gateway import PaymentGateway, PaymentProviderUnavailable, PaymentRejected
 from streamsvc.payments.models import Refund, RefundStatus
 
+# The origin of refunds of a season pass's order (passes/recognition.py).
+PASS_ORIGIN = "pass"  # noqa: S105 (an origin, not a secret)
 REFUNDABLE = frozenset({OrderStatus.paid, OrderStatus.partially_refunded, OrderStatus.disputed})
 # What Stripe may answer a new refund with that we store as it is; anything else
 # (requires_action, or a status Stripe adds) waits as pending for its webhook.
@@ -44,6 +46,10 @@ def request_refund(
     order = lock_order(session, order_id)
     if order is None or order.venue_id != venue_id:
         raise NotFound("No such order.")
+    if order.pass_id is not None and origin != PASS_ORIGIN:
+        # What a pass returns depends on its events (passes/recognition.py), which
+        # decides the amount and records which events' shares it returns.
+        raise Conflict("A season pass is refunded from its pass.", code="pass_order")
     if order.status not in REFUNDABLE or order.payment_intent_id is None:
         raise Conflict(f"An order that is {order.status} cannot be refunded.",
                        code="not_refundable", details={"current_status": order.status})  # fmt: skip

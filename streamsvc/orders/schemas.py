@@ -42,7 +42,8 @@ DISPUTE_STATUS = (
     "open, else `won`; null when there was none."
 )
 REFUND_ORIGIN = (
-    "Who started the refund: `staff`, `event_cancelled`, `sold_out_after_expiry` (paid "
+    "Who started the refund: `staff`, `event_cancelled`, `event_rescheduled` (the buyer "
+    "asked, within the period after the event moved), `sold_out_after_expiry` (paid "
     "after the hold expired and the tier sold out) or `stripe` (made in Stripe's dashboard)."
 )
 REFUND_STATUS = (

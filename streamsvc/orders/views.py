@@ -33,10 +33,20 @@ def tickets_of(session: Session, order_id: str) -> list[TicketPublic]:
     return [TicketPublic(id=t.id, code=t.code, tier_id=t.tier_id, status=t.status) for t in rows]
 
 
-def public_order(session: Session, order_id: str, token: str) -> PublicOrder:
+def authorised_order(session: Session, order_id: str, token: str) -> Order:
+    """The order, of tickets or of a season pass, for the holder of its token: what the
+    checkout and order pages serve; the same 404 for an unknown order and a wrong token."""
     order = session.get(Order, order_id)
-    # The same answer for an unknown order and a wrong token.
     if order is None or not hmac.compare_digest(order.token_hash, hash_token(token)):
+        raise NotFound("No such order.")
+    return order
+
+
+def public_order(session: Session, order_id: str, token: str) -> PublicOrder:
+    order = authorised_order(session, order_id, token)
+    # A season pass's order has no event and no tickets: the API's PublicOrder does not
+    # describe it (the pages do, receipt.py; the pass itself is at /passes/{id}).
+    if order.event_id is None:
         raise NotFound("No such order.")
     return PublicOrder(
         id=order.id, event_id=order.event_id, status=order.status,
@@ -47,6 +57,8 @@ def public_order(session: Session, order_id: str, token: str) -> PublicOrder:
 
 def staff_order(session: Session, venue_id: str, order_id: str) -> OrderOut:
     order = owned(session, Order, order_id, venue_id)
+    if order.event_id is None:  # a season pass: the passes console shows it
+        raise NotFound("No such order.")
     refunds = session.exec(
         select(Refund).where(Refund.order_id == order.id).order_by(col(Refund.created_at))
     )
@@ -61,7 +73,7 @@ def staff_order(session: Session, venue_id: str, order_id: str) -> OrderOut:
 
 
 def list_orders(session: Session, venue_id: str, query: OrderListQuery) -> Page[OrderSummary]:
-    statement = select(Order).where(Order.venue_id == venue_id)
+    statement = select(Order).where(Order.venue_id == venue_id, col(Order.event_id).is_not(None))
     if query.event_id:
         statement = statement.where(Order.event_id == query.event_id)
     if query.status:

@@ -71,7 +71,8 @@ class Refund(SQLModel, table=True):
     venue_id: str = Field(foreign_key="venues.id", max_length=32)
     amount: int
     currency: str = Field(max_length=3)
-    # staff | event_cancelled | sold_out_after_expiry | stripe (made outside streamsvc)
+    # staff | event_cancelled | event_rescheduled | sold_out_after_expiry | stripe (made
+    # outside streamsvc)
     origin: str = Field(max_length=24)
     reason: str = Field(default="", max_length=500)
     status: RefundStatus = enum_string(RefundStatus, 32, index=True)  # as disputes; requires_action

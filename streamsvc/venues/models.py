@@ -30,6 +30,18 @@ class Venue(SQLModel, table=True):
         default_factory=list,
         sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     )
+    # The venue's VAT identification number (NL123456789B01), printed on buyers'
+    # receipts; None: not given (the receipt then shows none).
+    vat_number: str | None = Field(default=None, max_length=20, nullable=True)
+    # The venue's place in UiTdatabank (a UUID): where its hybrid events are listed as
+    # taking place (listings/uitdatabank); None: not set.
+    uitdatabank_place_id: str | None = Field(default=None, max_length=36, nullable=True)
+    # The city the venue is in, as the catalogue's filter offers it; None: not given.
+    city: str | None = Field(default=None, max_length=100, nullable=True)
+    # Set by the platform operator (streamsvc/platform): its events leave the catalogue
+    # and cannot be bought, its keys and console sessions stop working; tickets bought
+    # before still play. None: the venue is open.
+    suspended_at: datetime | None = timestamp(nullable=True)
 
 
 class ApiKey(SQLModel, table=True):

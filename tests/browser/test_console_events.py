@@ -126,9 +126,9 @@ def test_an_admin_sets_up_an_event_publishes_it_and_finds_it_in_the_catalogue(
     assert_accessible(page)
 
     split = page.locator("#split-form")
-    split.get_by_label("Concertgebouw").fill("55")
+    split.get_by_label("Concertgebouw", exact=True).fill("55")
     for name in ("Iván Fischer", "Anna Vinnitskaya", "Lucas Jussen"):
-        split.get_by_label(name).fill("15")
+        split.get_by_label(name, exact=True).fill("15")
     split.get_by_label("Platform fee (%)").fill("5")
     split.get_by_label("Cost 1: what for").fill("Sound engineer")
     split.get_by_label("Cost 1: amount").fill("250,00")
@@ -165,7 +165,7 @@ def test_cancelling_an_event_with_three_paid_orders_shows_progress_to_3_of_3(
     _signed_in_admin(settings, clock, site, page, capsys)
     event_id = _create_event(page, site, clock, "Requiem", assert_accessible)
     _add_tier(page, "Stream HD", "20")
-    page.locator("#split-form").get_by_label("Concertgebouw").fill("100")
+    page.locator("#split-form").get_by_label("Concertgebouw", exact=True).fill("100")
     page.get_by_role("button", name="Save the split rule").click()
     page.get_by_role("button", name="Publish", exact=True).click()
     expect(page.locator("#event-status")).to_have_text("On sale")

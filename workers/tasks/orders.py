@@ -8,7 +8,7 @@ from datetime import timedelta
 from celery import shared_task
 
 from streamsvc import idempotency
-from streamsvc.orders import cancellation, fulfilment
+from streamsvc.orders import cancellation, fulfilment, rescheduling
 from streamsvc.orders.buying import expired_pending, stale_pending
 from workers.base import StreamsvcTask
 from workers.tasks.payments import MONEY
@@ -26,6 +26,20 @@ def send_tickets(self: StreamsvcTask, order_id: str) -> None:
     except fulfilment.MailDeliveryError as exc:
         if exc.permanent:  # the server refused the address: retrying will not help
             log.warning("tickets of order %s not mailed: %s", order_id, exc)
+            return
+        raise self.retry(exc=exc, countdown=min(1800, 30 * 2**self.request.retries)) from exc
+
+
+@shared_task(name="orders.send_reschedule_notice", max_retries=8, **MONEY)  # type: ignore[untyped-decorator]
+def send_reschedule_notice(self: StreamsvcTask, notice_id: str) -> None:
+    """Mail a buyer the new time of a rescheduled event (once; a failed send is retried)."""
+    resources = self.resources
+    try:
+        rescheduling.mail_notice(resources.database, resources.settings, notice_id,
+                                 resources.clock.now())  # fmt: skip
+    except fulfilment.MailDeliveryError as exc:
+        if exc.permanent:
+            log.warning("reschedule notice %s not mailed: %s", notice_id, exc)
             return
         raise self.retry(exc=exc, countdown=min(1800, 30 * 2**self.request.retries)) from exc
 
