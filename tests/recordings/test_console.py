@@ -97,7 +97,8 @@ def test_an_admin_sets_up_publishes_and_withdraws_a_recording(console: Console) 
     assert console.post(f"{page}/split-rule", split).status_code == 303
     rule = ok(console.client.get(f"/v1/recordings/{recording_id}/split-rule",
                                  headers=console.api))  # fmt: skip
-    assert [s["bps"] for s in rule["shares"]] == [5000, 3000, 2000]
+    shares = {share["party"]["id"]: share["bps"] for share in rule["shares"]}
+    assert shares == {performer_id: 5000, estate: 3000, label: 2000}
 
     # The preview of a sale of 10,00 at 21 % VAT: 1,74 VAT, 8,26 shared 50/30/20.
     shown = console.client.get(f"{page}?sample=10,00").text
