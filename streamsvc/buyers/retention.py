@@ -4,8 +4,9 @@ Once older than the retention period: Stripe webhook payloads (Stripe's copies o
 buyers' addresses, names and card details) are emptied, keeping the row (its id still
 stops a redelivery from being applied twice); applied outbox messages and idempotency
 records are deleted; ticket mails in the development mail outbox are deleted. A row
-still waiting to be processed or applied is kept whatever its age. Running it again
-changes nothing more. Orders keep their e-mail address for the venue's books until
+still waiting to be processed or applied is kept whatever its age. Performers'
+sign-in links and `/me` sessions go as soon as they can no longer be used. Running it
+again changes nothing more. Orders keep their e-mail address for the venue's books until
 the buyer asks for erasure (erasure.py); viewing sessions live only in Redis and
 expire by themselves.
 """
@@ -21,6 +22,7 @@ from sqlalchemy import delete, update
 from sqlmodel import Session, col
 
 from streamsvc import idempotency
+from streamsvc.me.signin import purge_spent
 from streamsvc.outbox.models import OutboxMessage
 from streamsvc.payments.models import StripeEvent, StripeEventStatus
 
@@ -36,6 +38,7 @@ class Retained:
     outbox_messages: int
     idempotency_records: int
     mails: int
+    performer_sign_ins: int = 0
 
 
 def apply_retention(
@@ -62,6 +65,7 @@ def apply_retention(
         outbox_messages=_count(applied),
         idempotency_records=idempotency.purge(session, cutoff),
         mails=_remove_old_mails(mail_dir, cutoff) if mail_dir else 0,
+        performer_sign_ins=purge_spent(session, now),
     )
 
 

@@ -23,8 +23,8 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlalchemy import delete, func, or_
+from sqlmodel import Session, col, select
 
 from config.settings import Settings
 from streamsvc.catalog.models import Performer
@@ -157,3 +157,27 @@ def end_session(session: Session, token: str | None, now: datetime) -> None:
     if row is not None and row.ended_at is None:
         row.ended_at = now
         session.add(row)
+
+
+def purge_spent(session: Session, now: datetime) -> int:
+    """Delete the sign-in links and sessions that can no longer be used (expired,
+    used, ended): each names a person's address, and nothing reads them again.
+    Retention runs it (buyers/retention.py); rows deleted."""
+    links_gone = session.execute(
+        delete(PerformerSignInLink).where(
+            or_(col(PerformerSignInLink.expires_at) <= now,
+                col(PerformerSignInLink.used_at).is_not(None))
+        )
+    )  # fmt: skip
+    sessions_gone = session.execute(
+        delete(PerformerSession).where(
+            or_(col(PerformerSession.expires_at) <= now,
+                col(PerformerSession.ended_at).is_not(None),
+                col(PerformerSession.last_seen_at)
+                + func.make_interval(0, 0, 0, 0, 0, 0, col(PerformerSession.idle_seconds))
+                <= now)
+        )
+    )  # fmt: skip
+    return int(getattr(links_gone, "rowcount", 0) or 0) + int(
+        getattr(sessions_gone, "rowcount", 0) or 0
+    )

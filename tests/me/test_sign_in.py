@@ -15,9 +15,10 @@ from starlette.testclient import TestClient
 
 from config.settings import Settings
 from streamsvc.app import create_app
+from streamsvc.buyers.retention import apply_retention
 from streamsvc.db import Database
 from streamsvc.kit.clock import FixedClock
-from streamsvc.me.models import PerformerSignInLink
+from streamsvc.me.models import PerformerSession, PerformerSignInLink
 from streamsvc.staff.links import hash_token
 from tests.conftest import RecordingQueue
 from tests.factories import make_performer, make_venue
@@ -176,3 +177,36 @@ def test_sessions_time_out_and_end_at_sign_out(
         == 403
     )
     assert other.get("/me", follow_redirects=False).status_code == 200
+
+
+def test_spent_links_and_sessions_are_purged_by_retention(
+    client: TestClient, queue: Any, database: Database, settings: Settings, clock: FixedClock,
+    anna: dict[str, Any],
+) -> None:  # fmt: skip
+    def rows() -> tuple[int, int]:
+        with database.unit_of_work() as uow:
+            links = uow.session.exec(select(PerformerSignInLink)).all()
+            sessions = uow.session.exec(select(PerformerSession)).all()
+            return len(links), len(sessions)
+
+    def retention() -> int:
+        with database.unit_of_work() as uow:
+            done = apply_retention(uow.session, clock.now(), settings.retention_days)
+            return done.performer_sign_ins
+
+    who = browser(client, "198.51.100.50")
+    ask_link(who, anna["email"])
+    [message] = send_mails(queue, database, settings, clock.now())
+    assert complete(who, link_of(message)).status_code == 303  # used: a session
+    ask_link(who, anna["email"])  # a second link, never used
+    send_mails(queue, database, settings, clock.now())
+    assert rows() == (2, 1)
+    assert retention() == 1  # the used link goes; the open one and the session stay
+    assert rows() == (1, 1)
+    clock.advance(minutes=settings.performer_link_minutes)
+    assert who.get("/me", follow_redirects=False).status_code == 200  # keeps it alive
+    assert retention() == 1 and rows() == (0, 1)  # the expired link goes
+    clock.advance(minutes=settings.performer_session_idle_minutes)
+    assert retention() == 1 and rows() == (0, 0)  # the idle session goes
+    assert retention() == 0
+    assert who.get("/me", follow_redirects=False).status_code == 303
