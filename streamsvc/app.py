@@ -41,6 +41,7 @@ from streamsvc.http.openapi import build_openapi
 from streamsvc.http.security import SecurityHeadersMiddleware
 from streamsvc.jobs import routes as jobs_routes
 from streamsvc.kit.clock import Clock, SystemClock
+from streamsvc.kit.shutdown import settle
 from streamsvc.ledger import routes as ledger_routes
 from streamsvc.listings import pages as listings_pages
 from streamsvc.listings import routes as listings_routes
@@ -148,9 +149,11 @@ def create_app(
         try:
             yield
         finally:
+            resources.viewing.stop()
             listener.cancel()
             # A subscription torn down mid-read must not hold up shutdown.
-            await asyncio.wait({listener}, timeout=2)
+            if not await settle(listener, 2):
+                log.warning("viewing change listener did not stop within 2 s; left behind")
             await resources.close()
 
     app = Starlette(

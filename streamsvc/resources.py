@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,6 +14,7 @@ from streamsvc.db import Database, make_engine
 from streamsvc.http.callers import Authenticator
 from streamsvc.http.metrics import HttpMetrics
 from streamsvc.kit.clock import Clock
+from streamsvc.kit.shutdown import settle
 from streamsvc.listings.cache import CatalogueCache
 from streamsvc.payments.factory import gateway_from_settings
 from streamsvc.payments.gateway import PaymentGateway
@@ -95,8 +94,7 @@ class Resources:
         # bounded, and what does not close in time is left to the process's exit.
         for closing in (self.redis.aclose(), self.redis.connection_pool.disconnect(),
                         self.viewing.client.aclose()):  # fmt: skip
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(closing, timeout=2)
+            await settle(closing, 2)
         self.sync_redis.close()
         self.database.dispose()
         close_gateway = getattr(self.gateway, "close", None)

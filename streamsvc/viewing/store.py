@@ -13,7 +13,6 @@ when the outage begins and once when it ends.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from streamsvc.errors import DependencyUnavailable
 from streamsvc.kit.outage import Outage
+from streamsvc.kit.shutdown import settle
 from streamsvc.orders.console_service import LiveSession
 from streamsvc.orders.models import TicketStatus
 from streamsvc.viewing import keys
@@ -144,6 +144,7 @@ class ViewingStore:
         self._cache: dict[str, dict[str, tuple[str, float]]] = {}
         self._generation = 0
         self._listening = False
+        self._stopping = False
         self._start = client.register_script(_START)
         self._heartbeat = client.register_script(_HEARTBEAT)
         self._end = client.register_script(_END)
@@ -271,11 +272,17 @@ class ViewingStore:
         self._generation += 1  # a read in flight now must not remember what it saw
         self._cache.pop(ticket_id, None)
 
+    def stop(self) -> None:
+        """Ask `listen` to end: it does at its next wake, even if a cancellation of it
+        was turned into a Redis error on its way through the client."""
+        self._stopping = True
+
     async def listen(self) -> None:
-        """Hear the change channel until cancelled; remember nothing while deaf. Trying
-        again every second while Redis is away, it says so once, not every second."""
+        """Hear the change channel until cancelled or stopped; remember nothing while
+        deaf. Trying again every second while Redis is away, it says so once, not every
+        second."""
         deaf = False
-        while True:
+        while not self._stopping:
             pubsub = self.client.pubsub()
             try:
                 await pubsub.subscribe(keys.CHANGES_CHANNEL)
@@ -289,15 +296,19 @@ class ViewingStore:
             except asyncio.CancelledError:
                 raise
             except RedisError:
+                task = asyncio.current_task()
+                if self._stopping or (task is not None and task.cancelling()):
+                    # A cancellation that reached the read as a timeout is still one.
+                    raise asyncio.CancelledError from None
                 if not deaf:
                     deaf = True
                     log.warning("viewing change channel lost; answering from Redis only")
             finally:
                 self._listening = False
                 self._cache.clear()
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(pubsub.aclose(), timeout=1)  # type: ignore[no-untyped-call]
-            await asyncio.sleep(1)
+                await settle(pubsub.aclose(), 1)  # type: ignore[no-untyped-call]
+            if not self._stopping:
+                await asyncio.sleep(1)
 
 
 def mark_tickets(client: redis.Redis, statuses: dict[str, str], marker_ttl: int) -> None:
