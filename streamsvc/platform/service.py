@@ -29,7 +29,7 @@ from streamsvc.staff.models import StaffSession
 from streamsvc.staff.service import add_member
 from streamsvc.venues.models import Venue
 from streamsvc.venues.schemas import VenueCreate
-from streamsvc.venues.service import create_venue
+from streamsvc.venues.service import new_venue
 
 
 class Onboarding(VenueCreate):
@@ -49,9 +49,8 @@ class Onboarding(VenueCreate):
 def onboard(session: Session, settings: Settings, data: Onboarding, now: datetime) -> Venue:
     """Create the venue and invite its first admin by mail (a link to set a password).
 
-    The venue's first admin API key is made too, as for every venue, but not shown:
-    its admin makes the keys they need in the console."""
-    venue, _key, _clear = create_venue(
+    No API key is made: its admin makes the keys they need in the console."""
+    venue = new_venue(
         session, VenueCreate(**data.model_dump(include=set(VenueCreate.model_fields))), now
     )
     venue.city = data.city

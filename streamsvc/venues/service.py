@@ -25,6 +25,16 @@ def slugify(name: str) -> str:
 
 def create_venue(session: Session, data: VenueCreate, now: datetime) -> tuple[Venue, ApiKey, str]:
     """A new venue with its first admin key; returns the key once, in clear."""
+    venue = new_venue(session, data, now)
+    key, clear = create_api_key(
+        session, venue.id, ApiKeyCreate(role="admin", label="first admin"), now
+    )
+    return venue, key, clear
+
+
+def new_venue(session: Session, data: VenueCreate, now: datetime) -> Venue:
+    """A new venue and nothing else: no key (the platform onboards venues whose admins
+    log in and make the keys they need; a key nobody was shown would only be a risk)."""
     if data.slug is not None:
         slug = data.slug
         if session.exec(select(Venue.id).where(Venue.slug == slug)).first():
@@ -44,10 +54,7 @@ def create_venue(session: Session, data: VenueCreate, now: datetime) -> tuple[Ve
     )
     session.add(venue)
     session.flush()
-    key, clear = create_api_key(
-        session, venue.id, ApiKeyCreate(role="admin", label="first admin"), now
-    )
-    return venue, key, clear
+    return venue
 
 
 def create_api_key(

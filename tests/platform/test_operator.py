@@ -18,6 +18,7 @@ from streamsvc.audit.models import AuditEntry
 from streamsvc.db import Database
 from streamsvc.finance.reconciliation import reconcile_event
 from streamsvc.kit.clock import FixedClock
+from streamsvc.venues.models import ApiKey
 from tests.conftest import RecordingQueue
 from tests.factories import ok
 from tests.finance.world import World, build
@@ -93,6 +94,8 @@ def test_a_platform_admin_onboards_suspends_and_resumes_a_venue_and_reads_its_fe
         onboarded.status_code == 303 and onboarded.headers["location"] == "/platform?done=onboarded"
     )
     venue_id = _venue_id(database, "Het Muziekgebouw")
+    with database.unit_of_work() as uow:  # no key that nobody was shown
+        assert not uow.session.exec(select(ApiKey).where(ApiKey.venue_id == venue_id)).all()
     [link] = send_mails(queue, database, settings, clock.now())
     marie = browser(client, "198.51.100.20")
     assert accept(marie, link).status_code == 303
