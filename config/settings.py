@@ -10,6 +10,7 @@ import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -89,6 +90,8 @@ class Settings(BaseSettings):
     )
     token_signing_key_id: str = "dev"  # noqa: S105 (a key id, not a secret)
     platform_key: SecretStr = SecretStr(DEV_PLATFORM_KEY)
+    # Where the platform operator's days and months begin and end (its fee statement).
+    platform_timezone: str = Field(default="UTC", max_length=64)
 
     # Where the API is reached from outside; links in feeds, JSON-LD and mails use it.
     public_url: str = "http://127.0.0.1:8000"
@@ -215,6 +218,15 @@ class Settings(BaseSettings):
     def _at_least_one_key(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
         if not value:
             raise ValueError("at least one token key is required")
+        return value
+
+    @field_validator("platform_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not an IANA timezone (e.g. Europe/Brussels)") from exc
         return value
 
     @model_validator(mode="after")

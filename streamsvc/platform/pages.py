@@ -72,11 +72,12 @@ def period_of(request: Request) -> tuple[Period, dict[str, str], PageErrors]:
     beside a date that is not right (then this month is shown)."""
     typed = {name: request.query_params.get(name, "")[:20] for name in ("from", "to")}
     words = PageErrors()
+    zone = request.app.state.resources.settings.platform_timezone
     if not any(typed.values()):
-        period = Period.month_of(_now(request))
+        period = Period.month_of(_now(request), zone)
         return period, {"from": str(period.from_), "to": str(period.to)}, words
     try:
-        return Period.model_validate(typed), typed, words
+        return Period.model_validate(typed).in_zone(zone), typed, words
     except ValidationError as exc:
         wrong = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
     except ServiceError as exc:
@@ -84,7 +85,7 @@ def period_of(request: Request) -> tuple[Period, dict[str, str], PageErrors]:
     words.message = gettext(request, "Some fields need your attention.")
     for name in sorted(wrong & set(_PERIOD_WORDS)):
         words.fields[name] = gettext(request, _PERIOD_WORDS[name])
-    return Period.month_of(_now(request)), typed, words
+    return Period.month_of(_now(request), zone), typed, words
 
 
 def _overview(request: Request, uow: UnitOfWork, **extra: Any) -> dict[str, Any]:

@@ -69,7 +69,7 @@ def resume_venue(call: Call) -> VenueState:
     tags=TAGS, access=Access.platform, query=Period, response=FeeStatement,
 )  # fmt: skip
 def platform_fees(call: Call, query: Period) -> FeeStatement:
-    lines = statement.fee_statement(call.session, query)
+    lines = statement.fee_statement(call.session, query.in_zone(call.settings.platform_timezone))
     return FeeStatement(
         first_day=query.from_,
         last_day=query.to,

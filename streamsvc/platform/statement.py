@@ -4,8 +4,10 @@ per period, and the platform's own statement (its fees per venue and event).
 Everything here is read from the ledger, never recomputed: the platform fee is what
 the split postings credited to each venue's `platform_fees` account
 (finance/accounts.py), the gross what the charges credited to the events' `sales:`
-accounts. A period is a range of days in UTC (the platform serves venues in many
-timezones), `to` included; an entry belongs to the day it was posted.
+accounts. A period is a range of days in the platform's timezone
+(`STREAMSVC_PLATFORM_TIMEZONE`, UTC unless set: the platform serves venues in many
+timezones, and its own books close on its own midnight), `to` included; an entry
+belongs to the day it was posted there.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, model_validator
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -32,12 +35,19 @@ MAX_PERIOD = timedelta(days=3 * 366)
 
 
 class Period(BaseModel):
-    """Days `from` to `to` (both included), in UTC."""
+    """Days `from` to `to` (both included), in the platform's timezone (`in_zone`)."""
 
     model_config = {"extra": "forbid", "populate_by_name": True}
 
     from_: date = Field(alias="from")
     to: date
+    # Not a query parameter: the installation's setting, never the caller's choice.
+    _zone: str = PrivateAttr(default="UTC")
+
+    def in_zone(self, zone: str) -> Period:
+        """The same days, as midnights of `zone`."""
+        self._zone = zone
+        return self
 
     @model_validator(mode="after")
     def _order(self) -> Period:
@@ -48,20 +58,21 @@ class Period(BaseModel):
         return self
 
     @classmethod
-    def month_of(cls, now: datetime) -> Period:
-        """The month `now` is in, to its last day."""
-        first = now.astimezone(UTC).date().replace(day=1)
+    def month_of(cls, now: datetime, zone: str = "UTC") -> Period:
+        """The month `now` is in (in `zone`), to its last day."""
+        first = now.astimezone(ZoneInfo(zone)).date().replace(day=1)
         last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-        return cls(from_=first, to=last)
+        return cls(from_=first, to=last).in_zone(zone)
 
     @property
     def start(self) -> datetime:
-        return datetime.combine(self.from_, time(), UTC)
+        return datetime.combine(self.from_, time(), ZoneInfo(self._zone)).astimezone(UTC)
 
     @property
     def end(self) -> datetime:
         """The first moment after the period."""
-        return datetime.combine(self.to + timedelta(days=1), time(), UTC)
+        last = self.to + timedelta(days=1)
+        return datetime.combine(last, time(), ZoneInfo(self._zone)).astimezone(UTC)
 
 
 @dataclass

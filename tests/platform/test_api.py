@@ -3,14 +3,19 @@ the platform's fees per venue and event for a period."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
+import pytest
+from pydantic import ValidationError
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
+from config.settings import Settings
 from streamsvc.db import Database
 from streamsvc.finance.reconciliation import reconcile_event
 from streamsvc.kit.clock import FixedClock
+from streamsvc.platform import statement
+from streamsvc.platform.statement import Period
 from tests.factories import PLATFORM, make_venue, ok, published_event
 from tests.finance.world import build
 
@@ -63,3 +68,32 @@ def test_the_platform_fees_are_the_ledgers(
     bad = client.get("/v1/platform/fees?from=2026-12-31&to=2026-12-01", headers=PLATFORM)
     assert bad.status_code == 422
     assert client.get("/v1/platform/fees?from=2026-11-01&to=2026-11-30").status_code == 401
+
+
+def test_a_period_is_counted_in_the_platforms_timezone(
+    client: TestClient, database: Database, clock: FixedClock
+) -> None:
+    # Posted at 00:30 on 1 December in Brussels, still 30 November in UTC.
+    midnight_past = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)
+    world = build(client, database, clock, tiers=[(4500, 900, 100)], platform_fee_bps=600,
+                  costs=[], shares=[10_000], title="Don Carlo")  # fmt: skip
+    world.buy([(0, 1)])
+    reconcile_event(database, world.books, world.event["id"], midnight_past, period="2026-11")
+    december = Period(from_=date(2026, 12, 1), to=date(2026, 12, 31))
+    brussels = Period.month_of(midnight_past, "Europe/Brussels")
+    assert (brussels.from_, brussels.to) == (date(2026, 12, 1), date(2026, 12, 31))
+    assert brussels.start == datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
+    assert brussels.end == datetime(2026, 12, 31, 23, 0, tzinfo=UTC)
+    with database.unit_of_work() as uow:
+        in_utc = statement.fee_statement(uow.session, december)
+        in_brussels = statement.fee_statement(uow.session, december.in_zone("Europe/Brussels"))
+    assert in_utc == []
+    assert [(line.event_title, line.amount) for line in in_brussels] == [
+        ("Don Carlo", world.statement()["platform_fee"])
+    ]
+
+
+def test_the_platform_timezone_must_be_a_real_one(settings: Settings) -> None:
+    assert settings.model_copy(update={"platform_timezone": "Europe/Brussels"})
+    with pytest.raises(ValidationError, match="IANA timezone"):
+        Settings.model_validate({**settings.model_dump(), "platform_timezone": "Mars/Olympus"})
