@@ -6,6 +6,7 @@ catalog/console_pages.py."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from streamsvc.console import chart, reading
 from streamsvc.console import settings as console_settings
 from streamsvc.db import UnitOfWork
 from streamsvc.errors import BadRequest, NotFound, ServiceError
+from streamsvc.finance.deals import settle_shares
 from streamsvc.finance.waterfall import OrderMoney, waterfall
 from streamsvc.http.endpoint import in_unit_of_work
 from streamsvc.jobs.service import get_job, public
@@ -213,6 +215,7 @@ async def split_preview(request: Request) -> Response:
         event_tiers = tiers.list_tiers(uow.session, caller.venue_id, event.id)
         vat_rate = event_tiers[0].vat_rate_bps if event_tiers else 0
         names = {f"{kind}:{pid}": name for kind, pid, name in parties}
+        guaranteed = {f"{s.party.type}:{s.party.id}": s.guarantee_amount or 0 for s in rule.shares}
         result = waterfall(
             [OrderMoney(items=((revenue, vat_rate),))],
             stripe_fees=0,
@@ -220,6 +223,22 @@ async def split_preview(request: Request) -> Response:
             costs=[(cost.label, cost.amount) for cost in rule.costs],
             shares=[(f"{s.party.type}:{s.party.id}", s.bps) for s in rule.shares],
         )
+        if result.distributable > 0 and any(guaranteed.values()):
+            # As the split settles it (finance/splitting.py): the greater of each
+            # guarantee and the share, the top-ups taken from the others pro rata.
+            parts = settle_shares(result.distributable, [bps for _, bps, _ in result.parties],
+                                  [guaranteed[key] for key, _, _ in result.parties])  # fmt: skip
+            result = replace(result, parties=tuple(
+                (key, bps, part) for (key, bps, _), part in zip(result.parties, parts, strict=True)
+            ))  # fmt: skip
+
+        def label(key: str, bps: int) -> str:
+            share = filters(lang)["percent_bps"](bps)
+            if guaranteed.get(key):
+                return gettext(request, "%(party)s (%(share)s, at least %(guarantee)s)",
+                               party=names.get(key, key), share=share,
+                               guarantee=money(guaranteed[key], event.currency, lang))  # fmt: skip
+            return gettext(request, "%(party)s (%(share)s)", party=names.get(key, key), share=share)
 
         def shown(amount: int) -> dict[str, Any]:
             return {"amount": amount, "text": money(amount, event.currency, lang)}
@@ -231,9 +250,7 @@ async def split_preview(request: Request) -> Response:
             *[(gettext(request, "Cost: %(label)s", label=label), -amount)
               for label, amount in result.costs],
             (gettext(request, "To share"), max(result.distributable, 0)),
-            *[(gettext(request, "%(party)s (%(share)s)", party=names.get(key, key),
-                       share=filters(lang)["percent_bps"](bps)), amount)
-              for key, bps, amount in result.parties],
+            *[(label(key, bps), amount) for key, bps, amount in result.parties],
         ]  # fmt: skip
         return {
             "lines": [{"label": label, **shown(amount)} for label, amount in lines],

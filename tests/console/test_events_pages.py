@@ -225,6 +225,30 @@ def test_the_split_preview_is_the_finance_waterfall(console: Console, client: Te
     assert bad.json()["error"]["fields"] == {"sample": "enter an amount such as 15,00"}
 
 
+def test_the_split_preview_settles_a_guarantee_as_the_split_does(
+    console: Console, client: TestClient
+) -> None:
+    event_id, performer_ids = _set_up(console, client)
+    first = performer_ids[0]
+    fields = {**_split(console, performer_ids), "sample": "1000,00",
+              f"guarantee.performer.{first}": "300,00"}  # fmt: skip
+    token = csrf(client, f"/console/events/{event_id}")
+    answer = client.post(f"/console/events/{event_id}/split-preview", json={"fields": fields},
+                         headers={"X-CSRF-Token": token, "Accept": "application/json"})  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    parts = {p["party"]: p["amount"] for p in body["parties"]}
+    # 20 % of what is shared is far below €300: the guarantee is paid, the other
+    # parties give up the difference in proportion to their shares (40/20/20).
+    assert parts[f"performer:{first}"] == 30_000
+    assert sum(parts.values()) == body["distributable"]["amount"]
+    others = body["distributable"]["amount"] - 30_000
+    venue = parts[f"venue:{console.admin.venue_id}"]
+    assert abs(venue - others * 40 // 80) <= 1
+    assert all(abs(parts[f"performer:{p}"] - others * 20 // 80) <= 1 for p in performer_ids[1:])
+    assert any("at least" in line["label"] and "300" in line["label"] for line in body["lines"])
+
+
 def test_the_checklist_names_what_is_missing_then_publishing_puts_it_on_sale(
     console: Console, client: TestClient
 ) -> None:
