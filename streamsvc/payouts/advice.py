@@ -89,13 +89,21 @@ def line_of(
     return found
 
 
+def payer_name(session: Session, line: PayoutLine) -> str:
+    """Whose books paid the line: the batch's venue, or for a co-producer's share of a
+    co-production the lead venue (the line's books, runs.py)."""
+    payer = session.get(Venue, line.venue_id)
+    assert payer is not None
+    return payer.name
+
+
 def render(session: Session, batch: PayoutBatch, line: PayoutLine, language: str) -> str:
     """The advice of a line as a self-contained HTML document."""
     venue = session.get(Venue, batch.venue_id)
     assert venue is not None
     statements = settled(session, line.id)
     context: dict[str, Any] = {
-        "venue_name": venue.name,
+        "venue_name": payer_name(session, line),
         "party_name": line.party_name,
         "batch": batch,
         "line": line,
@@ -135,7 +143,7 @@ def message(
     language = language_of(venue)
     html = render(session, batch, line, language)
     context = {
-        "venue_name": venue.name,
+        "venue_name": payer_name(session, line),
         "party_name": line.party_name,
         "batch": batch,
         "line": line,

@@ -218,11 +218,22 @@ def batch_context(
         "held": [line for line in lines if line.status == "held"],
         "carried": [line for line in lines if line.status == "carried"],
         "may_approve": batch.status == "awaiting_approval" and batch.total > 0,
+        # A co-production line pays this venue's share from a lead venue's books: named.
+        "lead_names": {
+            line.venue_id: _venue_name(uow, line.venue_id)
+            for line in lines
+            if line.venue_id != batch.venue_id
+        },
         "own_batch": batch.created_by == caller.person_id,
         "today": _now(request).date().isoformat(),
         "mask": mask,
         "reason": lambda code: _reason(request, code),
     }
+
+
+def _venue_name(uow: UnitOfWork, venue_id: str) -> str:
+    venue = uow.session.get(Venue, venue_id)
+    return venue.name if venue is not None else venue_id
 
 
 @console_page

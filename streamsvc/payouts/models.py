@@ -111,6 +111,8 @@ class PayoutLine(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=32)  # also the SEPA end-to-end id
     batch_id: str = Field(foreign_key="payout_batches.id", index=True, max_length=32)
+    # Whose books the line pays from: the batch's venue, or for a co-producer's share of
+    # a co-production the lead venue's (books.py posts its ledger moves there).
     venue_id: str = Field(foreign_key="venues.id", max_length=32)
     account_id: str = Field(max_length=32)  # the party's payable ledger account
     party_type: str = Field(max_length=20)

@@ -9,6 +9,12 @@ events still inside that window wait for a later run. What is owed is the sum of
 unpaid due entries: a refund after an earlier payout is a negative entry that nets
 against what the party earns later.
 
+CO-PRODUCTIONS. Each venue is paid through its own run. A co-producing venue's share
+of an event is payable in the lead venue's books, but the lead's run leaves it out;
+the partner's run pays it, one line per lead venue's books, to the partner's own
+confirmed details, and posts its ledger moves in the lead's books (books.py). A
+line's `venue_id` is the venue whose books it pays from.
+
 LINES. One line per party with unpaid due entries:
   pending  the sum is at least the threshold and the party's details are valid,
            confirmed and payable by the rail: it claims its entries and is paid.
@@ -23,8 +29,9 @@ NOTHING PAID TWICE, WHATEVER RUNS CONCURRENTLY OR IS RETRIED. The rule is the
 database's: `payout_claims` has the ledger entry as its primary key, and a pending
 line claims every entry it pays in the transaction that creates it. A second line
 claiming the same entry fails on that key, so its whole run rolls back; a retried run
-finds the entries claimed and owes nothing. Runs of one venue also take an advisory
-transaction lock first, so that a concurrent run waits and then sees the claims
+finds the entries claimed and owes nothing. Runs also take the advisory transaction
+lock of every venue whose books they read first (books.py: in a fixed order), so that
+a concurrent run waits and then sees the claims
 (instead of failing on the key), and the due entries are read once into a temporary
 table, so that the sum paid and the entries claimed are the same set even while
 splits post new entries. The ledger moves with the claims: payable -> payouts in
@@ -50,7 +57,8 @@ from streamsvc.db import emit
 from streamsvc.errors import Conflict, NotFound, ValidationFailed
 from streamsvc.finance import accounts
 from streamsvc.kit.ids import new_id
-from streamsvc.ledger.service import Line, account, post
+from streamsvc.ledger.service import Line, post
+from streamsvc.payouts import books
 from streamsvc.payouts.details import hold_reason
 from streamsvc.payouts.events import PayoutBatchPaid
 from streamsvc.payouts.models import PayoutBatch, PayoutDetails, PayoutLine
@@ -75,9 +83,7 @@ class NothingDue(Conflict):
 
 def lock_venue_payouts(session: Session, venue_id: str) -> None:
     """Serialise payout runs and line failures of one venue (until the transaction ends)."""
-    session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext('payouts:' || :v))"), {"v": venue_id}
-    )
+    books.lock_payouts(session, [venue_id])
 
 
 def cutoff_of(period: str, timezone: str, now: datetime, delay_days: int) -> datetime:
@@ -91,29 +97,17 @@ def cutoff_of(period: str, timezone: str, now: datetime, delay_days: int) -> dat
     return min(end, now - timedelta(days=delay_days))
 
 
-# The unpaid due entries of every party account of the venue in the currency, read
-# once: the sums and the claims below come from this same set.
-_DUE = text("""
-CREATE TEMP TABLE payout_due ON COMMIT DROP AS
-SELECT e.id, e.account_id, e.amount
-  FROM ledger_accounts a
-  JOIN ledger_entries e ON e.account_id = a.id
-  JOIN ledger_transactions t ON t.id = e.transaction_id
-  JOIN events ev ON ev.id = t.event_id
- WHERE a.venue_id = :venue_id AND a.currency = :currency AND a.party_type IS NOT NULL
-   AND ev.ends_at < :cutoff
-   AND NOT EXISTS (SELECT 1 FROM payout_claims c WHERE c.entry_id = e.id)
-""")
-
+# What each party is owed: the due entries books.read_due put in `payout_due`, summed
+# per payable account (so per party and books).
 _OWED = text("""
-SELECT a.id, a.party_type, a.party_id, -sum(d.amount) AS owed,
+SELECT a.id, a.venue_id, a.party_type, a.party_id, -sum(d.amount) AS owed,
        coalesce(p.name, v.name, a.party_id) AS name
   FROM payout_due d
   JOIN ledger_accounts a ON a.id = d.account_id
   LEFT JOIN performers p ON a.party_type = 'performer' AND p.id = a.party_id
   LEFT JOIN venues v ON a.party_type = 'venue' AND v.id = a.party_id
- GROUP BY a.id, a.party_type, a.party_id, p.name, v.name
- ORDER BY a.party_type, a.party_id
+ GROUP BY a.id, a.venue_id, a.party_type, a.party_id, p.name, v.name
+ ORDER BY a.party_type, a.party_id, a.venue_id
 """)
 
 _CLAIM = text("""
@@ -122,16 +116,6 @@ SELECT d.id, l.id
   FROM payout_due d
   JOIN payout_lines l ON l.account_id = d.account_id
  WHERE l.batch_id = :batch_id AND l.status = 'pending'
-""")
-
-# payable -> payouts_in_transit, one entry per pending line and the total in transit,
-# in one INSERT (the ledger's statement trigger checks the transaction balances).
-_POST_ENTRIES = text("""
-INSERT INTO ledger_entries (transaction_id, account_id, amount, currency)
-SELECT :txn_id, l.account_id, l.amount, :currency
-  FROM payout_lines l WHERE l.batch_id = :batch_id AND l.status = 'pending'
-UNION ALL
-SELECT :txn_id, :transit, -:total, :currency
 """)
 
 
@@ -152,9 +136,8 @@ def run(
         raise NotFound("No such venue.")
     cutoff = cutoff_of(period, venue.timezone, now, policy.delay_days)
     currency = venue.currency
-    lock_venue_payouts(session, venue_id)
-    session.execute(text("DROP TABLE IF EXISTS payout_due"))
-    session.execute(_DUE, {"venue_id": venue_id, "currency": currency, "cutoff": cutoff})
+    books.lock_payouts(session, books.books_of_run(session, venue_id))
+    books.read_due(session, venue_id, currency, cutoff)
     owed = session.execute(_OWED).all()
     details = {
         (d.party_type, d.party_id): d
@@ -162,15 +145,16 @@ def run(
     }
     batch_id = new_id("pob")
     lines: list[dict[str, object]] = []
-    for account_id, party_type, party_id, owed_sum, name in owed:
+    for account_id, books_id, party_type, party_id, owed_sum, name in owed:
         amount = int(owed_sum)
         if amount == 0:
             continue  # nothing owed either way: the entries wait, costing nothing
+        # A co-production line's party is this venue: paid to its own details.
         found = details.get((party_type, party_id))
         line: dict[str, object] = {
             "id": new_id("pol"),
             "batch_id": batch_id,
-            "venue_id": venue_id,
+            "venue_id": books_id,  # whose books the entries live in
             "account_id": account_id,
             "party_type": party_type,
             "party_id": party_id,
@@ -219,7 +203,8 @@ def run(
     session.execute(insert(PayoutLine), lines)
     if pending:
         session.execute(_CLAIM, {"batch_id": batch_id})
-        _post_in_transit(session, batch, now)
+        totals = books.totals_by_books((str(p["venue_id"]), int(str(p["amount"]))) for p in pending)
+        books.post_in_transit(session, batch, totals, now)
     audit.record(
         session,
         venue_id=venue_id,
@@ -236,36 +221,6 @@ def run(
         },
     )
     return batch
-
-
-def _post_in_transit(session: Session, batch: PayoutBatch, now: datetime) -> None:
-    transit = account(session, batch.venue_id, accounts.PAYOUTS_IN_TRANSIT, batch.currency, now)
-    txn_id = new_id("ltx")
-    session.execute(
-        text("""
-        INSERT INTO ledger_transactions
-               (id, venue_id, event_id, reference, currency, description, reverses, posted_at)
-        VALUES (:id, :venue_id, NULL, :reference, :currency, :description, NULL, :now)
-    """),
-        {
-            "id": txn_id,
-            "venue_id": batch.venue_id,
-            "reference": f"payout:{batch.id}",
-            "currency": batch.currency,
-            "now": now,
-            "description": f"payout batch {batch.period}: payable to payouts in transit",
-        },
-    )
-    session.execute(
-        _POST_ENTRIES,
-        {
-            "txn_id": txn_id,
-            "batch_id": batch.id,
-            "transit": transit,
-            "total": batch.total,
-            "currency": batch.currency,
-        },
-    )
 
 
 def batch_of(session: Session, venue_id: str, batch_id: str, *, lock: bool = False) -> PayoutBatch:
@@ -314,16 +269,8 @@ def mark_paid(
         )
     pending = lines_of(session, batch.id, ("pending",))
     amount = sum(line.amount for line in pending)
-    if amount:
-        post(
-            session,
-            venue_id=venue_id,
-            reference=f"payout:{batch.id}:paid",
-            currency=batch.currency,
-            now=now,
-            lines=[Line(accounts.PAYOUTS_IN_TRANSIT, amount), Line(accounts.BANK, -amount)],
-            description=f"payout batch {batch.period} executed on {executed_on.isoformat()}",
-        )
+    totals = books.totals_by_books((line.venue_id, line.amount) for line in pending)
+    books.post_paid(session, batch, totals, executed_on, now)
     for line in pending:
         line.status = "paid"
         session.add(line)
@@ -358,7 +305,10 @@ def mark_failed(
     """One transfer did not arrive (refused before execution, or returned by the
     bank): its amount goes back to the party's payable account and its entries are
     given up, so the next run pays them again."""
-    lock_venue_payouts(session, venue_id)
+    # Both the batch's venue and the books the line pays from (a co-production line's
+    # are the lead venue's), locked in the order every run takes them.
+    found_books = books.books_of_line(session, batch_id, line_id)
+    books.lock_payouts(session, {venue_id, found_books or venue_id})
     batch = batch_of(session, venue_id, batch_id, lock=True)
     line = session.exec(
         select(PayoutLine)
@@ -378,7 +328,7 @@ def mark_failed(
     payable = f"{accounts.PARTY_PREFIX}{line.party_type}:{line.party_id}"
     post(
         session,
-        venue_id=venue_id,
+        venue_id=line.venue_id,  # the books its entries live in
         reference=f"payout-line:{line.id}:failed",
         currency=batch.currency,
         now=now,

@@ -1,8 +1,8 @@
 """Two venues co-produce an event at 60/40 with a guarantee of €500 for the partner:
 after sales below and then above the break-even, and a refund back below it, each
-venue's statement and export show exactly its part (real ledger postings), and the
-lead venue's payout run pays each venue its payable; the partner sees nothing else of
-the lead venue. And the consent flow: a rule change waits for the partner."""
+venue's statement and export show exactly its part (real ledger postings), and each
+venue's own payout run pays it its part (the partner's from the lead's books); the
+partner sees nothing else of the lead venue. And the consent flow: a rule change waits for the partner."""
 
 from __future__ import annotations
 
@@ -129,18 +129,22 @@ def test_a_guaranteed_co_producer_is_paid_exactly_below_and_above_the_break_even
     after = 12 * PRICE - 20 * FEE  # 116500
     _check(world, partner, co_id, after, after - GUARANTEE, GUARANTEE)
 
-    # The lead venue's payout run pays both venues their payable, the partner included.
+    # Each venue is paid through its own payout run, to the details it keeps itself:
+    # the lead's run pays the lead only; the partner's pays its share from the lead's books.
     clock.advance(days=40)
     with database.unit_of_work() as uow:
         for n, party in enumerate(world.parties):
-            details.change(uow.session, lead.id, "venue", party["id"], holder=party["name"],
+            details.change(uow.session, party["id"], "venue", party["id"], holder=party["name"],
                            iban=IBANS[n], bic="", changed_by="stf_alice", now=clock.now())  # fmt: skip
-            details.confirm(uow.session, lead.id, "venue", party["id"], confirmed_by="stf_bob",
-                            now=clock.now())  # fmt: skip
+            details.confirm(uow.session, party["id"], "venue", party["id"],
+                            confirmed_by="stf_bob", now=clock.now())  # fmt: skip
     paid = lines(database, run(database, settings, lead.id, "2026-12", clock.now()))
     assert {pid: (line.status, line.amount) for pid, line in paid.items()} == {
         lead.id: ("pending", after - GUARANTEE),
-        partner.id: ("pending", GUARANTEE),
+    }
+    theirs = lines(database, run(database, settings, partner.id, "2026-12", clock.now()))
+    assert {pid: (line.status, line.amount, line.venue_id) for pid, line in theirs.items()} == {
+        partner.id: ("pending", GUARANTEE, lead.id),
     }
 
 
