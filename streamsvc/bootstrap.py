@@ -25,12 +25,28 @@ from streamsvc.orders.events import (
     TicketStatusChanged,
 )
 from streamsvc.outbox.bus import MessageBus
+from streamsvc.passes.events import PassTransferred
 from streamsvc.payments.events import PayoutReported, StripeEventReceived
 from streamsvc.payouts.events import PayoutBatchPaid
 from streamsvc.staff.events import InvitationIssued, PasswordResetRequested
+from streamsvc.viewing.ending import TicketSessionsEnder
 from streamsvc.viewing.revocation import RevocationMirror
 
 Enqueue = Callable[[str, str], None]
+
+
+def _wire_passes(bus: MessageBus, redis_client: redis.Redis, enqueue: Enqueue) -> None:
+    """Season passes: a paid pass is mailed; a transferred one ends the previous holder's
+    viewing sessions of the tickets that moved, and both people are mailed."""
+    end_sessions = TicketSessionsEnder(redis_client)
+
+    def pass_transferred(event: PassTransferred) -> None:
+        end_sessions(event.ticket_ids, event.sessions_before_ms)
+        enqueue("passes.send_transferred_pass", event.transfer_id)
+        enqueue("passes.send_transfer_notice", event.transfer_id)
+
+    bus.register(PassPaid, lambda event: enqueue("passes.send_pass", event.order_id))
+    bus.register(PassTransferred, pass_transferred)
 
 
 def message_bus(settings: Settings, redis_client: redis.Redis, enqueue: Enqueue) -> MessageBus:
@@ -93,7 +109,7 @@ def message_bus(settings: Settings, redis_client: redis.Redis, enqueue: Enqueue)
     bus.register(CatalogueChanged, catalogue_changed)
     bus.register(TicketStatusChanged, mirror_ticket_statuses)
     bus.register(TicketsIssued, mail_tickets)
-    bus.register(PassPaid, lambda event: enqueue("passes.send_pass", event.order_id))
+    _wire_passes(bus, redis_client, enqueue)
     bus.register(RescheduleNoticeIssued, mail_reschedule_notice)
     bus.register(StripeEventReceived, process_stripe_event)
     bus.register(RefundRequested, submit_refund)

@@ -30,6 +30,10 @@ EXPECTED_CHECKS = {
     ("season_passes", "pass_within_capacity"),  # no more passes sold than exist
     ("season_passes", "pass_counts_not_negative"),
     ("season_passes", "pass_price_not_negative"),
+    ("season_passes", "pass_coverage_range"),  # a series has no dates, a date range both
+    ("pass_share_returns", "pass_share_return_not_negative"),  # a part of a share, never less
+    ("pass_share_returns", "pass_share_return_source"),  # a dashboard refund or a lost dispute
+    ("pass_transfers", "pass_transfer_sequence_positive"),  # a pass's transfers count from 1
     ("listing_pushes", "listing_push_state"),  # pending, sent or failed
     ("co_productions", "co_production_status"),  # invited, accepted or declined
     ("co_productions", "co_production_other_venue"),  # a venue never co-produces with itself

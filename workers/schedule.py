@@ -28,5 +28,8 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         ),
         "collect-pass-payments": _every("passes.collect_payments", 300),
         "settle-pass-events": _every("passes.settle_events", 300),
+        "absorb-pass-outside-changes": _every("passes.absorb_outside_changes", 60),
+        # A new event joins a date-range pass within a minute (passes/coverage.py).
+        "cover-pass-date-ranges": _every("passes.cover_date_ranges", 60),
         "delete-expired-exports": _every("finance.delete_expired_exports", 900),
     }

@@ -9,9 +9,10 @@ messages that mention it (the address, and the name and phone beside it), and ti
 mails written to the development mail outbox. A season pass the buyer holds names
 them too (`pass_holdings.email`, the address its link was mailed to): it takes the
 same stand-in, and the pass purchases' idempotency records go with the ticket
-purchases'. The pass stays usable: its code, not the address, is what opens it. The
-ledger and the audit log refer to orders by id and never held the address; they are
-not touched.
+purchases'. The pass stays usable: its code, not the address, is what opens it. A pass
+they transferred to someone else keeps their address only until its notice is mailed
+(`pass_transfers.previous_email`): erasure empties it sooner. The ledger and the audit
+log refer to orders by id and never held the address; they are not touched.
 
 Viewing sessions live in Redis only, keyed by ticket and device, with no address;
 the per-address rate-limit counters in Redis expire within the hour.
@@ -39,6 +40,7 @@ from streamsvc.orders.models import Order
 from streamsvc.outbox.models import OutboxMessage
 from streamsvc.passes.buying import idempotency_scope as pass_purchase_scope
 from streamsvc.passes.models import PassHolding
+from streamsvc.passes.transfer import forget_previous_addresses
 from streamsvc.payments.models import StripeEvent
 
 # The tables whose JSON payloads may hold a buyer's address.
@@ -137,6 +139,8 @@ def _erase_holdings(session: Session, venue_id: str, address: str, stand_in: str
     for holding in holdings:
         holding.email = stand_in
         session.add(holding)
+    # A pass they passed on keeps their address only until its notice is mailed.
+    forget_previous_addresses(session, venue_id, address)
     return len(holdings)
 
 

@@ -89,3 +89,10 @@ def pass_fees(event_id: str) -> str:
 def pass_fees_kept(pass_id: str) -> str:
     """The fee share of refunded events: Stripe keeps it, the venue bears it."""
     return f"pass_fees_kept:pass:{pass_id}"
+
+
+def pass_refunds_unallocated(pass_id: str) -> str:
+    """Pass money that left (or came back) beyond what its unplayed events held: a
+    dashboard refund or lost dispute larger than the pass's deferred money, never taken
+    from recognised revenue; the venue bears it, and a finding asks finance to look."""
+    return f"pass_refunds_unallocated:pass:{pass_id}"

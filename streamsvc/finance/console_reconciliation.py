@@ -42,6 +42,7 @@ KINDS = {
     "unknown_charge": N_("Charge matching no order"),
     "ledger_mismatch": N_("Ledger differs from Stripe"),
     "unknown_in_payout": N_("Paid out, but none of ours"),
+    "pass_refund_unallocated": N_("Pass refund beyond its unplayed events"),
 }
 SHOWN = {"open": N_("Open"), "acknowledged": N_("Acknowledged"), "all": N_("All")}
 FIELD_WORDS = {

@@ -19,9 +19,11 @@ from streamsvc.ledger.models import ReconciliationFinding
 # unknown_charge:    a charge to one of our venues that matches no order
 # ledger_mismatch:   the ledger of an event differs from its balance transactions
 # unknown_in_payout: a Stripe payout paid out a balance transaction that is none of ours
+# pass_refund_unallocated: pass money refunded in Stripe or lost in a dispute beyond what
+#                    its unplayed events held (or such money come back after a failure)
 KINDS = ("missing_in_stripe", "amount_mismatch", "currency_mismatch", "unbalanced",
          "changed_in_stripe", "unknown_charge", "ledger_mismatch",
-         "unknown_in_payout")  # fmt: skip
+         "unknown_in_payout", "pass_refund_unallocated")  # fmt: skip
 
 
 def record_finding(

@@ -37,8 +37,8 @@ class Finding(BaseModel):
     event_id: str | None = Field(description="The event it concerns; null: none matched.")
     kind: str = Field(
         description="`missing_in_stripe`, `amount_mismatch`, `currency_mismatch`, "
-        "`unbalanced`, `changed_in_stripe`, `unknown_charge`, `ledger_mismatch` or "
-        "`unknown_in_payout`."
+        "`unbalanced`, `changed_in_stripe`, `unknown_charge`, `ledger_mismatch`, "
+        "`unknown_in_payout` or `pass_refund_unallocated`."
     )
     reference: str = Field(description="What differs: the Stripe object or ledger reference.")
     detail: str = Field(description="The difference, in words, with both sides' values.")

@@ -130,6 +130,12 @@ def _ticket_code() -> str:
     return "-".join(raw[i : i + 5] for i in range(0, 25, 5))
 
 
+def new_ticket_code() -> str:
+    """A fresh code made as an issued ticket's is (for a ticket that changes hands:
+    passes/transfer.py gives a transferred pass's tickets new ones)."""
+    return _ticket_code()
+
+
 def record_failed_attempt(session: Session, order: Order, reason: str, now: datetime) -> None:
     """An attempt to pay failed (declined, not authenticated): the order stays pending
     with its seats held, and remembers why for the checkout page."""

@@ -22,10 +22,19 @@ from config.settings import Settings
 _PURPOSE = b"streamsvc pass code v1\x00"
 
 
-def code_for(settings: Settings, holding_id: str, key_id: str | None = None) -> str:
-    """The code of `holding_id` under the signing key (or `key_id`): 43 characters."""
+def code_for(
+    settings: Settings, holding_id: str, key_id: str | None = None, *, generation: int = 0
+) -> str:
+    """The code of `holding_id` under the signing key (or `key_id`): 43 characters.
+
+    `generation` counts the pass's transfers (passes/transfer.py): each gives the pass
+    a new code, so the previous holder's stops working; 0, the code it was sold with,
+    is derived as before transfers existed."""
     secret = settings.token_keys[key_id or settings.token_signing_key_id].get_secret_value()
-    mac = hmac.new(secret.encode(), _PURPOSE + holding_id.encode(), hashlib.sha256).digest()
+    message = _PURPOSE + holding_id.encode()
+    if generation:
+        message += b"\x00" + str(generation).encode()  # ids never hold a NUL
+    mac = hmac.new(secret.encode(), message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
@@ -37,10 +46,12 @@ def matches(code: str, code_hash: str) -> bool:
     return hmac.compare_digest(hash_code(code), code_hash)
 
 
-def recover_code(settings: Settings, holding_id: str, code_hash: str) -> str | None:
-    """The holding's code, if one of our keys derived it."""
+def recover_code(
+    settings: Settings, holding_id: str, code_hash: str, *, generation: int = 0
+) -> str | None:
+    """The holding's code (of that generation), if one of our keys derived it."""
     for key_id in settings.token_keys:
-        code = code_for(settings, holding_id, key_id)
+        code = code_for(settings, holding_id, key_id, generation=generation)
         if matches(code, code_hash):
             return code
     return None

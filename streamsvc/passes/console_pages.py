@@ -27,7 +27,8 @@ from streamsvc.errors import NotFound, ServiceError, ValidationFailed
 from streamsvc.http.endpoint import in_unit_of_work
 from streamsvc.listings.events import CatalogueChanged
 from streamsvc.passes import console_service, products
-from streamsvc.passes.models import LateRefund, PassProduct, Weighting
+from streamsvc.passes.coverage import sync_date_range
+from streamsvc.passes.models import Coverage, LateRefund, PassProduct, Weighting
 from streamsvc.staff.console import ADMIN, ConsoleCaller, console_caller, console_form, console_page
 from streamsvc.venues.models import Venue
 from streamsvc.venues.tenancy import owned
@@ -51,6 +52,8 @@ FIELD_WORDS = {
     "a tier of the event": N_("a tier of the event"),
     "fixed once sold": N_("fixed once passes are sold"),
     "choose one": N_("choose one"),
+    "required for a date range": N_("enter a date and time"),
+    "after the start of the range": N_("after the start of the range"),
 }
 MESSAGES = {
     "pass_sold": N_(
@@ -58,6 +61,9 @@ MESSAGES = {
         "and the events they cover stay in the pass."
     ),
     "pass_without_events": N_("Add at least one event before publishing the pass."),
+    "pass_range_empty": N_(
+        "No event of the venue that can be booked starts between the pass's dates yet."
+    ),
     "event_over": N_("An ended or cancelled event cannot join a pass."),
     "too_many_events": N_("A pass covers at most 200 events."),
 }
@@ -114,6 +120,10 @@ def _setup(form: FormData, timezone: str, currency: str) -> products.PassSetup:
     chosen = text(form, "currency", 3).upper() or currency
     capacity, claims = text(form, "capacity", 12), text(form, "max_claims", 12)
     starts, ends = text(form, "sales_start", 40), text(form, "sales_end", 40)
+    coverage = text(form, "coverage", 16) or Coverage.series.value
+    # The dates count only for a date range: a series ignores what was typed in them.
+    ranged = coverage == Coverage.date_range.value
+    first, last = text(form, "covers_from", 40), text(form, "covers_until", 40)
     setup = {
         "price_amount": read("price", lambda: inputs.minor_units(
             text(form, "price", 40), chosen if chosen.isalpha() else currency, "price_amount")),
@@ -127,18 +137,25 @@ def _setup(form: FormData, timezone: str, currency: str) -> products.PassSetup:
             starts, timezone, "sales_start") if starts else None),
         "sales_end": read("sales_end", lambda: inputs.utc_from_local(
             ends, timezone, "sales_end") if ends else None),
+        "covers_from": read("covers_from", lambda: inputs.utc_from_local(
+            first, timezone, "covers_from") if ranged and first else None),
+        "covers_until": read("covers_until", lambda: inputs.utc_from_local(
+            last, timezone, "covers_until") if ranged and last else None),
     }  # fmt: skip
     weighting, late = text(form, "weighting", 16), text(form, "late_refund", 16)
     if weighting not in Weighting.__members__:
         problems["weighting"] = "choose one"
     if late not in LateRefund.__members__:
         problems["late_refund"] = "choose one"
+    if coverage not in Coverage.__members__:
+        problems["coverage"] = "choose one"
     if problems:
         raise ValidationFailed("The pass is not valid.", fields=problems)
     return products.PassSetup(
         name=text(form, "name", 201), description=text(form, "description", 10_001),
         currency=chosen, transferable=form.get("transferable") == "1",
-        weighting=Weighting(weighting), late_refund=LateRefund(late), **setup,
+        weighting=Weighting(weighting), late_refund=LateRefund(late),
+        coverage=Coverage(coverage), **setup,
     )  # fmt: skip
 
 
@@ -147,7 +164,8 @@ def _entered(product: PassProduct | None, timezone: str, currency: str) -> dict[
     if product is None:
         return {"name": "", "description": "", "price": "", "vat_rate": "", "currency": currency,
                 "capacity": "", "max_claims": "", "sales_start": "", "sales_end": "",
-                "transferable": "", "weighting": "equal", "late_refund": "unplayed"}  # fmt: skip
+                "transferable": "", "weighting": "equal", "late_refund": "unplayed",
+                "coverage": "series", "covers_from": "", "covers_until": ""}  # fmt: skip
 
     def local(moment: datetime | None) -> str:
         return inputs.local_input(moment, timezone) if moment else ""
@@ -161,12 +179,15 @@ def _entered(product: PassProduct | None, timezone: str, currency: str) -> dict[
         "sales_start": local(product.sales_start), "sales_end": local(product.sales_end),
         "transferable": "1" if product.transferable else "",
         "weighting": product.weighting.value, "late_refund": product.late_refund.value,
+        "coverage": product.coverage.value, "covers_from": local(product.covers_from),
+        "covers_until": local(product.covers_until),
     }  # fmt: skip
 
 
 def _typed(form: FormData) -> dict[str, str]:
     names = ("name", "description", "price", "vat_rate", "currency", "capacity", "max_claims",
-             "sales_start", "sales_end", "transferable", "weighting", "late_refund")  # fmt: skip
+             "sales_start", "sales_end", "transferable", "weighting", "late_refund",
+             "coverage", "covers_from", "covers_until")  # fmt: skip
     return {name: text(form, name, 10_000 if name == "description" else 200) for name in names}
 
 
@@ -233,6 +254,7 @@ def _detail(
 ) -> dict[str, Any]:
     session, now = uow.session, _now(request)
     product = owned(session, PassProduct, pass_id, caller.venue_id)
+    sync_date_range(session, product, now)  # the venue's newest events, without waiting
     venue = _venue(uow, caller)
     cursor = request.query_params.get("cursor", "")[:200] or None
     holders, next_cursor = console_service.holders(session, caller.venue_id, pass_id, cursor)
@@ -242,7 +264,8 @@ def _detail(
         "remaining": console_service.remaining(product),
         "series": console_service.series(session, caller.venue_id, pass_id, now),
         "candidates": (console_service.candidates(session, caller.venue_id, pass_id, now)
-                       if caller.role == "admin" else []),
+                       if caller.role == "admin" and product.coverage is Coverage.series
+                       else []),
         "holders": holders,
         "next_url": f"/console/passes/{pass_id}?cursor={next_cursor}#holders"
         if next_cursor else None,

@@ -19,7 +19,7 @@ from streamsvc.catalog.models import Event, Tier
 from streamsvc.kit.pagination import PageQuery, paginate
 from streamsvc.orders.models import Order, Ticket
 from streamsvc.passes import products
-from streamsvc.passes.models import PassClaim, PassEvent, PassHolding, PassProduct
+from streamsvc.passes.models import PassClaim, PassEvent, PassHolding, PassProduct, PassTransfer
 from streamsvc.venues.tenancy import owned
 
 HOLDERS_PER_PAGE = 50
@@ -65,6 +65,8 @@ class HolderRow:
     order_status: str
     paid_at: datetime | None
     claims: list[ClaimLine]
+    transfers: int = 0  # how many times the pass changed hands (passes/transfer.py)
+    last_transferred_at: datetime | None = None
 
 
 def remaining(product: PassProduct) -> int | None:
@@ -165,13 +167,22 @@ def holders(
         claims.setdefault(claim.holding_id, []).append(
             ClaimLine(title, str(ticket_status), claim.created_at)
         )
+    transfers = {
+        holding_id: (int(count), last)
+        for holding_id, count, last in session.exec(
+            select(PassTransfer.holding_id, func.count(), func.max(PassTransfer.created_at))
+            .where(col(PassTransfer.holding_id).in_(ids))
+            .group_by(col(PassTransfer.holding_id))
+        )
+    }
     found = []
     for holding in rows:
         order = orders[holding.order_id]
+        count, last = transfers.get(holding.id, (0, None))
         row = HolderRow(
             holding_id=holding.id, order_id=holding.order_id, email=holding.email,
             order_status=str(order.status), paid_at=order.paid_at,
-            claims=claims.get(holding.id, []),
+            claims=claims.get(holding.id, []), transfers=count, last_transferred_at=last,
         )  # fmt: skip
         found.append(row)
     return found, next_cursor

@@ -22,11 +22,12 @@ HOLDING = ("paid", "partially_refunded")  # the order statuses of a pass in forc
 
 def render_pass_mail(
     *, to: str, locale: str, name: str, venue: str, link: str, order_id: str, sender: str,
-    now: datetime,
+    now: datetime, transferred: bool = False,
 ) -> EmailMessage:  # fmt: skip
+    """`transferred`: to a new holder the pass was handed to (passes/transfer_mail.py)."""
     language = locale if locale in ("nl", "en", "fr") else "en"
     context = {"name": name.replace("\n", " "), "venue": venue.replace("\n", " "),
-               "link": link, "order_id": order_id}  # fmt: skip
+               "link": link, "order_id": order_id, "transferred": transferred}  # fmt: skip
     message = EmailMessage()
     message["Subject"] = render_document("pass_mail_subject.txt", language, context).strip()
     message["From"] = sender

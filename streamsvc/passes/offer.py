@@ -50,6 +50,11 @@ class PassOffer:
     sales_end: datetime | None
     events: list[OfferedEvent]
     buyable: bool  # on sale now, with passes and events left
+    # A date-range pass: the dates whose events it covers, in the venue's time zone
+    # (passes/coverage.py); None for a series.
+    covers_from: datetime | None = None
+    covers_until: datetime | None = None
+    timezone: str = "UTC"
 
     @property
     def upcoming(self) -> list[OfferedEvent]:
@@ -91,4 +96,6 @@ def pass_offer(session: Session, pass_id: str, now: datetime) -> PassOffer:
         transferable=product.transferable, remaining=remaining,
         sales_start=product.sales_start, sales_end=product.sales_end, events=events,
         buyable=on_sale(product, now) and left and remaining != 0,
+        covers_from=product.covers_from, covers_until=product.covers_until,
+        timezone=venue.timezone,
     )  # fmt: skip

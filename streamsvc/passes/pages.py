@@ -4,7 +4,9 @@ The pass code is a bearer secret (PAGES.md): the mail's link carries it in the
 fragment, `#code=…`; static/js/pass.js hands it over once by POST
 (`/passes/{id}/code`), which sets cookie `pass_<id>` (HttpOnly, Path=/passes/<id>),
 and clears it from the address bar. Claiming is a form with a CSRF token; the page
-comes back with the claimed ticket's Watch link.
+comes back with the claimed ticket's Watch link. A transferable pass's holder may
+transfer it (`POST /passes/{id}/transfer`, passes/transfer.py): the page then says to
+whom (masked) and clears the cookie, whose code no longer opens the pass.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from starlette.routing import Route
 from streamsvc.db import UnitOfWork
 from streamsvc.errors import NotFound, ServiceError
 from streamsvc.http.endpoint import in_unit_of_work, read_body
-from streamsvc.passes import claims, views
+from streamsvc.kit.context import Actor, actor_var
+from streamsvc.passes import claims, transfer, views
+from streamsvc.passes.models import MAX_TRANSFERS
 from streamsvc.web.csrf import check_csrf
 from streamsvc.web.errors import PageErrors, page_errors
 from streamsvc.web.forms import read_form
-from streamsvc.web.rendering import N_, gettext, render
+from streamsvc.web.rendering import N_, gettext, language, render
 
 COOKIE_MAX_AGE = 400 * 24 * 3600  # a season
 # Why a claim was refused, in the holder's words (claims.claim's codes).
@@ -84,11 +88,14 @@ async def pass_page(request: Request) -> Response:
 
 
 async def _render(
-    request: Request, holding_id: str, code: str, *, errors: Any, status: int = 200
-) -> Response:
+    request: Request, holding_id: str, code: str, *, errors: Any, status: int = 200,
+    transfer_errors: PageErrors | None = None, entered_email: str = "",
+) -> Response:  # fmt: skip
     now = request.app.state.resources.clock.now()
     held = await in_unit_of_work(request, lambda uow: views.holder_pass(uow, holding_id, code, now))
-    context = {"held": held, "holding_id": holding_id, "errors": errors}
+    context = {"held": held, "holding_id": holding_id, "errors": errors,
+               "transfer_errors": transfer_errors or PageErrors(),
+               "entered_email": entered_email, "max_transfers": MAX_TRANSFERS}  # fmt: skip
     return render(request, "passes_holding.html", context, status=status)
 
 
@@ -121,8 +128,70 @@ async def claim_event(request: Request) -> Response:
     return RedirectResponse(f"/passes/{holding_id}#event-{event_id}", status_code=303)
 
 
+# Why a transfer was refused: above the form, or beside the field it concerns.
+_TRANSFER_FIELDS = {"invalid_email": "email", "same_holder": "email"}
+
+
+def _transfer_words(request: Request, error: ServiceError) -> PageErrors:
+    words = page_errors(request, error)
+    field = _TRANSFER_FIELDS.get(error.code)
+    if field is not None:
+        words.fields = {field: words.message}
+        words.message = gettext(request, "Some fields need your attention.")
+    return words
+
+
+async def transfer_holding(request: Request) -> Response:
+    """The transfer form: the pass to another address, then the page says so (masked)
+    and the pass cookie goes; refused: the page again, the words beside the field."""
+    holding_id = _holding_id(request)
+    code = request.cookies.get(_cookie(holding_id))
+    form = await read_form(request)
+    check_csrf(request, form)
+    if not code:
+        raise NotFound("No such pass.")
+    typed = form.get("email")
+    email = typed[:320] if isinstance(typed, str) else ""
+    resources = request.app.state.resources
+    now, lang = resources.clock.now(), language(request)
+
+    def work(uow: UnitOfWork) -> transfer.Transferred:
+        # The pass code authorised the holder: the audit log names the holding.
+        actor_var.set(Actor(kind="buyer", id=holding_id, label="buyer"))
+        return transfer.transfer_pass(uow, holding_id, code, email, now,
+                                      settings=resources.settings, locale=lang)  # fmt: skip
+
+    if form.get("confirm") != "yes":
+        refused = PageErrors(gettext(request, "Some fields need your attention."), {
+            "confirm": gettext(request, "Confirm that you want to transfer the pass."),
+        })  # fmt: skip
+        try:  # a wrong address is said at the same time
+            transfer.checked_address(email)
+        except ServiceError as error:
+            refused.fields.update(_transfer_words(request, error).fields)
+        return await _render(request, holding_id, code, errors=None, status=422,
+                             transfer_errors=refused, entered_email=email)  # fmt: skip
+    try:
+        done = await in_unit_of_work(request, work)
+    except ServiceError as error:
+        if error.status == 404:
+            raise
+        return await _render(request, holding_id, code, errors=None, status=error.status,
+                             transfer_errors=_transfer_words(request, error),
+                             entered_email=email)  # fmt: skip
+    context = {"held": None, "holding_id": holding_id, "transferred_to": done.new_holder}
+    response = render(request, "passes_holding.html", context)
+    response.delete_cookie(_cookie(holding_id), path=f"/passes/{holding_id}",
+                           httponly=True, samesite="lax",
+                           secure=request.app.state.pages.secure_cookies)  # fmt: skip
+    return response
+
+
 routes = [
     Route("/passes/{holding_id}", pass_page, methods=["GET"], include_in_schema=False),
     Route("/passes/{holding_id}/code", hand_over_code, methods=["POST"], include_in_schema=False),
     Route("/passes/{holding_id}/claim", claim_event, methods=["POST"], include_in_schema=False),
+    Route(
+        "/passes/{holding_id}/transfer", transfer_holding, methods=["POST"], include_in_schema=False
+    ),
 ]

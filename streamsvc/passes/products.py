@@ -3,7 +3,8 @@
 Used by the console (passes/console_pages.py) and the tests; every change by staff
 goes to the audit log. What a pass covers may grow (an event added later is covered
 by the passes sold from then on) but a covered event is never taken out of a pass
-once one has been sold: its holders paid for it.
+once one has been sold: its holders paid for it. A date-range pass's events are not
+chosen here: passes/coverage.py puts in every event of its dates, and none leaves.
 """
 
 from __future__ import annotations
@@ -20,11 +21,19 @@ from streamsvc.catalog.lifecycle import EventStatus
 from streamsvc.catalog.models import Event, Tier
 from streamsvc.errors import Conflict, NotFound, ValidationFailed
 from streamsvc.kit.ids import new_id
-from streamsvc.passes.models import LateRefund, PassEvent, PassHolding, PassProduct, Weighting
+from streamsvc.passes.coverage import sync_date_range
+from streamsvc.passes.models import MAX_EVENTS as MAX_EVENTS  # noqa: PLC0414 (console reads it)
+from streamsvc.passes.models import (
+    Coverage,
+    LateRefund,
+    PassEvent,
+    PassHolding,
+    PassProduct,
+    Weighting,
+)
 from streamsvc.venues.tenancy import owned
 
 MAX_PRICE = 10_000_000  # minor units: a hundred thousand in the currency
-MAX_EVENTS = 200
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,10 @@ class PassSetup:
     transferable: bool
     weighting: Weighting
     late_refund: LateRefund
+    # What it covers: a series staff choose, or every event starting in [from, until).
+    coverage: Coverage = Coverage.series
+    covers_from: datetime | None = None
+    covers_until: datetime | None = None
 
 
 def _check(setup: PassSetup) -> None:
@@ -63,8 +76,38 @@ def _check(setup: PassSetup) -> None:
         problems["max_claims"] = f"1 to {MAX_EVENTS}, or empty for every event"
     if setup.sales_start and setup.sales_end and setup.sales_end <= setup.sales_start:
         problems["sales_end"] = "after the start of sales"
+    problems.update(_range_problems(setup))
     if problems:
         raise ValidationFailed("The pass is not valid.", fields=problems)
+
+
+def _range_problems(setup: PassSetup) -> dict[str, str]:
+    bounds = {"covers_from": setup.covers_from, "covers_until": setup.covers_until}
+    if setup.coverage is Coverage.series:
+        return {name: "only for a date range" for name, at in bounds.items() if at is not None}
+    problems = {name: "required for a date range" for name, at in bounds.items() if at is None}
+    start, end = setup.covers_from, setup.covers_until
+    if start is not None and end is not None and end <= start:
+        problems["covers_until"] = "after the start of the range"
+    return problems
+
+
+def _range_grew(product: PassProduct, setup: PassSetup) -> bool:
+    """Is the pass's range set, or wider than it was (either end)?"""
+    if setup.coverage is not Coverage.date_range:
+        return False
+    start, end = product.covers_from, product.covers_until
+    if product.coverage is not Coverage.date_range or start is None or end is None:
+        return True
+    assert setup.covers_from is not None and setup.covers_until is not None  # _check
+    return setup.covers_from < start or setup.covers_until > end
+
+
+def _range_audit(product: PassProduct) -> dict[str, object]:
+    start, end = product.covers_from, product.covers_until
+    return {"coverage": product.coverage.value,
+            "covers_from": start.isoformat() if start else None,
+            "covers_until": end.isoformat() if end else None}  # fmt: skip
 
 
 def create_pass(session: Session, venue_id: str, setup: PassSetup, now: datetime) -> PassProduct:
@@ -76,13 +119,17 @@ def create_pass(session: Session, venue_id: str, setup: PassSetup, now: datetime
         capacity=setup.capacity, sales_start=setup.sales_start, sales_end=setup.sales_end,
         max_claims=setup.max_claims, transferable=setup.transferable,
         weighting=setup.weighting, late_refund=setup.late_refund,
-        created_at=now, updated_at=now,
+        created_at=now, updated_at=now, coverage=setup.coverage,
+        covers_from=setup.covers_from, covers_until=setup.covers_until,
+        range_changed_at=now if setup.coverage is Coverage.date_range else None,
     )  # fmt: skip
     session.add(product)
     session.flush()
     audit.record(session, venue_id=venue_id, action="pass.created", object_type="pass",
                  object_id=product.id, changes={"price_amount": setup.price_amount,
-                                                "currency": product.currency})  # fmt: skip
+                                                "currency": product.currency,
+                                                **_range_audit(product)})  # fmt: skip
+    sync_date_range(session, product, now)
     return product
 
 
@@ -116,10 +163,21 @@ def update_pass(
                         "transferable": setup.transferable,
                         "late_refund": setup.late_refund}.items():  # fmt: skip
         setattr(product, name, value)
+    before = _range_audit(product)
+    if _range_grew(product, setup):
+        product.range_changed_at = now  # events it brings in: for passes sold from now
+    elif setup.coverage is Coverage.series:
+        product.range_changed_at = None
+    product.coverage = setup.coverage
+    product.covers_from, product.covers_until = setup.covers_from, setup.covers_until
+    after = _range_audit(product)
+    changes.update({name: audit.change(before[name], value)
+                    for name, value in after.items() if before[name] != value})  # fmt: skip
     product.updated_at = now
     session.add(product)
     audit.record(session, venue_id=venue_id, action="pass.updated", object_type="pass",
                  object_id=product.id, changes=changes)  # fmt: skip
+    sync_date_range(session, product, now)
     return product
 
 
@@ -128,6 +186,9 @@ def set_published(
 ) -> PassProduct:
     product = owned(session, PassProduct, pass_id, venue_id, lock=True)
     if published and not covered_events(session, product.id):
+        if product.coverage is Coverage.date_range:
+            raise Conflict("No event of the venue that can be claimed starts in the pass's "
+                           "dates yet.", code="pass_range_empty")  # fmt: skip
         raise Conflict("A pass covers at least one event before it is sold.",
                        code="pass_without_events")  # fmt: skip
     before, product.published, product.updated_at = product.published, published, now
@@ -144,6 +205,7 @@ def add_event(
     """Put an event in the pass's series, with the tier its holders take; passes sold
     from now on cover it (and share their money with it)."""
     product = owned(session, PassProduct, pass_id, venue_id, lock=True)
+    _refuse_date_range(product)
     event = owned(session, Event, event_id, venue_id)
     tier = session.get(Tier, tier_id)
     if tier is None or tier.event_id != event.id:
@@ -170,8 +232,15 @@ def add_event(
     return row
 
 
+def _refuse_date_range(product: PassProduct) -> None:
+    if product.coverage is Coverage.date_range:
+        raise Conflict("This pass covers every event of the venue in its dates: they are "
+                       "added by themselves, and stay.", code="pass_covers_dates")  # fmt: skip
+
+
 def remove_event(session: Session, venue_id: str, pass_id: str, event_id: str) -> None:
     product = owned(session, PassProduct, pass_id, venue_id, lock=True)
+    _refuse_date_range(product)
     row = session.get(PassEvent, (product.id, event_id))
     if row is None:
         raise NotFound("The pass does not cover that event.")

@@ -36,6 +36,11 @@ Stripe and is borne by the venue:
 
 So at every moment, per pass: recognised + deferred + VAT + refunds = payments, to
 the cent (`pass_money`), and a refund only ever reduces deferred revenue.
+
+Money can also leave a pass outside this path: a refund made in Stripe's dashboard, a
+lost dispute; and a refund of ours can fail. passes/outside.py takes such money out of
+the deferred shares (`pass_share_returns`: each share's part), or puts it back; what
+is recognised or refunded here is what is left of a share (`left_of`).
 """
 
 from __future__ import annotations
@@ -61,14 +66,16 @@ from streamsvc.kit.money import allocate
 from streamsvc.ledger.service import Line, post
 from streamsvc.orders.buying import lock_order
 from streamsvc.orders.events import TicketStatusChanged
-from streamsvc.orders.models import Order, OrderStatus, Ticket, TicketStatus
+from streamsvc.orders.models import Order, OrderDisputeStatus, OrderStatus, Ticket, TicketStatus
 from streamsvc.orders.refunds import PASS_ORIGIN, request_refund
+from streamsvc.passes.coverage import sync_date_range
 from streamsvc.passes.models import (
     PassClaim,
     PassEvent,
     PassHolding,
     PassProduct,
     PassShare,
+    PassShareReturn,
     ShareState,
     Weighting,
 )
@@ -78,6 +85,9 @@ from streamsvc.payments.models import Refund
 log = logging.getLogger(__name__)
 OVER = (EventStatus.ended, EventStatus.cancelled)
 IN_FORCE = frozenset({OrderStatus.paid, OrderStatus.partially_refunded})
+# The kinds of posting (`pass:{holding}:{kind}:…`) that move a pass's money back out of
+# Stripe, or back in when a refund failed (passes/outside.py).
+RETURN_KINDS = ("refund", "refund_failed", "outside", "outside_failed", "dispute")
 
 
 def weights_of(product: PassProduct, tiers: Sequence[Tier]) -> list[int]:
@@ -118,7 +128,7 @@ def awaiting_collection(session: Session, limit: int = 200) -> list[str]:
         SELECT o.id FROM orders o JOIN pass_holdings h ON h.order_id = o.id
          WHERE o.pass_id IS NOT NULL AND o.paid_amount > 0 AND o.payment_intent_id IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM ledger_transactions t
-                            WHERE t.reference = 'pass:' || h.id || ':paid')
+                            WHERE t.reference = 'pass:' || h.id || '\\:paid')
          ORDER BY o.paid_at LIMIT :limit
     """), {"limit": limit})  # fmt: skip
     return [str(order_id) for (order_id,) in rows]
@@ -162,6 +172,7 @@ def post_payment(session: Session, order: Order, txn_id: str, fee: int, now: dat
     )  # fmt: skip
     if posted is None:
         return False
+    sync_date_range(session, product, now)  # a date-range pass: its events of this moment
     covered = covered_at(session, product, order.paid_at)
     weights = weights_of(product, [tier for _, tier in covered])
     shares = [
@@ -192,10 +203,14 @@ def post_payment(session: Session, order: Order, txn_id: str, fee: int, now: dat
 
 def events_to_settle(session: Session, now: datetime, limit: int = 100) -> list[str]:
     """Events with deferred pass shares that have ended or were cancelled."""
+    deferred = select(PassShare.event_id).where(PassShare.state == ShareState.deferred)
+    # A cancelled event's share whose refund Stripe failed waits for staff: not every beat.
+    retried = deferred.where(col(PassShare.failed_refund_id).is_(None))
+    cancelled = col(Event.status) == EventStatus.cancelled.value
     rows = session.exec(
-        select(Event).where(col(Event.id).in_(
-            select(PassShare.event_id).where(PassShare.state == ShareState.deferred).distinct()
-        )).where((col(Event.ends_at) <= now) | (col(Event.status) == EventStatus.cancelled.value))
+        select(Event).where((cancelled & col(Event.id).in_(retried.distinct()))
+                            | (~cancelled & (col(Event.ends_at) <= now)
+                               & col(Event.id).in_(deferred.distinct())))
         .order_by(col(Event.ends_at)).limit(limit)
     ).all()  # fmt: skip
     return [event.id for event in rows]
@@ -216,15 +231,17 @@ def settle_event(database: Database, event_id: str, now: datetime) -> int:
             return 0
         lock_event_ledger(session, event.id)
         shares = _deferred_shares(session, event.id)
+        left = left_of(session, [share for share, _, _ in shares])
         done = 0
         for share, holding, order in shares:
-            if order.status not in IN_FORCE:
+            if order.status not in IN_FORCE and not _dispute_taken(session, holding.id, order):
                 continue  # the money is held by a dispute: settled when that is
-            lines = [Line(accounts.deferred_pass(share.pass_id), share.net),
-                     Line(accounts.pass_revenue(event.id), -share.net),
+            net = left[share.holding_id, share.event_id][0]  # less what left outside
+            lines = [Line(accounts.deferred_pass(share.pass_id), net),
+                     Line(accounts.pass_revenue(event.id), -net),
                      Line(accounts.pass_fees(event.id), share.fee),
                      Line(accounts.deferred_pass_fees(share.pass_id), -share.fee)]  # fmt: skip
-            if share.net or share.fee:
+            if net or share.fee:
                 post(session, venue_id=holding.venue_id, currency=order.currency,
                      reference=f"pass:{holding.id}:recognise:{event.id}", lines=lines, now=now,
                      event_id=event.id,
@@ -236,6 +253,38 @@ def settle_event(database: Database, event_id: str, now: datetime) -> int:
         if done:
             split_event(session, event, f"passes:{now:%Y-%m-%dT%H:%M:%SZ}", now)
         return done
+
+
+def left_of(
+    session: Session, shares: Sequence[PassShare]
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """What is left of each share, (net, VAT) by (holding, event): less its parts that
+    left outside our refund path and did not come back (passes/outside.py)."""
+    left = {(share.holding_id, share.event_id): (share.net, share.vat) for share in shares}
+    if not left:
+        return left
+    parts = session.exec(select(PassShareReturn).where(
+        col(PassShareReturn.holding_id).in_({holding for holding, _ in left}),
+        col(PassShareReturn.reversed_at).is_(None),
+    ))  # fmt: skip
+    for part in parts:
+        key = (part.holding_id, part.event_id)
+        if key in left:
+            left[key] = (left[key][0] - part.net, left[key][1] - part.vat)
+    return left
+
+
+def _dispute_taken(session: Session, holding_id: str, order: Order) -> bool:
+    """The order's lost disputes are all taken out of its shares (passes/outside.py):
+    what is left of them is its events' again."""
+    if order.dispute_status != OrderDisputeStatus.lost:
+        return False
+    untaken = session.execute(text("""
+        SELECT 1 FROM disputes d WHERE d.order_id = :o AND d.status = 'lost'
+           AND NOT EXISTS (SELECT 1 FROM ledger_transactions t
+                            WHERE t.reference = 'pass:' || :h || ':dispute:' || d.id)
+    """), {"o": order.id, "h": holding_id}).first()  # fmt: skip
+    return untaken is None
 
 
 def _deferred_shares(session: Session, event_id: str) -> list[tuple[PassShare, PassHolding, Order]]:
@@ -256,6 +305,8 @@ def _refund_cancelled(session: Session, event: Event, now: datetime) -> int:
     """Every holder gets the cancelled event's share back (n + v), once."""
     done = 0
     for share, holding, _ in _deferred_shares(session, event.id):
+        if share.failed_refund_id is not None:
+            continue  # Stripe failed its refund: staff refund it (refund_holding), no loop
         product = session.get(PassProduct, share.pass_id)
         assert product is not None
         try:
@@ -294,7 +345,7 @@ def refund_holding(
         raise Conflict("This pass has been used and its settings allow no refund.",
                        code="not_refundable")  # fmt: skip
     # Shares of nothing (a pass of events weighted 0) have no money to return either.
-    if sum(share.net + share.vat for share in open_shares) <= 0:
+    if sum(n + v for n, v in left_of(session, open_shares).values()) <= 0:
         raise Conflict("Nothing of this pass is left to refund.", code="not_refundable")
     refund_shares(session, holding, product, open_shares, now=now, reason=reason)
     refund = session.exec(select(Refund).where(Refund.order_id == order.id)
@@ -313,9 +364,9 @@ def refund_shares(
     session: Session, holding: PassHolding, product: PassProduct, shares: Sequence[PassShare], *,
     now: datetime, reason: str,
 ) -> int:  # fmt: skip
-    """Return these deferred shares (n + v each) to the holder in one refund, post it,
-    and revoke the holder's tickets of those events; shares refunded."""
-    amount = sum(share.net + share.vat for share in shares)
+    """Return these deferred shares (what is left of n + v each) to the holder in one
+    refund, post it, and revoke the holder's tickets of those events; shares refunded."""
+    amount = sum(n + v for n, v in left_of(session, shares).values())
     if amount <= 0:
         for share in shares:  # a share of 0 has nothing to return
             share.state, share.settled_at = ShareState.refunded, now
@@ -325,6 +376,7 @@ def refund_shares(
                             reason=reason[:500], origin=PASS_ORIGIN, now=now)  # fmt: skip
     for share in shares:
         share.state, share.settled_at, share.refund_id = ShareState.refunded, now, refund.id
+        share.failed_refund_id = None  # a share whose refund failed is refunded now
         session.add(share)
     _post_refund(session, holding, product, refund.id, shares=shares, now=now)
     _revoke_claims(session, holding.id, [share.event_id for share in shares], now)
@@ -335,7 +387,8 @@ def _post_refund(
     session: Session, holding: PassHolding, product: PassProduct, refund_id: str, *,
     shares: Sequence[PassShare], now: datetime, whole: tuple[int, int, int] | None = None,
 ) -> None:  # fmt: skip
-    net, vat, fee = whole or (sum(s.net for s in shares), sum(s.vat for s in shares),
+    left = left_of(session, shares).values() if whole is None else ()
+    net, vat, fee = whole or (sum(n for n, _ in left), sum(v for _, v in left),
                               sum(s.fee for s in shares))  # fmt: skip
     if whole is not None:
         for share in shares:
@@ -382,8 +435,11 @@ class PassMoney:
     recognised: int
     deferred: int
     vat: int
-    refunds: int
+    refunds: int  # what went back out of the pass: refunds, lost disputes, net of failures
     fees: int
+    # Beyond what the pass's unplayed events held (passes/outside.py): left Stripe, and
+    # borne by the venue, not by the pass; not part of `refunds`.
+    unallocated: int = 0
 
     @property
     def balanced(self) -> bool:
@@ -408,12 +464,16 @@ def pass_money(session: Session, pass_id: str) -> PassMoney:
     by_code: dict[str, int] = defaultdict(int)
     for (_, code), amount in sums.items():
         by_code[code] += amount
+    unallocated = by_code[accounts.pass_refunds_unallocated(pass_id)]
+    # Money that left Stripe for a holder, a dispute, or came back when a refund failed.
+    left_stripe = -sum(sums[(kind, accounts.STRIPE_BALANCE)] for kind in RETURN_KINDS)
     return PassMoney(
         payments=-(sums[("paid", deferred)] + sums[("paid", accounts.VAT_PAYABLE)]),
         recognised=-sum(amount for (kind, code), amount in sums.items()
                         if kind == "recognise" and code.startswith("pass_revenue:")),
         deferred=-by_code[deferred],
         vat=-by_code[accounts.VAT_PAYABLE],
-        refunds=-sums[("refund", accounts.STRIPE_BALANCE)],
+        refunds=left_stripe - unallocated,
         fees=sums[("paid", accounts.deferred_pass_fees(pass_id))],
+        unallocated=unallocated,
     )  # fmt: skip

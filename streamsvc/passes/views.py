@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from streamsvc.catalog.events import status_of
@@ -14,7 +15,14 @@ from streamsvc.errors import NotFound
 from streamsvc.orders.models import Order, Ticket
 from streamsvc.passes import codes
 from streamsvc.passes.claims import OPEN
-from streamsvc.passes.models import PassClaim, PassEvent, PassHolding, PassProduct, PassShare
+from streamsvc.passes.models import (
+    PassClaim,
+    PassEvent,
+    PassHolding,
+    PassProduct,
+    PassShare,
+    PassTransfer,
+)
 from streamsvc.passes.recognition import IN_FORCE
 from streamsvc.venues.models import Venue
 
@@ -46,6 +54,13 @@ class HolderPass:
     max_claims: int | None
     claims: int
     events: list[CoveredEvent]
+    transferable: bool = False  # the venue lets holders pass it on (passes/transfer.py)
+    transfers: int = 0  # how many times it changed hands
+    # A date-range pass: the dates whose events it covers (those on sale when it was
+    # bought), in the venue's time zone; None for a series.
+    covers_from: datetime | None = None
+    covers_until: datetime | None = None
+    timezone: str = "UTC"
 
 
 def authorised(session: Session, holding_id: str, code: str) -> PassHolding:
@@ -64,11 +79,14 @@ def holder_pass(uow: UnitOfWork, holding_id: str, code: str, now: datetime) -> H
     venue = session.get(Venue, holding.venue_id)
     assert product is not None and order is not None and venue is not None
     in_force = order.status in IN_FORCE and order.paid_at is not None
+    # A claim whose order names someone else is a previous holder's, left behind when
+    # the pass was transferred (an event already over): counted, its ticket not shown.
     claims = {
-        claim.event_id: ticket
-        for claim, ticket in session.exec(
-            select(PassClaim, Ticket)
+        claim.event_id: (ticket, email == holding.email)
+        for claim, ticket, email in session.exec(
+            select(PassClaim, Ticket, Order.email)
             .join(Ticket, col(Ticket.id) == col(PassClaim.ticket_id))
+            .join(Order, col(Order.id) == col(PassClaim.order_id))
             .where(PassClaim.holding_id == holding.id)
         )
     }
@@ -87,7 +105,8 @@ def holder_pass(uow: UnitOfWork, holding_id: str, code: str, now: datetime) -> H
     used_up = product.max_claims is not None and len(claims) >= product.max_claims
     events = []
     for event in rows:
-        ticket = claims.get(event.id)
+        claimed, mine = claims.get(event.id, (None, False))
+        ticket = claimed if mine else None
         status = status_of(event, now)
         events.append(
             CoveredEvent(
@@ -101,7 +120,7 @@ def holder_pass(uow: UnitOfWork, holding_id: str, code: str, now: datetime) -> H
                 ticket_code=ticket.code if ticket else None,
                 ticket_status=ticket.status.value if ticket else None,
                 claimable=in_force
-                and ticket is None
+                and claimed is None
                 and not used_up
                 and event.id not in refunded
                 and status in OPEN,
@@ -119,4 +138,13 @@ def holder_pass(uow: UnitOfWork, holding_id: str, code: str, now: datetime) -> H
         max_claims=product.max_claims,
         claims=len(claims),
         events=events,
+        transferable=product.transferable,
+        covers_from=product.covers_from,
+        covers_until=product.covers_until,
+        timezone=venue.timezone,
+        transfers=session.exec(
+            select(func.count())
+            .select_from(PassTransfer)
+            .where(PassTransfer.holding_id == holding.id)
+        ).one(),
     )

@@ -61,6 +61,17 @@ MESSAGES = {
     "order_changed": N_("The order changed meanwhile. Reload the page."),
     "refund_period_over": N_("The period to ask for a refund after the new date has ended."),
     "refund_not_offered": N_("This order cannot be refunded on request."),
+    # A date-range season pass's events (passes/products.py), on the console's pass page.
+    "pass_covers_dates": N_(
+        "This pass covers every event of the venue between its dates: its events join by "
+        "themselves, and stay in it."
+    ),
+    # Transferring a season pass (passes/transfer.py), on the holder's pass page.
+    "not_transferable": N_("This pass cannot be transferred to another person."),
+    "pass_not_valid": N_("This pass is no longer valid."),
+    "transfer_limit": N_("This pass has been transferred as many times as it may be."),
+    "invalid_email": N_("Enter a valid e-mail address."),
+    "same_holder": N_("This pass is already held by this address: enter the new holder's."),
 }
 # Field words of the services that carry no number; the others are matched below.
 FIELD_WORDS = {

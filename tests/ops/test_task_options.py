@@ -14,7 +14,8 @@ from config.settings import Settings
 from workers.celery_app import TASK_MODULES, create_celery
 
 MONEY_TASKS = ("payments.process_stripe_event", "payments.submit_refund",
-               "finance.reconcile", "orders.send_tickets", "orders.run_cancellation")  # fmt: skip
+               "finance.reconcile", "orders.send_tickets", "orders.run_cancellation",
+               "passes.absorb_outside_changes")  # fmt: skip
 
 
 def _tasks(settings: Settings) -> dict[str, Any]:

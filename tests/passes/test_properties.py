@@ -1,5 +1,6 @@
 """Property test of a pass's money: random seasons (events, price, VAT, weights), random
-holders, claims, refunds, cancellations and ends of events, in random order. After
+holders, claims, refunds (ours, and made in Stripe's dashboard: passes/outside.py),
+cancellations and ends of events, in random order. After
 every step: recognised + deferred + VAT + refunds = payments to the cent, every
 holding's shares sum to what it paid, each share is settled at most once, and the
 venue's ledger balances."""
@@ -20,12 +21,14 @@ from streamsvc.db import Database
 from streamsvc.errors import Conflict
 from streamsvc.kit.clock import FixedClock
 from streamsvc.orders import cancellation
-from streamsvc.passes import claims, recognition
+from streamsvc.orders.models import Order
+from streamsvc.passes import claims, outside, recognition
 from streamsvc.passes.models import LateRefund, PassShare, ShareState, Weighting
+from tests.orders import scenarios
 from tests.passes.season import Season, largest_remainder, make_season
 
-step = st.tuples(st.sampled_from(["claim", "refund", "cancel", "end"]), st.integers(0, 9),
-                 st.integers(0, 9))  # fmt: skip
+step = st.tuples(st.sampled_from(["claim", "refund", "outside", "cancel", "end"]),
+                 st.integers(0, 9), st.integers(0, 9))  # fmt: skip
 
 
 @st.composite
@@ -52,9 +55,14 @@ def _check(season: Season, database: Database, plan: dict[str, Any]) -> None:
     with database.unit_of_work() as uow:
         shares = list(uow.session.exec(select(PassShare).where(
             PassShare.pass_id == season.pass_id)))  # fmt: skip
-        deferred = sum(s.net for s in shares if s.state == ShareState.deferred)
-        recognised = sum(s.net for s in shares if s.state == ShareState.recognised)
-        unreturned_vat = sum(s.vat for s in shares if s.state != ShareState.refunded)
+        # What is left of each share after dashboard refunds took their parts.
+        left = recognition.left_of(uow.session, shares)
+        deferred = sum(left[s.holding_id, s.event_id][0] for s in shares
+                       if s.state == ShareState.deferred)  # fmt: skip
+        recognised = sum(left[s.holding_id, s.event_id][0] for s in shares
+                         if s.state == ShareState.recognised)  # fmt: skip
+        unreturned_vat = sum(left[s.holding_id, s.event_id][1] for s in shares
+                             if s.state != ShareState.refunded)  # fmt: skip
         unbalanced = uow.session.execute(text(
             "SELECT count(*) FROM (SELECT t.id FROM ledger_transactions t JOIN ledger_entries e "
             "ON e.transaction_id = t.id WHERE t.venue_id = :v GROUP BY t.id "
@@ -113,6 +121,20 @@ def test_pass_money_keeps_its_identity(
                                                holder["holding_id"], clock.now(), reason="asked")  # fmt: skip
             except Conflict:
                 pass  # nothing left, or a used pass that allows no refund
+        elif action == "outside":
+            # A refund made in Stripe's dashboard, of up to what is left of the payment.
+            with database.unit_of_work() as uow:
+                order = uow.session.get(Order, holder["id"])
+                assert order is not None
+                left = order.paid_amount - order.refunded_amount
+            if left > 0:
+                amount = max(1, left * (b + 1) // 10)
+                refund = scenarios.charge_refunded(
+                    holder, [(f"re_prop{scenarios.moment()}", amount)]
+                )
+                scenarios.deliver(client, refund)
+                scenarios.drain(database, clock)
+                outside.absorb_outside_changes(database, clock.now())
         elif action == "cancel" and concert not in ended:
             try:
                 with database.unit_of_work() as uow:
