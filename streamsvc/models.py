@@ -22,6 +22,7 @@ from streamsvc.outbox import models as outbox  # noqa: F401
 from streamsvc.passes import models as passes  # noqa: F401
 from streamsvc.payments import models as payments  # noqa: F401
 from streamsvc.payouts import models as payouts  # noqa: F401
+from streamsvc.recordings import access as recording_access  # noqa: F401
 from streamsvc.recordings import models as recordings  # noqa: F401
 from streamsvc.staff import models as staff  # noqa: F401
 from streamsvc.venues import models as venues  # noqa: F401

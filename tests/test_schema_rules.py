@@ -20,6 +20,9 @@ from tests.factories import make_event, make_tier, make_venue
 
 # (table, constraint name): what each CHECK constraint guards is in its name.
 EXPECTED_CHECKS = {
+    ("recording_access", "recording_access_rental_terms"),
+    ("recording_access", "recording_access_hours"),
+    ("recording_access", "recording_access_window"),  # a rental's window opens once, whole
     ("tiers", "tier_within_capacity"),  # no tier sells more than its capacity
     ("tiers", "tier_counts_not_negative"),
     ("tiers", "tier_price_not_negative"),

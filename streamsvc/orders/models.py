@@ -57,6 +57,10 @@ class Order(SQLModel, table=True):
     # The season pass this order buys (passes/buying.py); None for tickets. No foreign
     # key: orders are loaded without the passes module; pass_holdings points back here.
     pass_id: str | None = Field(default=None, index=True, max_length=32)
+    # The recording and the offer of it this order buys (recordings/access.py); None
+    # otherwise. No foreign keys, for the same reason as pass_id.
+    recording_id: str | None = Field(default=None, index=True, max_length=32)
+    recording_offer_id: str | None = Field(default=None, max_length=32)
     email: str = Field(max_length=254, index=True)
     country: str | None = Field(default=None, max_length=2)
     locale: str = Field(max_length=2)  # nl | en, for the ticket mail
