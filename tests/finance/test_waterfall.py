@@ -119,27 +119,28 @@ def test_the_platform_fee_is_its_share_of_revenue_down_to_one_cent() -> None:
         assert w.parties == (("venue", 10_000, 1 - fee),)  # a cent left is shared too
 
 
-# mutant streamsvc.finance.waterfall.x_waterfall__mutmut_27: `>= 0` for `> 0` before the
+# mutant streamsvc.finance.waterfall.x_waterfall__mutmut_31: `>= 0` for `> 0` before the
 #   platform fee: on a revenue of 0 the fee is allocate(0, ...)[0], which is 0 as well.
-# mutant streamsvc.finance.waterfall.x_waterfall__mutmut_47: `None` for `()` as the first
+# mutant streamsvc.finance.waterfall.x_waterfall__mutmut_51: `None` for `()` as the first
 #   value of `parties`, which both branches below assign before it is read.
-# mutant streamsvc.finance.waterfall.x_waterfall__mutmut_48: `left >= 0` for `left > 0`:
+# mutant streamsvc.finance.waterfall.x_waterfall__mutmut_52: `left >= 0` for `left > 0`:
 #   allocating 0 gives every party 0, as the else branch does.
-# mutant streamsvc.finance.waterfall.x_waterfall__mutmut_59: `strict=None` in zipping the
+# mutant streamsvc.finance.waterfall.x_waterfall__mutmut_63: `strict=None` in zipping the
 #   shares with allocate()'s parts, one per share by allocate's contract (test_money).
-# mutant streamsvc.finance.waterfall.x_waterfall__mutmut_62: as _59, strict left out.
-# mutant streamsvc.finance.waterfall.x_waterfall__mutmut_63: as _59, `strict=False`.
-# mutant streamsvc.finance.waterfall.x_vat_of__mutmut_7: `kept < 0` for `kept <= 0`: on
-#   0 kept, allocate(0, ...) gives every line 0 and so 0 VAT.
-# mutant streamsvc.finance.waterfall.x_vat_of__mutmut_8: `kept <= 1`: on 1 cent kept the
-#   VAT part of allocate(1, [10000, rate]) is 0 for every rate a tier may have (at most
-#   10000 bps: the net's remainder is never the smaller, and wins a tie).
-# mutant streamsvc.finance.waterfall.x_vat_of__mutmut_19: `strict=None` in zipping an
+# mutant streamsvc.finance.waterfall.x_waterfall__mutmut_66: as _63, strict left out.
+# mutant streamsvc.finance.waterfall.x_waterfall__mutmut_67: as _63, `strict=False`.
+# mutant streamsvc.finance.waterfall.x_vat_by_rate__mutmut_6: `kept < 0` for `kept <= 0`:
+#   on 0 kept, allocate(0, ...) gives every line 0 and so 0 VAT, at no rate.
+# mutant streamsvc.finance.waterfall.x_vat_by_rate__mutmut_7: `kept <= 1`: on 1 cent kept
+#   the VAT part of allocate(1, [10000, rate]) is 0 for every rate a tier may have (at
+#   most 10000 bps: the net's remainder is never the smaller, and wins a tie).
+# mutant streamsvc.finance.waterfall.x_vat_by_rate__mutmut_18: `strict=None` in zipping an
 #   order's items with allocate()'s parts, one per item by allocate's contract.
-# mutant streamsvc.finance.waterfall.x_vat_of__mutmut_22: as _19, strict left out.
-# mutant streamsvc.finance.waterfall.x_vat_of__mutmut_23: as _19, `strict=False`.
-# mutant streamsvc.finance.waterfall.x_vat_of__mutmut_28: allocating a line at a rate of 0
-#   too: allocate(share, [10000, 0])[1] is 0, which is what the skip gives.
+# mutant streamsvc.finance.waterfall.x_vat_by_rate__mutmut_21: as _18, strict left out.
+# mutant streamsvc.finance.waterfall.x_vat_by_rate__mutmut_22: as _18, `strict=False`.
+# mutant streamsvc.finance.waterfall.x_vat_by_rate__mutmut_26: allocating a line at a rate
+#   of 0 too: allocate(share, [10000, 0])[1] is 0, which is what the skip gives (and a
+#   rate with no VAT is left out of the result either way).
 
 
 @pytest.mark.parametrize(
