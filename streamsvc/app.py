@@ -71,6 +71,8 @@ from streamsvc.staff import service as staff_service
 from streamsvc.staff.console import ConsoleCaller, console_caller, console_page
 from streamsvc.venues import routes as venues_routes
 from streamsvc.viewing import pages as viewing_pages
+from streamsvc.viewing import recording_pages as viewing_recording_pages
+from streamsvc.viewing import recording_routes as viewing_recording_routes
 from streamsvc.viewing import routes as viewing_routes
 from streamsvc.web import routes as web_routes
 from streamsvc.web.errors import error_page
@@ -160,6 +162,7 @@ def create_app(
         # The router tries routes in order: the media servers' hot path comes first.
         routes=[
             *viewing_routes.routes,
+            *viewing_recording_routes.routes,
             *ops_routes.routes,
             *staff_routes.routes,
             *venues_routes.routes,
@@ -186,6 +189,7 @@ def create_app(
             *passes_buy_pages.routes,
             # Card tokens confirmed by the server: only while payments are simulated.
             *(orders_pages.simulated_routes if settings.payments_simulated else []),
+            *viewing_recording_pages.routes,
             *viewing_pages.routes,
             *staff_pages.routes,
             *staff_console_pages.routes,

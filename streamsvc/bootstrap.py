@@ -19,6 +19,8 @@ from streamsvc.me.events import PerformerDetailsChanged, PerformerSignInRequeste
 from streamsvc.orders.events import (
     CancellationRequested,
     PassPaid,
+    RecordingAccessIssued,
+    RecordingAccessStatusChanged,
     RefundRequested,
     RescheduleNoticeIssued,
     TicketsIssued,
@@ -49,12 +51,21 @@ def _wire_passes(bus: MessageBus, redis_client: redis.Redis, enqueue: Enqueue) -
     bus.register(PassTransferred, pass_transferred)
 
 
+def _wire_viewing(bus: MessageBus, mirror: RevocationMirror, enqueue: Enqueue) -> None:
+    """What may be watched: a ticket's status, and a recording access's, reach viewing at
+    once (the same keys: an access id owns its viewing sessions as a ticket id does), so
+    a refund or a dispute stops a viewer, and a dispute won lets them back. A recording,
+    bought like a pass (an order of no event's tickets), has its access's watch link
+    mailed once it is issued (recordings/mail.py)."""
+    bus.register(RecordingAccessIssued,
+                 lambda event: enqueue("recordings.send_access", event.order_id))  # fmt: skip
+    bus.register(RecordingAccessStatusChanged, lambda event: mirror(event.statuses))
+    bus.register(TicketStatusChanged, lambda event: mirror(event.statuses))
+
+
 def message_bus(settings: Settings, redis_client: redis.Redis, enqueue: Enqueue) -> MessageBus:
     bus = MessageBus()
     mirror = RevocationMirror(redis_client, settings)
-
-    def mirror_ticket_statuses(event: TicketStatusChanged) -> None:
-        mirror(event.statuses)
 
     def mail_tickets(event: TicketsIssued) -> None:
         enqueue("orders.send_tickets", event.order_id)
@@ -107,9 +118,9 @@ def message_bus(settings: Settings, redis_client: redis.Redis, enqueue: Enqueue)
     watch_catalogue_writes()
     wire_listings(bus, settings, enqueue)  # UiTdatabank: listings/uitdatabank/watch.py
     bus.register(CatalogueChanged, catalogue_changed)
-    bus.register(TicketStatusChanged, mirror_ticket_statuses)
     bus.register(TicketsIssued, mail_tickets)
     _wire_passes(bus, redis_client, enqueue)
+    _wire_viewing(bus, mirror, enqueue)
     bus.register(RescheduleNoticeIssued, mail_reschedule_notice)
     bus.register(StripeEventReceived, process_stripe_event)
     bus.register(RefundRequested, submit_refund)

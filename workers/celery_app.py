@@ -19,6 +19,7 @@ TASK_MODULES = [
     "workers.tasks.catalog",
     "workers.tasks.orders",
     "workers.tasks.passes",
+    "workers.tasks.recording_mail",
     "workers.tasks.payments",
     "workers.tasks.finance",
     "workers.tasks.outbox",

@@ -58,3 +58,22 @@ class PassPaid(DomainEvent):
 
     durable: ClassVar[bool] = True
     order_id: str
+
+
+@dataclass(frozen=True)
+class RecordingAccessIssued(DomainEvent):
+    """A recording's order is paid (or free) and its access exists: mail the buyer the
+    watch link, code in the fragment (recordings/mail.py). Must not be lost."""
+
+    durable: ClassVar[bool] = True
+    order_id: str
+
+
+@dataclass(frozen=True)
+class RecordingAccessStatusChanged(DomainEvent):
+    """Recording accesses became valid, suspended or revoked (a refund, a dispute): as
+    TicketStatusChanged for tickets, viewing refuses (or lets back in) their viewers at
+    once. Must not be lost."""
+
+    durable: ClassVar[bool] = True
+    statuses: dict[str, str]  # recording access id -> its new status

@@ -20,6 +20,7 @@ from streamsvc.orders import rescheduling, views
 from streamsvc.orders.buying import items_of
 from streamsvc.orders.models import Order, OrderItem
 from streamsvc.orders.pass_orders import PassOfOrder, pass_of_order
+from streamsvc.orders.recording_orders import RecordingOfOrder, recording_of_order
 from streamsvc.payments.models import Refund
 from streamsvc.venues.models import Venue
 
@@ -80,6 +81,9 @@ class BuyerOrder:
     # A season pass's order (orders/pass_orders.py): the pass instead of an event's
     # tickets. Then `event_id` is empty and `event_title` is the pass's name.
     season_pass: PassOfOrder | None = None
+    # A recording's order (orders/recording_orders.py): its offer and, once paid, its
+    # access. Then `event_id` is empty and `event_title` is the recording's title.
+    recording: RecordingOfOrder | None = None
 
 
 def vat_within(amount: int, rate_bps: int) -> int:
@@ -113,6 +117,8 @@ def buyer_order(
     found = views.authorised_order(session, order_id, order_token)
     if found.pass_id is not None:
         return _pass_order(session, found, now)
+    if found.recording_id is not None:
+        return _recording_order(session, found)
     public = views.public_order(session, order_id, order_token)
     order = session.get(Order, order_id)
     event = session.get(Event, public.event_id)
@@ -162,4 +168,25 @@ def _pass_order(session: Session, order: Order, now: datetime | None) -> BuyerOr
         tickets=[], sold_out_after_expiry="sold_out_after_expiry" in session.exec(
             select(Refund.origin).where(Refund.order_id == order.id)).all(),
         season_pass=bought,
+    )  # fmt: skip
+
+
+def _recording_order(session: Session, order: Order) -> BuyerOrder:
+    """A recording's order: one line, the offer at its VAT rate, and its access (the watch
+    link's id and code) once paid, instead of tickets."""
+    bought = recording_of_order(session, order)
+    venue = session.get(Venue, order.venue_id)
+    line = ReceiptLine(
+        tier_name=bought.title, quantity=1, unit_amount=order.total_amount,
+        amount=order.total_amount, vat_rate_bps=bought.vat_rate_bps,
+        vat_amount=vat_within(order.total_amount, bought.vat_rate_bps),
+    )  # fmt: skip
+    return BuyerOrder(
+        id=order.id, status=order.status, total_amount=order.total_amount,
+        currency=order.currency, paid_amount=order.paid_amount,
+        refunded_amount=order.refunded_amount, expires_at=order.expires_at,
+        payment_error=order.payment_error, event_id="", event_title=bought.title,
+        event_starts_at=order.created_at, event_timezone=venue.timezone if venue else "UTC",
+        venue_name=venue.name if venue else "", lines=[line], vat_amount=line.vat_amount,
+        tickets=[], sold_out_after_expiry=False, recording=bought,
     )  # fmt: skip

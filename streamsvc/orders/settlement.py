@@ -18,9 +18,14 @@ from streamsvc.catalog.lifecycle import EventStatus
 from streamsvc.catalog.models import Event
 from streamsvc.db import UnitOfWork
 from streamsvc.kit.ids import new_id, random_token
-from streamsvc.orders import capacity
+from streamsvc.orders import capacity, recording_orders
 from streamsvc.orders.buying import items_of, lock_order, release_hold
-from streamsvc.orders.events import PassPaid, RefundRequested, TicketsIssued
+from streamsvc.orders.events import (
+    PassPaid,
+    RecordingAccessIssued,
+    RefundRequested,
+    TicketsIssued,
+)
 from streamsvc.orders.models import CapacityState, Order, OrderStatus, Ticket, TicketStatus
 from streamsvc.orders.state import FINAL_DISPUTE, FINAL_REFUND, recompute
 from streamsvc.payments.models import Dispute, DisputeStatus, Refund, RefundStatus
@@ -50,6 +55,9 @@ def record_payment(uow: UnitOfWork, order: Order, amount: int, now: datetime) ->
     items = items_of(session, order.id)
     if order.pass_id is not None:
         _record_pass_payment(uow, order, amount, now)
+        return
+    if order.recording_id is not None:
+        _record_recording_payment(uow, order, now)
         return
     event_id = order.event_id
     assert event_id is not None  # every order but a pass's is of one event
@@ -110,6 +118,16 @@ def _record_pass_payment(uow: UnitOfWork, order: Order, amount: int, now: dateti
         order.capacity = CapacityState.sold
     recompute(session, order, now)
     uow.emit(PassPaid(order.id))
+
+
+def _record_recording_payment(uow: UnitOfWork, order: Order, now: datetime) -> None:
+    """A recording's order is paid (or settled free): its access is issued once, and
+    `RecordingAccessIssued` mails it. A recording has no capacity: nothing is counted."""
+    order.capacity = CapacityState.sold
+    issued = recording_orders.issue_access(uow.session, order, _ticket_code(), now)
+    recompute(uow.session, order, now)
+    if issued is not None:
+        uow.emit(RecordingAccessIssued(order.id))
 
 
 def _refund_all(uow: UnitOfWork, order: Order, origin: str, reason: str, *, now: datetime) -> None:

@@ -16,8 +16,9 @@ from sqlmodel import Session, col, select
 from streamsvc.catalog.lifecycle import EventStatus
 from streamsvc.catalog.models import Event
 from streamsvc.db import emit
-from streamsvc.orders.events import TicketStatusChanged
+from streamsvc.orders.events import RecordingAccessStatusChanged, TicketStatusChanged
 from streamsvc.orders.models import Order, OrderDisputeStatus, OrderStatus, Ticket, TicketStatus
+from streamsvc.orders.recording_orders import set_access_status
 from streamsvc.payments.models import Dispute, DisputeStatus, Refund, RefundStatus
 
 # A status Stripe adds later is in none of these (see OpenStrEnum): a refund in it
@@ -86,3 +87,15 @@ def recompute(session: Session, order: Order, now: datetime) -> None:
     statuses = {ticket_id: str(ticket_status) for ticket_id in changed}
     if statuses:
         emit(session, TicketStatusChanged(statuses))
+    _set_recording_access(session, order, ticket_status, now)
+
+
+def _set_recording_access(
+    session: Session, order: Order, status: TicketStatus, now: datetime
+) -> None:
+    """A recording's access follows the same facts as a ticket (recording_orders.py)."""
+    if order.recording_id is None:
+        return
+    accesses = set_access_status(session, order.id, str(status), now)
+    if accesses:
+        emit(session, RecordingAccessStatusChanged(accesses))

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from streamsvc.http.endpoint import Access, Call, endpoint
 from streamsvc.kit.pagination import Page, PageQuery
-from streamsvc.recordings import archive, offers, rights, service
+from streamsvc.recordings import archive, offers, order_routes, rights, service
 from streamsvc.recordings.models import Recording
 from streamsvc.recordings.opendata import recording_jsonld
 from streamsvc.recordings.schemas import (
@@ -284,4 +284,5 @@ routes = [
     Route("/v1/rights-holders/{holder_id}", update_holder, methods=["PATCH"]),
     Route("/v1/public/recordings", public_recordings, methods=["GET"]),
     Route("/v1/public/recordings/{recording_id}", public_recording, methods=["GET"]),
+    *order_routes.routes,  # buying an offer (order_routes.py)
 ]

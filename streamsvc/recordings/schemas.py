@@ -22,7 +22,7 @@ from streamsvc.catalog.schemas import Cost
 from streamsvc.kit.described import CURRENCY, id_of, money, when
 from streamsvc.kit.money import MAX_AMOUNT, Currency
 from streamsvc.kit.pagination import PageQuery
-from streamsvc.kit.validation import Bps, Email, Name, Text, WriteModel
+from streamsvc.kit.validation import Bps, Country, Email, Name, Text, WriteModel
 from streamsvc.recordings.licences import checked as known_licence
 
 
@@ -343,3 +343,16 @@ class ArchiveQuery(PageQuery):
 
     venue_id: ObjectId | None = Field(default=None, description="Only this venue's recordings.")
     licence: LicenceCode | None = Field(default=None, description="Only this licence. " + LICENCE)
+
+
+# --- buying an offer --------------------------------------------------------------------
+
+
+class RecordingOrderCreate(WriteModel):
+    """One offer of the recording, for one buyer: one access (recordings/buying.py)."""
+
+    offer_id: ObjectId = Field(description=id_of("the offer bought, one now on offer", "rof"))
+    email: Email = Field(description="Where the watch link is mailed; the buyer's address.")
+    country: Country | None = Field(
+        default=None, description="Where the buyer watches from: ISO 3166-1 alpha-2."
+    )

@@ -21,6 +21,10 @@ refused; so is a directory, a segment too many or too few, and a name that start
 with a dot. The event id must equal the token's. SRS and OvenMediaEngine name the
 stream by app = event id and stream = rendition; there nothing is normalised, the
 names must be exact.
+
+A recording (recordings/models.py) is served the same way under the prefix `vod` and
+its id, `/vod/{recording id}/{quality}/{file}`: its token plays that prefix alone, in
+the qualities up to the recording's, and no media server's app/stream.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from urllib.parse import parse_qs, unquote_to_bytes, urlsplit
+
+from streamsvc.recordings.models import MEDIA_PREFIX
 
 QUALITY_LADDER = ("sd", "hd", "uhd")
 SUBTITLES = "subs-"
@@ -47,7 +53,7 @@ _NAME = r"[A-Za-z0-9_-]+"
 _FILE = r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}"
 # The whole layout at once: prefix, event, rendition (absent for a master playlist),
 # file. No segment may start with a dot, so `.` and `..` never match.
-_LAYOUT = re.compile(rf"/[a-z0-9][a-z0-9_-]*/({_NAME})/(?:({_NAME})/)?({_FILE})")
+_LAYOUT = re.compile(rf"/([a-z0-9][a-z0-9_-]*)/({_NAME})/(?:({_NAME})/)?({_FILE})")
 _APP_STREAM = re.compile(rf"/({_NAME})/({_NAME})(?:/{_FILE})?")
 _PLAYLIST = re.compile(r".+\.(?:m3u8|mpd)")
 _EXTRA = re.compile(r"[a-z0-9_]{1,40}")  # as the catalogue names extras
@@ -115,22 +121,38 @@ def rendition_refusal(
 
 
 def uri_refusal(
-    path: str, event_id: str, qualities: tuple[str, ...], extras: tuple[str, ...]
-) -> str | None:
+    path: str, event_id: str, qualities: tuple[str, ...], extras: tuple[str, ...],
+    prefix: str | None = None,
+) -> str | None:  # fmt: skip
     """Why this URI path (as the viewer sent it, or nginx's `$uri`) is not for this
-    token (a code), or None when it is."""
+    token (a code), or None when it is; with `prefix`, only under that one."""
     layout = _LAYOUT.fullmatch(path)  # the common case: already in normal form
     if layout is None:
         canonical = normalised(path)
         layout = _LAYOUT.fullmatch(canonical) if canonical is not None else None
         if layout is None:
             return "not_a_stream_uri"
-    event, rendition, file = layout.groups()
+    served_under, event, rendition, file = layout.groups()
+    if prefix is not None and served_under != prefix:
+        return "not_a_stream_uri"
     if event != event_id:
         return "wrong_event"
     if rendition is None:
         return None if _PLAYLIST.fullmatch(file) else "not_a_stream_uri"
     return rendition_refusal(rendition, qualities, extras)
+
+
+# An event's words for what a recording's token asks for: there is no tier.
+_RECORDING_CODES = {
+    "wrong_event": "wrong_recording",
+    "quality_not_in_tier": "quality_not_available",
+}
+
+
+def recording_refusal(path: str, recording_id: str, qualities: tuple[str, ...]) -> str | None:
+    """`uri_refusal` for a recording's token: /vod/{recording id}/…, no extras."""
+    refusal = uri_refusal(path, recording_id, qualities, (), prefix=MEDIA_PREFIX)
+    return _RECORDING_CODES.get(refusal, refusal) if refusal is not None else None
 
 
 def stream_refusal(

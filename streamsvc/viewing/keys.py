@@ -2,7 +2,8 @@
 
 Every key of a ticket carries the ticket id as a Redis Cluster hash tag, so all of
 one ticket's keys live in one slot and a Lua script or a pipeline may touch them
-together:
+together. A recording access has the same keys under its own id (`rac_…`, never a
+ticket's), so its sessions and device slots work as a ticket's:
 
     streamsvc:view:{<ticket id>}:devices      ZSET  session id -> last heartbeat (ms)
     streamsvc:view:{<ticket id>}:by-device    HASH  device id -> session id

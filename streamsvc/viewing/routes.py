@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -17,7 +18,7 @@ from streamsvc.kit.ids import new_id
 from streamsvc.kit.validation import WriteModel
 from streamsvc.viewing import service
 from streamsvc.viewing.access import app_and_stream, split_uri, split_url
-from streamsvc.viewing.tokens import Claims
+from streamsvc.viewing.tokens import EVENT, Claims
 
 DeviceId = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")
@@ -91,8 +92,7 @@ def _renewal(call: Call, claims: Claims, closes_at: datetime) -> tuple[str, date
     """A fresh token for this session: it ends with the window, and is renewed halfway."""
     now = call.clock.now()
     expires = min(now + timedelta(seconds=call.settings.viewing_token_ttl_seconds), closes_at)
-    fresh = Claims(claims.session_id, claims.ticket_id, claims.event_id, claims.qualities,
-                   claims.extras, int(now.timestamp()), int(expires.timestamp()))  # fmt: skip
+    fresh = replace(claims, issued_at=int(now.timestamp()), expires_at=int(expires.timestamp()))
     token = call.resources.signer.sign(fresh)
     return token, expires, now + (expires - now) / 2
 
@@ -133,17 +133,19 @@ async def start_session(call: Call, body: SessionCreate) -> SessionStarted:
 
 
 @endpoint(
-    summary="Renew the viewing token (send the current one); 403 once revoked or replaced",
-    tags=("viewing",), access=VIEWER, response=TokenRenewed, errors=(403,),
+    summary="Renew the viewing token (send the current one); 403 once revoked or replaced, "
+    "410 once a rental's window is over",
+    tags=("viewing",), access=VIEWER, response=TokenRenewed, errors=(403, 410),
 )  # fmt: skip
 async def heartbeat(call: Call) -> TokenRenewed:
     claims, now = VIEWER.of(call), call.clock.now()
     state = await call.resources.viewing.heartbeat(claims.ticket_id, claims.session_id, _ms(now))
-    await call.resources.viewing.audience.heartbeat(claims.event_id, claims.session_id, state,
-                                                    _ms(now))  # fmt: skip
+    if claims.kind == EVENT:  # an event's audience; a recording has none (yet)
+        await call.resources.viewing.audience.heartbeat(claims.event_id, claims.session_id,
+                                                        state, _ms(now))  # fmt: skip
     service.refuse_state(state)
     closes_at = await call.in_unit_of_work(
-        lambda uow: service.still_admitted(uow.session, claims.ticket_id, now)
+        lambda uow: service.renewal_limit(uow.session, claims, now)
     )
     token, expires, refresh = _renewal(call, claims, closes_at)
     return TokenRenewed(session_id=claims.session_id, token=token, expires_at=expires,
@@ -159,8 +161,9 @@ async def end_session(call: Call) -> None:
     if claims.session_id != call.path("session_id"):
         raise NotFound("No such session for this token.")
     ended = await call.resources.viewing.end_session(claims.ticket_id, claims.session_id)
-    await call.resources.viewing.audience.left(claims.event_id, claims.session_id,
-                                               _ms(call.clock.now()), played=ended)  # fmt: skip
+    if claims.kind == EVENT:
+        await call.resources.viewing.audience.left(claims.event_id, claims.session_id,
+                                                   _ms(call.clock.now()), played=ended)  # fmt: skip
 
 
 async def _check(request: Request, token: str | None, path: str | None = None,

@@ -1,4 +1,5 @@
-"""Redeeming tickets, renewing tokens and authorizing playback.
+"""Redeeming tickets, renewing tokens and authorizing playback (of events, and of
+recordings: a token of kind `recording` plays /vod/ paths; recordings/window.py).
 
 PostgreSQL is asked when a session starts and at every heartbeat (is the ticket
 still valid, is the window still open); Redis alone on every authorize request,
@@ -8,7 +9,7 @@ so the hot path never touches the database.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
@@ -17,9 +18,16 @@ from streamsvc.catalog.lifecycle import EventStatus
 from streamsvc.catalog.models import Event, Tier, rewatch_hours_granted
 from streamsvc.errors import Forbidden, NotFound, ServiceError, Unauthenticated
 from streamsvc.orders.models import Order, Ticket, TicketStatus
-from streamsvc.viewing.access import qualities_for, stream_refusal, uri_refusal, window
+from streamsvc.recordings import window as recording_window
+from streamsvc.viewing.access import (
+    qualities_for,
+    recording_refusal,
+    stream_refusal,
+    uri_refusal,
+    window,
+)
 from streamsvc.viewing.store import Slot, ViewingStore
-from streamsvc.viewing.tokens import Claims, InvalidToken, TokenSigner
+from streamsvc.viewing.tokens import RECORDING, Claims, InvalidToken, TokenSigner
 
 # Refusals that mean "get a new token" (401) rather than "you may not" (403).
 UNAUTHENTICATED = frozenset({"missing_token", "invalid_token", "session_unknown"})
@@ -95,6 +103,19 @@ def still_admitted(session: Session, ticket_id: str, now: datetime) -> datetime:
     return _check(*found, now)
 
 
+# A purchase's token is renewed for as long as it is asked for.
+NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+def renewal_limit(session: Session, claims: Claims, now: datetime) -> datetime:
+    """The heartbeat's check against the truth, for a ticket's session or a recording
+    access's: when the renewed token must expire at the latest (403/410 if not at all)."""
+    if claims.kind == RECORDING:
+        playable = recording_window.still_playable(session, claims.ticket_id, now)
+        return playable.ends_at or NEVER
+    return still_admitted(session, claims.ticket_id, now)
+
+
 def _check(ticket: Ticket, tier: Tier, event: Event, now: datetime) -> datetime:
     if ticket.status != TicketStatus.valid or event.status == EventStatus.cancelled:
         raise Forbidden("This ticket no longer gives access.", code="revoked")
@@ -129,7 +150,9 @@ async def authorize(
     `stream` (app, stream); with neither it is refused unless the setting
     `viewing_allow_token_only` trusts a media server that cannot say."""
     claims = verify(signer, token, settings, now)
-    if path is not None:
+    if claims.kind == RECORDING:
+        refusal = _recording_refusal(claims, settings, path, stream)
+    elif path is not None:
         refusal = uri_refusal(path, claims.event_id, claims.qualities, claims.extras)
     elif stream is not None:
         refusal = stream_refusal(*stream, claims.event_id, claims.qualities, claims.extras)
@@ -142,6 +165,17 @@ async def authorize(
     return claims
 
 
+def _recording_refusal(
+    claims: Claims, settings: Settings, path: str | None, stream: tuple[str, str] | None
+) -> str | None:
+    """A recording plays from the origin's /vod/ paths only, never a live server's stream."""
+    if path is not None:
+        return recording_refusal(path, claims.event_id, claims.qualities)
+    if stream is not None:
+        return "not_a_stream_uri"
+    return None if settings.viewing_allow_token_only else "missing_uri"
+
+
 _REFUSALS = {
     "missing_uri": "Send the requested URI (X-Original-URI) with the token.",
     "not_a_stream_uri": "That URI is not one of the event's playlists or segments.",
@@ -149,6 +183,8 @@ _REFUSALS = {
     "quality_not_in_tier": "This ticket's tier does not include that quality.",
     "extra_not_in_tier": "This ticket's tier does not include that extra.",
     "unknown_rendition": "That is not a rendition this event can have.",
+    "wrong_recording": "This token is not for that recording.",
+    "quality_not_available": "This recording does not play in that quality.",
 }
 
 

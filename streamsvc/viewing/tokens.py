@@ -6,8 +6,10 @@ The signature covers `v1.<key id>.<claims>`. Every key in STREAMSVC_TOKEN_KEYS
 verifies; STREAMSVC_TOKEN_SIGNING_KEY_ID signs, so a key is rotated by adding the
 new one, signing with it, and removing the old one once its tokens expired
 (minutes). Claims: session (s), ticket (t), event (e), qualities (q), extras (x),
-issued (iat) and expiry (exp), Unix seconds. Anything tampered, signed under an
-unknown key, malformed or expired (beyond the clock-skew leeway) is refused.
+issued (iat) and expiry (exp), Unix seconds; a recording's token adds kind (k,
+`recording`), and then t names the recording access and e the recording. Anything
+tampered, signed under an unknown key, malformed or expired (beyond the clock-skew
+leeway) is refused.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ class Claims:
     extras: tuple[str, ...]
     issued_at: int
     expires_at: int
+    # EVENT: ticket_id is a ticket, event_id its event. RECORDING: ticket_id is a recording
+    # access (the session owner, its Redis keys), event_id the recording (/vod/{id}/…).
+    kind: str = "event"
+
+
+EVENT, RECORDING = "event", "recording"
 
 
 def _b64(data: bytes) -> str:
@@ -67,6 +75,8 @@ class TokenSigner:
             "q": list(claims.qualities), "x": list(claims.extras),
             "iat": claims.issued_at, "exp": claims.expires_at,
         }  # fmt: skip
+        if claims.kind != EVENT:  # an event's token stays as it always was
+            body["k"] = claims.kind
         payload = _b64(json.dumps(body, separators=(",", ":")).encode())
         signed = f"{VERSION}.{self._kid}.{payload}"
         return f"{signed}.{_b64(_mac(self._keys[self._kid], signed))}"
@@ -105,7 +115,7 @@ class TokenSigner:
                 session_id=_text(body["s"]), ticket_id=_text(body["t"]),
                 event_id=_text(body["e"]), qualities=_texts(body["q"]),
                 extras=_texts(body["x"]), issued_at=_seconds(body["iat"]),
-                expires_at=_seconds(body["exp"]),
+                expires_at=_seconds(body["exp"]), kind=_kind(body.get("k", EVENT)),
             )  # fmt: skip
         except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise InvalidToken("malformed token") from exc
@@ -121,6 +131,12 @@ def _seconds(value: object) -> int:
     if type(value) is not int or not 0 <= value <= _MAX_SECONDS:
         raise ValueError("not a Unix time in seconds")
     return value
+
+
+def _kind(value: object) -> str:
+    if value not in (EVENT, RECORDING):
+        raise ValueError("not a kind of token")
+    return str(value)
 
 
 def _text(value: object) -> str:

@@ -72,6 +72,14 @@ MESSAGES = {
     "transfer_limit": N_("This pass has been transferred as many times as it may be."),
     "invalid_email": N_("Enter a valid e-mail address."),
     "same_holder": N_("This pass is already held by this address: enter the new holder's."),
+    # Buying a recording's offer (recordings/buying.py), on the recording's page.
+    "recording_withdrawn": N_("This recording has been withdrawn: it is no longer sold."),
+    "recording_sales_closed": N_("On sale soon: for now only free recordings can be watched."),
+    "offer_retired": N_("This offer has changed. Choose one of the offers below."),
+    "offer_not_found": N_("This offer is not available. Choose one of the offers below."),
+    "recording_split_rule_missing": N_(
+        "This recording cannot be bought yet. Please ask the venue."
+    ),
 }
 # Field words of the services that carry no number; the others are matched below.
 FIELD_WORDS = {

@@ -62,6 +62,20 @@ http {{
       set $viewing_query_token $arg_token;
       auth_request /_streamsvc_authorize;
     }}
+    # Recordings (recordings/models.py): the same guard, the same authorize.
+    location /vod/ {{
+      add_header Access-Control-Allow-Origin $viewing_cors_origin always;
+      add_header Access-Control-Allow-Methods "GET, HEAD, OPTIONS" always;
+      add_header Access-Control-Allow-Headers "Authorization, X-Viewing-Token, Range" always;
+      add_header Access-Control-Max-Age 600 always;
+      add_header Vary Origin always;
+      if ($request_method = OPTIONS) {{ return 204; }}
+      location ~ "[^A-Za-z0-9._/-]" {{ return 403; }}
+      log_not_found off;
+      set $viewing_uri $uri;
+      set $viewing_query_token $arg_token;
+      auth_request /_streamsvc_authorize;
+    }}
     location = /_streamsvc_authorize {{
       internal;
       proxy_pass {api}/v1/viewing/authorize;
@@ -140,12 +154,14 @@ def _vtt_time(seconds: int) -> str:
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}.000"
 
 
-def make_hls(www: Path, event_id: str, seconds: int = 4, subtitles: str = "en") -> None:
+def make_hls(www: Path, event_id: str, seconds: int = 4, subtitles: str = "en",
+             prefix: str = "live") -> None:  # fmt: skip
     """`seconds` of test pattern in sd and hd with one-second segments, a WebVTT
     rendition `subs-{subtitles}`, and the master playlist `index.m3u8` naming them
-    (EXT-X-MEDIA TYPE=SUBTITLES), at /live/{event_id}/ under `www`. Made aside and
-    moved into place at once: a player never sees half a stream."""
-    staging = www / "live" / f".{event_id}.partial"
+    (EXT-X-MEDIA TYPE=SUBTITLES), at /{prefix}/{event_id}/ under `www` (a recording's:
+    prefix `vod`, its id). Made aside and moved into place at once: a player never sees
+    half a stream."""
+    staging = www / prefix / f".{event_id}.partial"
     for quality in SIZES:
         out = staging / quality
         out.mkdir(parents=True)
@@ -167,7 +183,7 @@ def make_hls(www: Path, event_id: str, seconds: int = 4, subtitles: str = "en") 
         master += [f"#EXT-X-STREAM-INF:BANDWIDTH={BANDWIDTH[quality]},RESOLUTION={size},"
                    'SUBTITLES="subs"', f"{quality}/index.m3u8"]  # fmt: skip
     (staging / "index.m3u8").write_text("\n".join([*master, ""]))
-    staging.rename(www / "live" / event_id)
+    staging.rename(www / prefix / event_id)
 
 
 class Nginx:

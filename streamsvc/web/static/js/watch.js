@@ -147,6 +147,8 @@
         stop(fill(M.before, { opens: when(error.opens_at) }));
         countdown(Date.parse(error.opens_at), Date.parse(root.dataset.startsAt || error.opens_at));
       } else { stop(M.over); }
+    } else if (M.refusals && M.refusals[code]) {
+      stop(M.refusals[code]);  // a recording's own refusals (rental over, withdrawn, ...)
     } else { return false; }
     return true;
   }
@@ -380,6 +382,11 @@
     });
   }
 
+  // A rental's page: pressing Start starts its window, never just looking at the page.
+  var beginButton = document.getElementById("watch-begin");
+  if (beginButton) {
+    beginButton.addEventListener("click", function () { beginButton.hidden = true; start(); });
+  }
   el.retry.addEventListener("click", start);
   el.proceed.addEventListener("click", start);
   el.play.addEventListener("click", begin);
