@@ -32,7 +32,6 @@ from streamsvc import idempotency
 from streamsvc.db import Database
 from streamsvc.errors import (
     Conflict,
-    DependencyUnavailable,
     NotFound,
     ServiceError,
     ValidationFailed,
@@ -41,9 +40,10 @@ from streamsvc.kit.clock import Clock
 from streamsvc.kit.ids import new_id
 from streamsvc.orders import buying as order_buying
 from streamsvc.orders import fulfilment
+from streamsvc.orders.intents import pay_for
 from streamsvc.orders.links import order_token_for
 from streamsvc.orders.models import CapacityState, Order, OrderStatus
-from streamsvc.payments.gateway import PaymentGateway, PaymentProviderUnavailable
+from streamsvc.payments.gateway import PaymentGateway
 from streamsvc.recordings.models import OfferKind, Recording, RecordingOffer, RecordingStatus
 from streamsvc.recordings.rights import latest_rule
 from streamsvc.venues.models import Venue
@@ -180,32 +180,8 @@ def buy_recording(
         return _answered(replay.status_code, replay.response)
     if draft["status"] != OrderStatus.pending:
         return _answered(201, draft)  # a free offer, settled without Stripe
-    order_id = str(draft["order_id"])
-    try:
-        intent = gateway.create_payment_intent(
-            amount=int(draft["total_amount"]),
-            currency=str(draft["currency"]),
-            metadata={
-                "order_id": order_id,
-                "recording_id": recording_id,
-                "venue_id": draft["venue_id"],
-            },
-            idempotency_key=f"order:{order_id}:intent",
-        )
-    except PaymentProviderUnavailable as exc:
-        unavailable = DependencyUnavailable("Payments are unavailable right now; try again.")
-        with database.unit_of_work() as uow:
-            locked = order_buying.lock_order(uow.session, order_id)
-            if locked is not None and locked.payment_intent_id is None:
-                order_buying.release_hold(uow.session, locked, OrderStatus.failed, clock.now())
-            if key is not None:
-                idempotency.complete(uow.session, scope, key, 503, unavailable.body())
-        raise unavailable from exc
-    answer = {**draft, "payment_intent_id": intent.id, "client_secret": intent.client_secret}
-    with database.unit_of_work() as uow:
-        order_buying.attach_intent(uow.session, order_id, intent.id)
-        if key is not None:
-            idempotency.complete(uow.session, scope, key, 201, answer)
+    answer = pay_for(database, gateway, clock, draft, metadata={"recording_id": recording_id},
+                     scope=scope, key=key)  # fmt: skip
     return _answered(201, answer)
 
 
