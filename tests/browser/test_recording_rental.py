@@ -167,7 +167,11 @@ def test_a_rental_is_paid_started_watched_and_ends_after_48_hours(
     _plays(page)
     played = media.segments(200)
     assert played and all(p.startswith(f"/vod/{recording_id}/") for p in played), media.answers
-    # Reloaded, the page says until when it plays, and plays on by itself.
+    # Started, the page says at once until when it plays, not "Start by" any more.
+    expect(_facts(page)).to_contain_text("Plays until")
+    expect(_facts(page)).to_contain_text("(47 hours left)")
+    expect(_facts(page)).not_to_contain_text("Start by")
+    # Reloaded, the page says the same, and plays on by itself.
     page.reload()
     expect(_facts(page)).to_contain_text("Plays until")
     expect(_facts(page)).to_contain_text("(47 hours left)")

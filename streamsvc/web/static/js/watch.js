@@ -372,6 +372,7 @@
     say(M.starting);
     redeem().then(function (started) {
       session = started;
+      if (factsStale) { factsStale = false; refreshFacts(); }
       scheduleRenewal();
       play();
     }, function (answer) {
@@ -382,10 +383,30 @@
     });
   }
 
+  // Once a rental's window is open, its facts ("Start by …") are out of date: the page
+  // itself, read again (it never opens anything), says until when it plays, in the
+  // page's language and the venue's timezone, as a reload would.
+  var factsStale = false;  // a rental's window was just opened by Start watching
+  function refreshFacts() {
+    var facts = document.querySelector("#watch dl.facts");
+    if (!facts || !window.fetch || !window.DOMParser) { return; }
+    fetch(window.location.pathname, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (answer) { return answer.ok ? answer.text() : null; })
+      .then(function (html) {
+        if (!html) { return; }
+        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("#watch dl.facts");
+        if (fresh) { facts.innerHTML = fresh.innerHTML; }
+      }, function () {});
+  }
+
   // A rental's page: pressing Start starts its window, never just looking at the page.
   var beginButton = document.getElementById("watch-begin");
   if (beginButton) {
-    beginButton.addEventListener("click", function () { beginButton.hidden = true; start(); });
+    beginButton.addEventListener("click", function () {
+      beginButton.hidden = true;
+      factsStale = true;
+      start();
+    });
   }
   el.retry.addEventListener("click", start);
   el.proceed.addEventListener("click", start);
