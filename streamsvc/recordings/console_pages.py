@@ -28,7 +28,7 @@ from streamsvc.http.endpoint import in_unit_of_work
 from streamsvc.kit.pagination import PageQuery
 from streamsvc.payments.minimums import charge_minimum
 from streamsvc.recordings import console_forms as forms
-from streamsvc.recordings import offers, rights, service
+from streamsvc.recordings import offers, rights, sales, service
 from streamsvc.recordings.models import Recording
 from streamsvc.recordings.pages import licence_choices
 from streamsvc.recordings.schemas import (
@@ -159,8 +159,20 @@ def recording_context(
         "editor": editor,
         "major": lambda amount: inputs.major_units(amount, recording.currency),
         "percent": inputs.percent,
+        "sales": _sales(request, uow, caller, recording.id),
         **_fields_context(request, uow, caller),
     }
+
+
+def _sales(
+    request: Request, uow: UnitOfWork, caller: ConsoleCaller, recording_id: str
+) -> sales.RecordingSales:
+    """The Sales section, at the page `?older=` names (the newest one if not ours)."""
+    older = request.query_params.get("older", "")[:200] or None
+    try:
+        return sales.recording_sales(uow.session, caller.venue_id, recording_id, older=older)
+    except ValidationFailed:
+        return sales.recording_sales(uow.session, caller.venue_id, recording_id)
 
 
 def _preview(
