@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -146,47 +147,49 @@ def buyer_order(
     )  # fmt: skip
 
 
-def _pass_order(session: Session, order: Order, now: datetime | None) -> BuyerOrder:
-    """A season pass's order: one line, the pass at its own VAT rate, and no tickets (the
-    holder claims them on the pass's page, whose link is mailed once it is paid)."""
-    bought = pass_of_order(session, order, now or order.created_at)
-    venue = session.get(Venue, order.venue_id)
-    first = bought.events[0] if bought.events else None
+def _one_line(
+    order: Order, venue: Venue | None, name: str, vat_rate_bps: int, *,
+    starts_at: datetime, timezone: str, **extra: Any,
+) -> BuyerOrder:  # fmt: skip
+    """An order of one thing that is not an event's tickets (a pass, a recording): one
+    line at its own VAT rate, and no tickets."""
     line = ReceiptLine(
-        tier_name=bought.name, quantity=1, unit_amount=order.total_amount,
-        amount=order.total_amount, vat_rate_bps=bought.vat_rate_bps,
-        vat_amount=vat_within(order.total_amount, bought.vat_rate_bps),
+        tier_name=name, quantity=1, unit_amount=order.total_amount, amount=order.total_amount,
+        vat_rate_bps=vat_rate_bps, vat_amount=vat_within(order.total_amount, vat_rate_bps),
     )  # fmt: skip
     return BuyerOrder(
         id=order.id, status=order.status, total_amount=order.total_amount,
         currency=order.currency, paid_amount=order.paid_amount,
         refunded_amount=order.refunded_amount, expires_at=order.expires_at,
-        payment_error=order.payment_error, event_id="", event_title=bought.name,
-        event_starts_at=first.starts_at if first else order.created_at,
-        event_timezone=first.timezone if first else (venue.timezone if venue else "UTC"),
+        payment_error=order.payment_error, event_id="", event_title=name,
+        event_starts_at=starts_at, event_timezone=timezone,
         venue_name=venue.name if venue else "", lines=[line], vat_amount=line.vat_amount,
-        tickets=[], sold_out_after_expiry="sold_out_after_expiry" in session.exec(
+        tickets=[], **extra,
+    )  # fmt: skip
+
+
+def _pass_order(session: Session, order: Order, now: datetime | None) -> BuyerOrder:
+    """A season pass's order: the holder claims tickets on the pass's page, whose link is
+    mailed once it is paid."""
+    bought = pass_of_order(session, order, now or order.created_at)
+    venue = session.get(Venue, order.venue_id)
+    first = bought.events[0] if bought.events else None
+    return _one_line(
+        order, venue, bought.name, bought.vat_rate_bps,
+        starts_at=first.starts_at if first else order.created_at,
+        timezone=first.timezone if first else (venue.timezone if venue else "UTC"),
+        sold_out_after_expiry="sold_out_after_expiry" in session.exec(
             select(Refund.origin).where(Refund.order_id == order.id)).all(),
         season_pass=bought,
     )  # fmt: skip
 
 
 def _recording_order(session: Session, order: Order) -> BuyerOrder:
-    """A recording's order: one line, the offer at its VAT rate, and its access (the watch
-    link's id and code) once paid, instead of tickets."""
+    """A recording's order: its access (the watch link's id and code) once paid."""
     bought = recording_of_order(session, order)
     venue = session.get(Venue, order.venue_id)
-    line = ReceiptLine(
-        tier_name=bought.title, quantity=1, unit_amount=order.total_amount,
-        amount=order.total_amount, vat_rate_bps=bought.vat_rate_bps,
-        vat_amount=vat_within(order.total_amount, bought.vat_rate_bps),
-    )  # fmt: skip
-    return BuyerOrder(
-        id=order.id, status=order.status, total_amount=order.total_amount,
-        currency=order.currency, paid_amount=order.paid_amount,
-        refunded_amount=order.refunded_amount, expires_at=order.expires_at,
-        payment_error=order.payment_error, event_id="", event_title=bought.title,
-        event_starts_at=order.created_at, event_timezone=venue.timezone if venue else "UTC",
-        venue_name=venue.name if venue else "", lines=[line], vat_amount=line.vat_amount,
-        tickets=[], sold_out_after_expiry=False, recording=bought,
+    return _one_line(
+        order, venue, bought.title, bought.vat_rate_bps, starts_at=order.created_at,
+        timezone=venue.timezone if venue else "UTC", sold_out_after_expiry=False,
+        recording=bought,
     )  # fmt: skip
