@@ -27,6 +27,10 @@ EXPECTED_CHECKS = {
     ("tiers", "tier_counts_not_negative"),
     ("tiers", "tier_price_not_negative"),
     ("ledger_accounts", "ledger_account_party"),  # a payable account names its party
+    # Money is paid for an event or a recording (finance/subjects.py), never both.
+    ("stripe_balance_transactions", "stripe_balance_transactions_one_subject"),
+    ("split_postings", "split_postings_one_subject"),
+    ("ledger_transactions", "ledger_transaction_one_subject"),
     ("payout_details", "payout_details_confirmed_by_another"),  # four eyes on details
     ("payout_batches", "payout_batch_approved_by_another"),  # four eyes on a batch
     ("payout_lines", "payout_line_amount_not_negative"),

@@ -1,4 +1,4 @@
-"""Collecting an event's balance transactions from Stripe into our store.
+"""Collecting an event's (or a recording's) balance transactions from Stripe.
 
 What is asked: every paid order's charge, every refund Stripe knows (and its
 failure, when it failed after moving money), every dispute (its withdrawal with
@@ -19,11 +19,12 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlmodel import Session
 
-from streamsvc.catalog.models import Event
 from streamsvc.db import Database
+from streamsvc.finance import subjects
 from streamsvc.finance.findings import record_finding
 from streamsvc.finance.models import BalanceTransactionRecord
 from streamsvc.finance.posting import lock_event_ledger, release_pending
+from streamsvc.finance.subjects import Kind, Subject
 from streamsvc.payments.gateway import BalanceReader, BalanceTransaction
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -54,17 +55,24 @@ def collect_event(
     database: Database, gateway: BalanceReader, event_id: str, now: datetime,
     progress: Progress = lambda done, total: None,
 ) -> Collected:  # fmt: skip
+    return collect(database, gateway, "event", event_id, now, progress=progress)
+
+
+def collect(
+    database: Database, gateway: BalanceReader, kind: Kind, subject_id: str, now: datetime, *,
+    progress: Progress = lambda done, total: None,
+) -> Collected:  # fmt: skip
+    """Collect the balance transactions of an event's or a recording's orders."""
     with database.unit_of_work() as uow:
-        event = uow.session.get(Event, event_id)
-        if event is None:
+        subject = subjects.load(uow.session, kind, subject_id)
+        if subject is None:
             return Collected()
-        venue_id, asks = event.venue_id, _questions(uow.session, event_id)
+        asks = _questions(uow.session, subject)
     outcome = Collected()
     for number, ask in enumerate(asks, start=1):
         txns = _ask(gateway, ask)
         with database.unit_of_work() as uow:
-            stored, found = _store(uow.session, ask, txns, venue_id=venue_id,
-                                   event_id=event_id, now=now)  # fmt: skip
+            stored, found = _store(uow.session, ask, txns, subject, now)
         outcome.asked += 1
         outcome.stored += stored
         outcome.findings += found
@@ -73,10 +81,10 @@ def collect_event(
     return outcome
 
 
-_QUESTIONS = text("""
+_QUESTIONS = """
 SELECT 'charge', o.id, o.payment_intent_id, o.paid_amount, o.currency, 'order:' || o.id, true
   FROM orders o
- WHERE o.event_id = :e AND o.paid_amount > 0 AND o.payment_intent_id IS NOT NULL
+ WHERE o.{column} = :e AND o.paid_amount > 0 AND o.payment_intent_id IS NOT NULL
    AND (NOT EXISTS (SELECT 1 FROM stripe_balance_transactions b
                      WHERE b.order_id = o.id AND b.kind = 'charge')
         OR EXISTS (SELECT 1 FROM stripe_balance_transactions b
@@ -85,7 +93,7 @@ UNION ALL
 SELECT 'refund', r.order_id, r.stripe_refund_id, r.amount, r.currency, 'refund:' || r.id,
        r.status = 'succeeded'
   FROM refunds r JOIN orders o ON o.id = r.order_id
- WHERE o.event_id = :e AND r.stripe_refund_id IS NOT NULL
+ WHERE o.{column} = :e AND r.stripe_refund_id IS NOT NULL
    AND r.status IN ('pending', 'succeeded', 'failed')
    AND (NOT EXISTS (SELECT 1 FROM stripe_balance_transactions b
                      WHERE b.source_id = r.stripe_refund_id)
@@ -97,7 +105,7 @@ SELECT 'refund', r.order_id, r.stripe_refund_id, r.amount, r.currency, 'refund:'
 UNION ALL
 SELECT 'dispute', d.order_id, d.id, d.amount, d.currency, 'dispute:' || d.id, false
   FROM disputes d JOIN orders o ON o.id = d.order_id
- WHERE o.event_id = :e
+ WHERE o.{column} = :e
    AND (NOT EXISTS (SELECT 1 FROM stripe_balance_transactions b WHERE b.source_id = d.id)
         OR d.status = 'won' AND NOT EXISTS (
                SELECT 1 FROM stripe_balance_transactions b
@@ -105,12 +113,15 @@ SELECT 'dispute', d.order_id, d.id, d.amount, d.currency, 'dispute:' || d.id, fa
         OR EXISTS (SELECT 1 FROM stripe_balance_transactions b
                     WHERE b.source_id = d.id AND b.status = 'pending'))
 ORDER BY 1, 2, 3
-""")
+"""
+# Formatted with one of the two subject columns (Subject.column), never with input.
+_QUESTIONS_OF = {column: text(_QUESTIONS.format(column=column))
+                 for column in ("event_id", "recording_id")}  # fmt: skip
 
 
-def _questions(session: Session, event_id: str) -> list[Ask]:
+def _questions(session: Session, subject: Subject) -> list[Ask]:
     """What to ask Stripe: what is not stored yet, may have changed, or is pending."""
-    rows = session.execute(_QUESTIONS, {"e": event_id})
+    rows = session.execute(_QUESTIONS_OF[subject.column], {"e": subject.id})
     return [
         Ask(str(what), str(order), str(source), int(expected), str(currency), str(ref), bool(must))
         for what, order, source, expected, currency, ref, must in rows
@@ -135,16 +146,18 @@ def _kind(ask: Ask, txn: BalanceTransaction) -> str:
 
 
 def _store(
-    session: Session, ask: Ask, txns: Sequence[BalanceTransaction], *, venue_id: str,
-    event_id: str, now: datetime,
+    session: Session, ask: Ask, txns: Sequence[BalanceTransaction], subject: Subject,
+    now: datetime,
 ) -> tuple[int, int]:  # fmt: skip
     """Store what Stripe answered: (rows stored, findings)."""
     found = 0
+    # A recording's finding names no event; its reference names the order or movement.
+    event_id = subject.columns()["event_id"]
 
     def finding(kind: str, reference: str, detail: str, amount: int, currency: str) -> None:
         nonlocal found
-        found += record_finding(session, venue_id, event_id, kind=kind, reference=reference,
-                                detail=detail, now=now, amount=amount,
+        found += record_finding(session, subject.venue_id, event_id, kind=kind,
+                                reference=reference, detail=detail, now=now, amount=amount,
                                 currency=currency)  # fmt: skip
 
     if not txns:
@@ -174,7 +187,7 @@ def _store(
             finding("amount_mismatch", reference, detail, txn.amount - ours, txn.currency)
         row = session.get(BalanceTransactionRecord, txn.id)
         if row is None:
-            session.add(_record(ask, kind, txn, venue_id=venue_id, event_id=event_id, now=now))
+            session.add(_record(ask, kind, txn, subject, now))
             stored += 1
         elif (row.amount, row.fee, row.net, row.currency) != (
             txn.amount,
@@ -187,7 +200,7 @@ def _store(
                     f"stored amount {row.amount} fee {row.fee}",
                     txn.amount - row.amount, txn.currency)  # fmt: skip
         elif row.status != txn.status:
-            lock_event_ledger(session, event_id)  # the poster reads the status under it
+            lock_event_ledger(session, subject.id)  # the poster reads the status under it
             row.status, row.available_on = txn.status, _time(txn.available_on)
             session.add(row)
             session.flush()
@@ -197,12 +210,13 @@ def _store(
 
 
 def _record(
-    ask: Ask, kind: str, txn: BalanceTransaction, *, venue_id: str, event_id: str, now: datetime
+    ask: Ask, kind: str, txn: BalanceTransaction, subject: Subject, now: datetime
 ) -> BalanceTransactionRecord:
     # A refund's or dispute's movements are filed under it (the query above asks by it).
     source = txn.source if ask.what == "charge" else ask.source
     return BalanceTransactionRecord(
-        id=txn.id, venue_id=venue_id, event_id=event_id, order_id=ask.order_id, kind=kind,
+        id=txn.id, venue_id=subject.venue_id, **subject.columns(), order_id=ask.order_id,
+        kind=kind,
         source_id=source, amount=txn.amount, fee=txn.fee, net=txn.net,
         currency=txn.currency.upper(), status=txn.status, available_on=_time(txn.available_on),
         created=_time(txn.created) or now, fetched_at=now,

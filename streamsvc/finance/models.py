@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, text
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, LargeBinary, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -23,6 +23,7 @@ from streamsvc.jobs import models as _jobs  # noqa: F401
 from streamsvc.kit.columns import jsonb, timestamp
 from streamsvc.ledger import models as _ledger  # noqa: F401
 from streamsvc.orders import models as _orders  # noqa: F401
+from streamsvc.recordings import models as _recordings  # noqa: F401
 from streamsvc.staff import models as _staff  # noqa: F401
 from streamsvc.venues import models as _venues  # noqa: F401
 
@@ -31,12 +32,19 @@ KINDS = ("charge", "refund", "refund_failure", "dispute", "dispute_reversal")
 
 class BalanceTransactionRecord(SQLModel, table=True):
     __tablename__ = "stripe_balance_transactions"
-    # Posting walks an event's rows in id order, in batches.
-    __table_args__ = (Index("ix_stripe_balance_transactions_event_id_id", "event_id", "id"),)
+    # Posting walks an event's (or a recording's) rows in id order, in batches.
+    __table_args__ = (
+        Index("ix_stripe_balance_transactions_event_id_id", "event_id", "id"),
+        Index("ix_stripe_balance_transactions_recording_id_id", "recording_id", "id"),
+        CheckConstraint("num_nonnulls(event_id, recording_id) = 1",
+                        name="stripe_balance_transactions_one_subject"),
+    )  # fmt: skip
 
     id: str = Field(primary_key=True, max_length=255)  # Stripe's txn_…
     venue_id: str = Field(foreign_key="venues.id", max_length=32)
-    event_id: str = Field(foreign_key="events.id", max_length=32)
+    # What the money was paid for (finance/subjects.py): an event or a recording.
+    event_id: str | None = Field(default=None, foreign_key="events.id", max_length=32)
+    recording_id: str | None = Field(default=None, foreign_key="recordings.id", max_length=32)
     order_id: str = Field(foreign_key="orders.id", index=True, max_length=32)
     kind: str = Field(max_length=20)  # one of KINDS
     source_id: str = Field(max_length=255)  # the charge, refund or dispute it belongs to
@@ -58,12 +66,19 @@ class SplitPosting(SQLModel, table=True):
 
     __tablename__ = "split_postings"
     # Exports read a venue's postings of a period.
-    __table_args__ = (Index("ix_split_postings_venue_id_posted_at", "venue_id", "posted_at"),)
+    __table_args__ = (
+        Index("ix_split_postings_venue_id_posted_at", "venue_id", "posted_at"),
+        CheckConstraint("num_nonnulls(event_id, recording_id) = 1",
+                        name="split_postings_one_subject"),
+    )  # fmt: skip
 
     transaction_id: str = Field(primary_key=True, max_length=32)  # the split's ledger transaction
     venue_id: str = Field(foreign_key="venues.id", max_length=32)
-    event_id: str = Field(foreign_key="events.id", index=True, max_length=32)
-    version: int  # the split-rule version
+    event_id: str | None = Field(default=None, foreign_key="events.id", index=True,
+                                 max_length=32)  # fmt: skip
+    recording_id: str | None = Field(default=None, foreign_key="recordings.id", index=True,
+                                     max_length=32)  # fmt: skip
+    version: int  # the split-rule version (the event's, or the recording's)
     period: str = Field(max_length=40)
     currency: str = Field(max_length=3)
     orders: int

@@ -25,13 +25,15 @@ from sqlmodel import Session
 
 from streamsvc.finance import accounts
 from streamsvc.finance.models import BalanceTransactionRecord
+from streamsvc.finance.subjects import Subject
 from streamsvc.ledger.service import Line, account, post
 
 BATCH = 100_000
 
 
 def lock_event_ledger(session: Session, event_id: str) -> None:
-    """Serialise posting and splitting of one event (until this transaction ends)."""
+    """Serialise posting and splitting of one event or recording (until this transaction
+    ends)."""
     session.execute(text("SELECT pg_advisory_xact_lock(hashtext('ledger:' || :e))"),
                     {"e": event_id})  # fmt: skip
 
@@ -39,10 +41,10 @@ def lock_event_ledger(session: Session, event_id: str) -> None:
 # Under the event's ledger lock nobody else posts these rows, so what NOT EXISTS lets
 # through is inserted; the transaction id is derived from the reference, so the entries
 # need no join back to the inserted transactions.
-_POST_BATCH = text("""
+_POST_BATCH = """
 WITH batch AS (
     SELECT b.* FROM stripe_balance_transactions b
-     WHERE b.event_id = :event_id AND b.currency = :currency AND b.id > :after
+     WHERE b.{column} = :subject_id AND b.currency = :currency AND b.id > :after
      ORDER BY b.id
      LIMIT :size
 ), fresh AS (
@@ -52,8 +54,9 @@ WITH batch AS (
        AND NOT EXISTS (SELECT 1 FROM ledger_transactions t WHERE t.reference = 'bt:' || b.id)
 ), txns AS (
     INSERT INTO ledger_transactions
-           (id, venue_id, event_id, reference, currency, description, reverses, posted_at)
-    SELECT f.txn_id, f.venue_id, f.event_id, 'bt:' || f.id, f.currency,
+           (id, venue_id, event_id, recording_id, reference, currency, description, reverses,
+            posted_at)
+    SELECT f.txn_id, f.venue_id, f.event_id, f.recording_id, 'bt:' || f.id, f.currency,
            f.kind || ' as Stripe reports it', NULL, :now
       FROM fresh f
     RETURNING 1
@@ -73,28 +76,32 @@ WITH batch AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM txns), (SELECT max(id) FROM batch)
-""")
+"""
+# Formatted with one of the two subject columns (Subject.column), never with input.
+_POST_BATCH_OF = {column: text(_POST_BATCH.format(column=column))
+                  for column in ("event_id", "recording_id")}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Books:
-    """Where an event's balance transactions in one currency are posted: account ids."""
+    """Where a subject's balance transactions in one currency are posted: account ids."""
 
     venue_id: str
     currency: str
     accounts: dict[str, str]  # role (a balance transaction kind, or a Stripe side) -> id
 
 
-def books_of(session: Session, event_id: str, now: datetime) -> list[Books]:
-    """The accounts of each (venue, currency) the event's balance transactions are in,
+def books_of(session: Session, subject: Subject, now: datetime) -> list[Books]:
+    """The accounts of each (venue, currency) the subject's balance transactions are in,
     created on first use."""
     pairs = session.execute(text(
-        "SELECT DISTINCT venue_id, currency FROM stripe_balance_transactions WHERE event_id = :e"
-    ), {"e": event_id}).all()  # fmt: skip
+        "SELECT DISTINCT venue_id, currency FROM stripe_balance_transactions "  # noqa: S608
+        f"WHERE {subject.column} = :e"
+    ), {"e": subject.id}).all()  # fmt: skip
     roles = {"stripe_balance": accounts.STRIPE_BALANCE,
              "stripe_pending": accounts.STRIPE_PENDING,
-             "stripe_fees": accounts.stripe_fees(event_id),
-             **accounts.of_kind(event_id)}  # fmt: skip
+             "stripe_fees": accounts.stripe_fees(subject.id),
+             **accounts.of_kind(subject.id)}  # fmt: skip
     return [
         Books(
             venue_id,
@@ -106,14 +113,14 @@ def books_of(session: Session, event_id: str, now: datetime) -> list[Books]:
 
 
 def post_batch(
-    session: Session, event_id: str, books: Books, after: str, now: datetime
+    session: Session, subject: Subject, books: Books, after: str, now: datetime
 ) -> tuple[int, str | None]:
     """Post the next BATCH balance transactions after id `after` that are not posted
     yet: (how many were posted, the last id looked at, None when there are no more)."""
-    lock_event_ledger(session, event_id)
+    lock_event_ledger(session, subject.id)
     session.execute(text("SET LOCAL jit = off"))  # compiling costs more than it saves here
-    posted, last = session.execute(_POST_BATCH, {
-        "event_id": event_id, "currency": books.currency, "after": after, "size": BATCH,
+    posted, last = session.execute(_POST_BATCH_OF[subject.column], {
+        "subject_id": subject.id, "currency": books.currency, "after": after, "size": BATCH,
         "now": now, **books.accounts,
     }).one()  # fmt: skip
     return int(posted), last
@@ -134,6 +141,7 @@ def release_pending(session: Session, row: BalanceTransactionRecord, now: dateti
         session, venue_id=row.venue_id, reference=f"available:{row.id}", currency=row.currency,
         lines=[Line(accounts.STRIPE_BALANCE, int(posted_pending)),
                Line(accounts.STRIPE_PENDING, -int(posted_pending))],
-        now=now, event_id=row.event_id, description="funds became available",
+        now=now, event_id=row.event_id, recording_id=row.recording_id,
+        description="funds became available",
     )  # fmt: skip
     return moved is not None

@@ -8,7 +8,7 @@ from streamsvc.catalog.models import Event
 from streamsvc.db import UnitOfWork
 from streamsvc.errors import ValidationFailed
 from streamsvc.finance.events import ReconciliationRequested
-from streamsvc.finance.recent import events_with_activity
+from streamsvc.finance.recent import with_activity
 from streamsvc.finance.reconciliation import KIND
 from streamsvc.finance.schemas import ReconciliationCreate
 from streamsvc.jobs.models import Job
@@ -24,8 +24,10 @@ def start_reconciliation(
     *,
     lookback_hours: int,
 ) -> Job:
-    """A job for one event of the venue, or for every event with money activity in the
-    period (by default the last `lookback_hours`); a worker is asked after the commit."""
+    """A job for one event of the venue, or for every event and recording with money
+    activity in the period (by default the last `lookback_hours`); a worker is asked
+    after the commit."""
+    recordings: list[str] = []
     if request.event_id:
         events = [owned(uow.session, Event, request.event_id, venue_id).id]
     else:
@@ -33,9 +35,10 @@ def start_reconciliation(
         until = request.to or now
         if since >= until:
             raise ValidationFailed("The period is empty.", fields={"from": "must be before to"})
-        active = events_with_activity(uow.session, since, until, venue_id)
-        events = sorted(event for _, event in active)
+        active = with_activity(uow.session, since, until, venue_id)
+        events = sorted(subject for _, kind, subject in active if kind == "event")
+        recordings = sorted(subject for _, kind, subject in active if kind == "recording")
     job = create_job(uow.session, venue_id, KIND, request.event_id, now)
-    job.result = {"events": events}
+    job.result = {"events": events, "recordings": recordings}
     uow.emit(ReconciliationRequested(job.id))
     return job

@@ -1,4 +1,5 @@
-"""Splitting an event's money between VAT, the platform, costs and the parties.
+"""Splitting an event's (or a recording's) money between VAT, the platform, costs and
+the parties (a recording's rights holders among them).
 
 The waterfall is computed per order from what Stripe reported (gross, refunds,
 disputes not reinstated, fees) under the split-rule version the order was sold
@@ -19,21 +20,25 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import text
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from streamsvc.catalog import bundles
 from streamsvc.catalog.coproducers import rules_in_force
 from streamsvc.catalog.models import Event
-from streamsvc.finance import accounts, deals
+from streamsvc.finance import accounts, deals, subjects
 from streamsvc.finance.models import SplitPosting
 from streamsvc.finance.posting import lock_event_ledger
+from streamsvc.finance.subjects import Subject
 from streamsvc.finance.waterfall import OrderMoney, Waterfall, waterfall
 from streamsvc.ledger.service import Line, balances, post
+from streamsvc.recordings.models import RecordingSplitRule
 
-_GROUPS = text("""
+# The orders of a subject grouped by what they paid and how it is shared; `{items}`
+# gives each order's lines as `amount:rate[:amount/rate;…]`.
+_GROUPS = """
 WITH money AS (
     SELECT order_id,
            coalesce(sum(amount) FILTER (WHERE kind = 'charge'), 0) AS gross,
@@ -43,9 +48,18 @@ WITH money AS (
                AS disputed,
            sum(fee) AS fees
       FROM stripe_balance_transactions
-     WHERE event_id = :event_id AND currency = :currency
+     WHERE {column} = :subject_id AND currency = :currency
      GROUP BY order_id
-), items AS (
+), items AS ({items}
+)
+SELECT o.split_rule_version, items.lines, m.gross, m.refunded, m.disputed,
+       sum(m.fees) AS fees, count(*) AS orders
+  FROM money m
+  JOIN orders o ON o.id = m.order_id
+  JOIN items ON items.order_id = m.order_id
+ GROUP BY o.split_rule_version, items.lines, m.gross, m.refunded, m.disputed
+"""
+_EVENT_ITEMS = """
     SELECT i.order_id,
            string_agg((i.quantity * i.unit_amount)::text || ':' || i.vat_rate_bps
                       -- a bundle's components as sold, appended as amount/rate;amount/rate
@@ -56,16 +70,39 @@ WITH money AS (
                          ) END, ','
                       ORDER BY i.position) AS lines
       FROM order_items i JOIN orders o ON o.id = i.order_id
-     WHERE o.event_id = :event_id
-     GROUP BY i.order_id
-)
-SELECT o.split_rule_version, items.lines, m.gross, m.refunded, m.disputed,
-       sum(m.fees) AS fees, count(*) AS orders
-  FROM money m
-  JOIN orders o ON o.id = m.order_id
-  JOIN items ON items.order_id = m.order_id
- GROUP BY o.split_rule_version, items.lines, m.gross, m.refunded, m.disputed
-""")
+     WHERE o.event_id = :subject_id
+     GROUP BY i.order_id"""
+# A recording's order is one offer, taxed at the offer's rate (offers never change).
+_RECORDING_ITEMS = """
+    SELECT o.id AS order_id, o.total_amount::text || ':' || f.vat_rate_bps AS lines
+      FROM orders o JOIN recording_offers f ON f.id = o.recording_offer_id
+     WHERE o.recording_id = :subject_id"""
+_GROUPS_OF = {
+    "event_id": text(_GROUPS.format(column="event_id", items=_EVENT_ITEMS)),
+    "recording_id": text(_GROUPS.format(column="recording_id", items=_RECORDING_ITEMS)),
+}
+
+
+class Rule(Protocol):
+    """A split rule version, of an event (catalog) or of a recording (recordings)."""
+
+    version: int
+    platform_fee_bps: int
+    costs: list[dict[str, Any]]
+    shares: list[dict[str, Any]]
+
+
+def _rules(session: Session, subject: Subject) -> list[Rule]:
+    """The versions in force, in version order. An event's version waiting for a
+    co-producer's consent is not in force (catalog/coproducers.py); a recording's
+    versions all are."""
+    if subject.kind == "event":
+        return list(rules_in_force(session, subject.id))
+    versions = session.exec(
+        select(RecordingSplitRule).where(RecordingSplitRule.recording_id == subject.id)
+        .order_by(col(RecordingSplitRule.version))
+    ).all()  # fmt: skip
+    return list(versions)
 
 
 def _parts(line: str) -> list[tuple[int, int]]:
@@ -85,8 +122,10 @@ class VersionSplit:
     orders: int
 
 
-def compute(session: Session, event: Event) -> list[VersionSplit]:
-    """The event's waterfall per split-rule version, from the stored balance transactions."""
+def compute(session: Session, subject: Subject | Event) -> list[VersionSplit]:
+    """The waterfall per split-rule version, from the stored balance transactions."""
+    if isinstance(subject, Event):
+        subject = subjects.of_event(subject)
     groups: dict[int, list[OrderMoney]] = defaultdict(list)
     fees: dict[int, int] = defaultdict(int)
     counts: dict[int, int] = defaultdict(int)
@@ -94,7 +133,8 @@ def compute(session: Session, event: Event) -> list[VersionSplit]:
     # everything again, and JIT costs more than it saves on this single query.
     session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     session.execute(text("SET LOCAL jit = off"))
-    rows = session.execute(_GROUPS, {"event_id": event.id, "currency": event.currency})
+    rows = session.execute(_GROUPS_OF[subject.column],
+                           {"subject_id": subject.id, "currency": subject.currency})  # fmt: skip
     for version, lines, gross, refunded, disputed, group_fees, orders in rows:
         items = tuple(part for line in str(lines).split(",") for part in _parts(line))
         groups[version].append(OrderMoney(items=items, refunded=int(refunded),
@@ -102,15 +142,14 @@ def compute(session: Session, event: Event) -> list[VersionSplit]:
                                           count=int(orders)))  # fmt: skip
         fees[version] += int(group_fees)
         counts[version] += int(orders)
-    # A version waiting for a co-producer's consent is not in force (catalog/coproducers.py).
-    rules = {rule.version: rule for rule in rules_in_force(session, event.id)}
+    rules = {rule.version: rule for rule in _rules(session, subject)}
     if not rules:
         return []
     latest = rules[max(rules)]
     # Season passes (passes/recognition.py): what the event recognised of them, net of
     # VAT already, with its part of their Stripe fees, split under the latest version.
-    revenue_code, fees_code = accounts.pass_revenue(event.id), accounts.pass_fees(event.id)
-    pass_money = balances(session, event.venue_id, event.currency, [revenue_code, fees_code])
+    revenue_code, fees_code = accounts.pass_revenue(subject.id), accounts.pass_fees(subject.id)
+    pass_money = balances(session, subject.venue_id, subject.currency, [revenue_code, fees_code])
     pass_net = -pass_money.get(revenue_code, 0)
     if pass_net or pass_money.get(fees_code, 0):
         groups.setdefault(latest.version, [])
@@ -163,26 +202,30 @@ def targets(event_id: str, result: Waterfall) -> dict[str, int]:
 
 
 def split_event(session: Session, event: Event, period: str, now: datetime) -> int:
-    """Post what changed in the event's split since the last one; transactions posted."""
-    lock_event_ledger(session, event.id)
+    return split(session, subjects.of_event(event), period, now)
+
+
+def split(session: Session, subject: Subject, period: str, now: datetime) -> int:
+    """Post what changed in the subject's split since the last one; transactions posted."""
+    lock_event_ledger(session, subject.id)
     posted = 0
-    for split in compute(session, event):
-        before = split_so_far(session, event.id, split.version)
-        target = targets(event.id, split.waterfall)
+    for version_split in compute(session, subject):
+        before = split_so_far(session, subject, version_split.version)
+        target = targets(subject.id, version_split.waterfall)
         delta = {code: target.get(code, 0) - before.get(code, 0)
                  for code in sorted(set(target) | set(before))}  # fmt: skip
         if not any(delta.values()):
             continue
         lines = [Line(code, amount, accounts.party_of(code)) for code, amount in delta.items()]
         done = post(
-            session, venue_id=event.venue_id,
-            reference=f"split:{event.id}:v{split.version}:{period}",
-            currency=event.currency, lines=lines,
-            now=now, event_id=event.id,
-            description=f"split under rule version {split.version} ({split.orders} orders)",
+            session, venue_id=subject.venue_id,
+            reference=f"split:{subject.id}:v{version_split.version}:{period}",
+            currency=subject.currency, lines=lines, now=now, **subject.columns(),
+            description=f"split under rule version {version_split.version} "
+                        f"({version_split.orders} orders)",
         )  # fmt: skip
         if done is not None:
-            session.add(_annex(session, event, split, done.id, period=period, now=now))
+            session.add(_annex(session, subject, version_split, done.id, period=period, now=now))
             posted += 1
     return posted
 
@@ -191,7 +234,7 @@ _FIGURES = ("orders", "gross", "refunds", "disputes", "vat", "stripe_fees", "pla
             "costs", "distributable", "pass_revenue")  # fmt: skip
 
 
-def _annex(session: Session, event: Event, split: VersionSplit, transaction_id: str, *,
+def _annex(session: Session, subject: Subject, split: VersionSplit, transaction_id: str, *,
            period: str, now: datetime) -> SplitPosting:  # fmt: skip
     """The waterfall of this split as the change since the previous split of the version."""
     result = split.waterfall
@@ -203,35 +246,44 @@ def _annex(session: Session, event: Event, split: VersionSplit, transaction_id: 
                "pass_revenue": result.pass_revenue}  # fmt: skip
     sums = ", ".join(f"coalesce(sum({name}), 0)" for name in _FIGURES)
     before = session.execute(
-        text(f"SELECT {sums} FROM split_postings WHERE event_id = :e AND version = :v"),  # noqa: S608
-        {"e": event.id, "v": split.version},
+        text(f"SELECT {sums} FROM split_postings "  # noqa: S608
+             f"WHERE {subject.column} = :e AND version = :v"),
+        {"e": subject.id, "v": split.version},
     ).one()  # fmt: skip
     changed = {name: current[name] - int(was) for name, was in zip(_FIGURES, before, strict=True)}
-    rates_before = {str(rate): int(amount) for rate, amount in session.execute(
-        text("SELECT r.key, sum(r.value::bigint) FROM split_postings sp, "
-             "jsonb_each_text(sp.vat_rates) AS r WHERE sp.event_id = :e AND sp.version = :v "
-             "GROUP BY r.key"), {"e": event.id, "v": split.version})}  # fmt: skip
+    by_rate = text(
+        "SELECT r.key, sum(r.value::bigint) FROM split_postings sp, "  # noqa: S608
+        f"jsonb_each_text(sp.vat_rates) AS r WHERE sp.{subject.column} = :e "
+        "AND sp.version = :v GROUP BY r.key"
+    )
+    rates_before = {str(rate): int(amount) for rate, amount
+                    in session.execute(by_rate, {"e": subject.id, "v": split.version})}  # fmt: skip
     rates_now = {str(rate): amount for rate, amount in result.vat_rates}
     vat_rates = {rate: rates_now.get(rate, 0) - rates_before.get(rate, 0)
                  for rate in sorted(set(rates_now) | set(rates_before), key=int)}  # fmt: skip
     return SplitPosting(
-        transaction_id=transaction_id, venue_id=event.venue_id, event_id=event.id,
-        version=split.version, period=period, currency=event.currency, posted_at=now,
+        transaction_id=transaction_id, venue_id=subject.venue_id,
+        event_id=subject.columns()["event_id"], recording_id=subject.columns()["recording_id"],
+        version=split.version, period=period, currency=subject.currency, posted_at=now,
         shares={account: bps for account, bps, _ in result.parties},
         vat_rates={rate: amount for rate, amount in vat_rates.items() if amount}, **changed,
     )  # fmt: skip
 
 
-def split_so_far(session: Session, event_id: str, version: int | None = None) -> dict[str, int]:
-    """What the event's split postings (of one rule version, or all) hold, by account.
-    Read through `split_postings`, which names every split transaction, so the event's
-    many balance-transaction postings are never scanned."""
-    rows = session.execute(text("""
+def split_so_far(
+    session: Session, subject: Subject | str, version: int | None = None
+) -> dict[str, int]:
+    """What the split postings of an event (by id) or a subject (of one rule version, or
+    all) hold, by account. Read through `split_postings`, which names every split
+    transaction, so the many balance-transaction postings are never scanned."""
+    column, subject_id = (("event_id", subject) if isinstance(subject, str)
+                          else (subject.column, subject.id))  # fmt: skip
+    rows = session.execute(text(f"""
         SELECT a.code, sum(e.amount) FROM split_postings sp
           JOIN ledger_entries e ON e.transaction_id = sp.transaction_id
           JOIN ledger_accounts a ON a.id = e.account_id
-         WHERE sp.event_id = :event_id
+         WHERE sp.{column} = :subject_id
            AND (CAST(:version AS integer) IS NULL OR sp.version = :version)
          GROUP BY a.code
-    """), {"event_id": event_id, "version": version})  # fmt: skip
+    """), {"subject_id": subject_id, "version": version})  # noqa: S608  # fmt: skip
     return {str(code): int(total) for code, total in rows}

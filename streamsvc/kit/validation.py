@@ -84,3 +84,9 @@ class WriteModel(BaseModel):
     """Base of every request body: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid", str_max_length=10_000)
+
+
+def mask_email(address: str) -> str:
+    """`jane@example.org` -> `j***@example.org`: enough to recognise, not to copy."""
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}***@{domain}"

@@ -44,6 +44,7 @@ class LedgerTransaction(SQLModel, table=True):
     # trigger (migration 0006) rather than by foreign keys, row by row.
     venue_id: str = Field(index=True, max_length=32)
     event_id: str | None = Field(default=None, index=True, max_length=32)
+    recording_id: str | None = Field(default=None, index=True, max_length=32)  # or a recording
     reference: str = Field(max_length=255, unique=True)  # bt:{id}, split:{event}:v{n}:{period}, ...
     currency: str = Field(max_length=3)
     description: str = Field(default="", max_length=500)

@@ -64,6 +64,7 @@ def post(
     event_id: str | None = None,
     description: str = "",
     reverses: str | None = None,
+    recording_id: str | None = None,
 ) -> LedgerTransaction | None:
     """Post a balanced transaction once; None when `reference` was posted before."""
     total = sum(line.amount for line in lines)
@@ -78,6 +79,7 @@ def post(
             id=txn_id,
             venue_id=venue_id,
             event_id=event_id,
+            recording_id=recording_id,
             reference=reference,
             currency=currency,
             description=description[:500],

@@ -39,7 +39,7 @@ from streamsvc.catalog.models import Event
 from streamsvc.db import UnitOfWork
 from streamsvc.errors import Conflict, ValidationFailed
 from streamsvc.kit.ids import new_id
-from streamsvc.kit.validation import Email
+from streamsvc.kit.validation import Email, mask_email
 from streamsvc.notifications.mail import mail_locale
 from streamsvc.orders.buying import hash_token
 from streamsvc.orders.models import Order, Ticket
@@ -67,12 +67,6 @@ class Transferred:
     sequence: int  # 1 for the pass's first transfer
     new_holder: str  # the new address, masked (mask_email)
     tickets_moved: int
-
-
-def mask_email(address: str) -> str:
-    """`jane@example.org` -> `j***@example.org`: enough to recognise, not to copy."""
-    local, _, domain = address.rpartition("@")
-    return f"{local[:1]}***@{domain}"
 
 
 def checked_address(new_email: str) -> str:

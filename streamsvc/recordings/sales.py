@@ -15,8 +15,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from streamsvc.kit.pagination import decode_cursor, encode_cursor
+from streamsvc.kit.validation import mask_email
 from streamsvc.orders.models import Order
-from streamsvc.passes.transfer import mask_email
 from streamsvc.recordings import service
 from streamsvc.recordings.access import RecordingAccess
 from streamsvc.recordings.models import OfferKind, RecordingOffer

@@ -124,7 +124,7 @@ def test_unknown_charges_are_findings(world: World) -> None:
     books = NamesOurVenue(charges=world.books.charges)
     with world.database.unit_of_work() as uow:
         events, found = unknown_charges(uow.session, books, world.clock.now(), timedelta(days=3650))
-    assert events == {(world.venue.id, world.event["id"])}  # ours, not collected yet
+    assert events == {(world.venue.id, "event", world.event["id"])}  # ours, not collected yet
     assert found == 1
     findings = ok(world.client.get("/v1/finance/findings", headers=world.venue.headers))["data"]
     assert [(f["kind"], f["reference"]) for f in findings] == [

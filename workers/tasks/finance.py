@@ -8,11 +8,12 @@ from typing import Any
 from celery import shared_task
 from sqlmodel import select
 
-from streamsvc.finance import export_jobs
+from streamsvc.finance import export_jobs, reconciliation
 from streamsvc.finance.events import ReconciliationRequested
 from streamsvc.finance.payouts_stripe import post_payout
 from streamsvc.finance.recent import start_recent_jobs
-from streamsvc.finance.reconciliation import Outcome, reconcile_event
+from streamsvc.finance.reconciliation import Outcome
+from streamsvc.finance.subjects import Kind
 from streamsvc.jobs.models import FINISHED_JOB, Job, JobStatus
 from streamsvc.payments.gateway import PaymentProviderUnavailable
 from workers.base import StreamsvcTask
@@ -21,7 +22,8 @@ from workers.tasks.payments import MONEY
 
 @shared_task(name="finance.reconcile", max_retries=10, **MONEY)  # type: ignore[untyped-decorator]
 def reconcile(self: StreamsvcTask, job_id: str) -> None:
-    """Reconcile the events of a job (in `result.events`); safe to run again."""
+    """Reconcile the events and recordings of a job (`result.events`, `.recordings`);
+    safe to run again."""
     resources = self.resources
     with self.unit_of_work() as uow:
         job = uow.session.exec(select(Job).where(Job.id == job_id).with_for_update()).one()
@@ -30,6 +32,7 @@ def reconcile(self: StreamsvcTask, job_id: str) -> None:
         job.status, job.updated_at = JobStatus.running, resources.clock.now()
         uow.session.add(job)
         events: list[str] = list(job.result.get("events", []))
+        recordings: list[str] = list(job.result.get("recordings", []))
         period = job.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     totals, finished = Outcome(), 0
 
@@ -37,9 +40,11 @@ def reconcile(self: StreamsvcTask, job_id: str) -> None:
         _update(self, job_id, done=finished + done, total=finished + total)
 
     try:
-        for event_id in events:
-            outcome = reconcile_event(
-                resources.database, resources.gateway, event_id, resources.clock.now(),
+        subjects: list[tuple[Kind, str]] = [("event", event) for event in events]
+        subjects += [("recording", recording) for recording in recordings]
+        for kind, subject_id in subjects:
+            outcome = reconciliation.reconcile(
+                resources.database, resources.gateway, kind, subject_id, resources.clock.now(),
                 period=period, progress=progress,
             )  # fmt: skip
             totals.add(outcome)
@@ -50,7 +55,7 @@ def reconcile(self: StreamsvcTask, job_id: str) -> None:
             raise
         raise self.retry(exc=exc, countdown=min(600, 10 * 2**self.request.retries)) from exc
     _update(self, job_id, status=JobStatus.succeeded, done=finished, total=finished,
-            result={"events": events, **vars(totals)})  # fmt: skip
+            result={"events": events, "recordings": recordings, **vars(totals)})  # fmt: skip
 
 
 @shared_task(name="finance.post_stripe_payout", max_retries=10, **MONEY)  # type: ignore[untyped-decorator]
