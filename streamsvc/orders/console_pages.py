@@ -1,5 +1,6 @@
-"""/console/orders: search and open the venue's orders; refund, revoke a ticket, mail
-the tickets again. Admins act; finance reads (every action is admin-only, 403 for
+"""/console/orders: search and open the venue's orders, of an event's tickets or of a
+recording; refund, revoke a ticket, mail the tickets (or the recording's watch link)
+again. Admins act; finance reads (every action is admin-only, 403 for
 finance even on a direct POST). The same services as the JSON API (views.py,
 refunds.py); console_service.py adds what a page needs around them.
 
@@ -90,12 +91,15 @@ def _list(
     except ValidationFailed as exc:
         page, errors = None, errors_of(request, exc)
     events = console_service.venue_events(uow.session, caller.venue_id)
+    orders = page.data if page else []
     next_url = None
     if page is not None and page.next_cursor:
         kept = {k: v for k, v in filters.items() if v and k not in ("cursor", "order")}
         next_url = "/console/orders?" + urlencode({**kept, "cursor": page.next_cursor})
-    return {"caller": caller, "filters": filters, "orders": page.data if page else [],
+    return {"caller": caller, "filters": filters, "orders": orders,
             "next_url": next_url, "events": events, "by_id": {e.id: e for e in events},
+            "recordings": console_service.recording_titles(uow.session, caller.venue_id, orders),
+            "venue_timezone": console_service.venue_timezone(uow.session, caller.venue_id),
             "statuses": _STATUSES, "errors": errors, "code_error": None,
             "order_error": None}  # fmt: skip
 
@@ -156,6 +160,8 @@ def _detail(
     done = request.query_params.get("done")
     context: dict[str, Any] = {
         "caller": caller, "order": order, "event": detail.event, "tiers": detail.tier_names,
+        "recording": detail.recording, "tz": detail.timezone, "holders": detail.holders,
+        "now": _now(request),
         "left": order.paid_amount - order.refunded_amount, "errors": errors_of(request, None),
         "entered": {}, "done": done if done in ("refunded", "revoked", "resent") else None,
     }  # fmt: skip
@@ -176,12 +182,12 @@ async def order_page(request: Request) -> Response:
 
 
 async def _with_sessions(request: Request, context: dict[str, Any]) -> dict[str, Any]:
-    """The tickets' viewing sessions, read from viewing after the order (a venue's own);
-    None, said on the page, when they cannot be read right now."""
+    """The tickets' (or the recording access's) viewing sessions, read from viewing after
+    the order (a venue's own); None, said on the page, when they cannot be read right now."""
     viewing: console_service.TicketSessions = request.app.state.resources.viewing
-    ticket_ids = [ticket.id for ticket in context["order"].tickets]
+    holder_ids: list[str] = context["holders"]
     try:
-        sessions = await viewing.ticket_sessions(ticket_ids, int(_now(request).timestamp() * 1000))
+        sessions = await viewing.ticket_sessions(holder_ids, int(_now(request).timestamp() * 1000))
     except DependencyUnavailable:
         sessions = None
     context["sessions"] = sessions

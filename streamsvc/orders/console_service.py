@@ -2,6 +2,10 @@
 its code, one order's mail sent again, a refund made once per confirmation, and the
 shape of the tickets' viewing sessions the page shows.
 
+An order is of an event's tickets or of a recording (rental, purchase, free play); a
+recording's is shown with its access (recording_orders.py reads it with SQL, since the
+recordings package imports orders), in the venue's timezone, as it has no event's.
+
 Everything is scoped to the caller's venue: another venue's order, ticket or event is
 unknown here (404, or None), never forbidden.
 """
@@ -19,11 +23,13 @@ from streamsvc import audit, idempotency
 from streamsvc.catalog.models import Event, Tier
 from streamsvc.db import emit
 from streamsvc.errors import Conflict
-from streamsvc.orders import refunds
-from streamsvc.orders.events import TicketsIssued
+from streamsvc.orders import recording_orders, refunds
 from streamsvc.orders.models import Order, OrderStatus, Ticket
-from streamsvc.orders.schemas import OrderOut
+from streamsvc.orders.recording_orders import RecordingOfOrder
+from streamsvc.orders.resend import mail_event
+from streamsvc.orders.schemas import OrderOut, OrderSummary
 from streamsvc.orders.views import staff_order
+from streamsvc.venues.models import Venue
 from streamsvc.venues.tenancy import owned
 
 # Orders whose tickets still let their holder in: the only ones worth mailing again.
@@ -54,8 +60,23 @@ class TicketSessions(Protocol):
 @dataclass(frozen=True)
 class OrderDetail:
     order: OrderOut
-    event: Event
+    event: Event | None  # None for a recording's order
     tier_names: dict[str, str]
+    recording: RecordingOfOrder | None  # the recording and its access, for its order
+    timezone: str  # the event's, else the venue's: the page shows every moment in it
+
+    @property
+    def holders(self) -> list[str]:
+        """The ids viewing sessions are kept under: the tickets, or the recording's access."""
+        if self.recording is not None:
+            return [self.recording.access_id] if self.recording.access_id else []
+        return [ticket.id for ticket in self.order.tickets]
+
+
+def venue_timezone(session: Session, venue_id: str) -> str:
+    venue = session.get(Venue, venue_id)
+    assert venue is not None
+    return venue.timezone
 
 
 def venue_events(session: Session, venue_id: str) -> list[Event]:
@@ -66,17 +87,34 @@ def venue_events(session: Session, venue_id: str) -> list[Event]:
 
 def order_detail(session: Session, venue_id: str, order_id: str) -> OrderDetail:
     order = staff_order(session, venue_id, order_id)
+    if order.event_id is None:  # a recording's: staff_order serves no other kind
+        stored = session.get(Order, order.id)
+        assert stored is not None
+        return OrderDetail(order=order, event=None, tier_names={},
+                           recording=recording_orders.recording_of_order(session, stored),
+                           timezone=venue_timezone(session, venue_id))  # fmt: skip
     event = session.get(Event, order.event_id)
     assert event is not None
     tier_ids = {item.tier_id for item in order.items}
     tiers = session.exec(select(Tier.id, Tier.name).where(col(Tier.id).in_(sorted(tier_ids))))
-    return OrderDetail(order=order, event=event, tier_names=dict(tiers.all()))
+    return OrderDetail(order=order, event=event, tier_names=dict(tiers.all()), recording=None,
+                       timezone=event.timezone)  # fmt: skip
+
+
+def recording_titles(
+    session: Session, venue_id: str, orders: Sequence[OrderSummary]
+) -> dict[str, str]:
+    """The titles of the recordings the listed orders bought, by recording id."""
+    ids = [order.recording_id for order in orders if order.recording_id]
+    return recording_orders.recording_titles(session, venue_id, ids)
 
 
 def order_of_ticket_code(session: Session, venue_id: str, code: str) -> str | None:
-    """The order of the venue's ticket with this code (a secret: never from a URL)."""
+    """The order of the venue's ticket, or recording access, with this code (a secret:
+    never from a URL)."""
     query = select(Ticket.order_id).where(Ticket.code == code[:40], Ticket.venue_id == venue_id)
-    return session.exec(query).first()
+    found = session.exec(query).first()
+    return found or recording_orders.order_of_access_code(session, venue_id, code)
 
 
 def order_exists(session: Session, venue_id: str, order_id: str) -> bool:
@@ -85,17 +123,19 @@ def order_exists(session: Session, venue_id: str, order_id: str) -> bool:
 
 
 def resend_order(session: Session, venue_id: str, order_id: str, now: datetime) -> None:
-    """Mail this order's tickets again, through the ticket mail's own path (resend.py):
-    `tickets_mailed_at` cleared and TicketsIssued raised, carried by the outbox."""
+    """Mail this order's tickets (a recording's: its watch link) again, through the
+    mail's own path (resend.py): `tickets_mailed_at` cleared and TicketsIssued (or
+    RecordingAccessIssued) raised, carried by the outbox."""
     order = owned(session, Order, order_id, venue_id, lock=True)
     if order.status not in _WITH_TICKETS:
         raise Conflict(f"An order that is {order.status} has no tickets to mail.",
                        code="no_tickets_to_mail")  # fmt: skip
     order.tickets_mailed_at, order.updated_at = None, now
     session.add(order)
-    audit.record(session, venue_id=venue_id, action="order.tickets_resent",
+    action = "order.access_resent" if order.recording_id else "order.tickets_resent"
+    audit.record(session, venue_id=venue_id, action=action,
                  object_type="order", object_id=order.id)  # fmt: skip
-    emit(session, TicketsIssued(order.id))
+    emit(session, mail_event(order))
 
 
 def refund_once(

@@ -1,4 +1,6 @@
-"""Sending the ticket mails again, to a buyer who lost them (/tickets/resend).
+"""Sending the ticket mails again, to a buyer who lost them (/tickets/resend); a
+recording's order gets its access mail again, the watch link with the code in its
+fragment (recordings/mail.py), the same way.
 
 The answer never says whether an address bought anything: the same words follow
 whether or not paid orders exist for it, and the mails go only to that address.
@@ -8,7 +10,11 @@ many of them.
 
 The mails take the ticket mail's own path: the order's `tickets_mailed_at` is
 cleared and TicketsIssued raised, which the outbox carries to the worker's
-`orders.send_tickets` (sent once, retried until the SMTP server takes it).
+`orders.send_tickets` (sent once, retried until the SMTP server takes it). For a
+recording's order RecordingAccessIssued is raised instead, carried to
+`recordings.send_access`, which marks the same column and sends only while the access
+is valid. A season pass's order gets nothing here: its link goes to whoever holds the
+pass now (passes/mail.py), who may no longer be the buyer.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from sqlmodel import col, select
 from streamsvc.db import Database
 from streamsvc.errors import RateLimited
 from streamsvc.kit.ratelimit import over_limit
-from streamsvc.orders.events import TicketsIssued
+from streamsvc.orders.events import RecordingAccessIssued, TicketsIssued
 from streamsvc.orders.models import Order, OrderStatus
 
 WINDOW_SECONDS = 3600
@@ -59,7 +65,11 @@ def mail_again(database: Database, address: str, now: datetime) -> int:
     with database.unit_of_work() as uow:
         orders = uow.session.exec(
             select(Order)
-            .where(func.lower(Order.email) == address, col(Order.status).in_(_WITH_TICKETS))
+            .where(
+                func.lower(Order.email) == address,
+                col(Order.status).in_(_WITH_TICKETS),
+                col(Order.pass_id).is_(None),
+            )
             .order_by(col(Order.created_at).desc())
             .limit(MAX_ORDERS)
             .with_for_update()
@@ -68,5 +78,12 @@ def mail_again(database: Database, address: str, now: datetime) -> int:
             order.tickets_mailed_at = None
             order.updated_at = now
             uow.session.add(order)
-            uow.emit(TicketsIssued(order.id))
+            uow.emit(mail_event(order))
         return len(orders)
+
+
+def mail_event(order: Order) -> TicketsIssued | RecordingAccessIssued:
+    """What mails a paid order's access again: a recording's watch link, else its tickets."""
+    if order.recording_id is not None:
+        return RecordingAccessIssued(order.id)
+    return TicketsIssued(order.id)

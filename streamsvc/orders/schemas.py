@@ -32,6 +32,19 @@ TicketStatusName = Literal["valid", "suspended", "revoked"]
 
 ORDER_ID = id_of("the order", "ord")
 EVENT_ID = id_of("the event", "evt")
+# A staff view of an order names what it bought: an event's tickets (`event_id`) or a
+# recording's offer (`recording_id`, `recording_offer_id`); the other ids are null.
+ORDER_EVENT_ID = (
+    id_of("the event whose tickets the order buys", "evt")
+    + " Null for the order of a recording (see `recording_id`)."
+)
+ORDER_RECORDING_ID = (
+    id_of("the recording the order buys (a rental, a purchase or a free play)", "rec")
+    + " Null for an order of an event's tickets."
+)
+ORDER_RECORDING_OFFER_ID = (
+    id_of("the recording's offer bought", "rof") + " Null for an order of an event's tickets."
+)
 TIER_ID = id_of("the tier", "tier")
 TOTAL = money("What the whole order costs, VAT included")
 EXPIRES_AT = when("Until when the seats are held for an unpaid order")
@@ -160,7 +173,9 @@ class RefundOut(BaseModel):
 
 class OrderOut(BaseModel):
     id: str = Field(description=ORDER_ID)
-    event_id: str = Field(description=EVENT_ID)
+    event_id: str | None = Field(description=ORDER_EVENT_ID)
+    recording_id: str | None = Field(default=None, description=ORDER_RECORDING_ID)
+    recording_offer_id: str | None = Field(default=None, description=ORDER_RECORDING_OFFER_ID)
     email: str = Field(description=BUYER_EMAIL)
     country: str | None = Field(description=f"Where the buyer said they watch from: {COUNTRY}")
     status: OrderStatusName = Field(description=ORDER_STATUS)
@@ -183,7 +198,9 @@ class OrderOut(BaseModel):
 
 class OrderSummary(BaseModel):
     id: str = Field(description=ORDER_ID)
-    event_id: str = Field(description=EVENT_ID)
+    event_id: str | None = Field(description=ORDER_EVENT_ID)
+    recording_id: str | None = Field(default=None, description=ORDER_RECORDING_ID)
+    recording_offer_id: str | None = Field(default=None, description=ORDER_RECORDING_OFFER_ID)
     email: str = Field(description=BUYER_EMAIL)
     status: OrderStatusName = Field(description=ORDER_STATUS)
     total_amount: int = Field(description=TOTAL)
@@ -194,6 +211,7 @@ class OrderSummary(BaseModel):
 
 class OrderListQuery(PageQuery):
     event_id: ObjectId | None = None
+    recording_id: ObjectId | None = None
     status: OrderStatusName | None = None
     email: Annotated[str, StringConstraints(max_length=254)] | None = None
 

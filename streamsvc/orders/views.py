@@ -56,8 +56,10 @@ def public_order(session: Session, order_id: str, token: str) -> PublicOrder:
 
 
 def staff_order(session: Session, venue_id: str, order_id: str) -> OrderOut:
+    """The order of an event's tickets or of a recording; a season pass's is not one here
+    (the passes console shows it, with what only the pass knows)."""
     order = owned(session, Order, order_id, venue_id)
-    if order.event_id is None:  # a season pass: the passes console shows it
+    if order.event_id is None and order.recording_id is None:
         raise NotFound("No such order.")
     refunds = session.exec(
         select(Refund).where(Refund.order_id == order.id).order_by(col(Refund.created_at))
@@ -73,9 +75,15 @@ def staff_order(session: Session, venue_id: str, order_id: str) -> OrderOut:
 
 
 def list_orders(session: Session, venue_id: str, query: OrderListQuery) -> Page[OrderSummary]:
-    statement = select(Order).where(Order.venue_id == venue_id, col(Order.event_id).is_not(None))
+    # Orders of an event's tickets and of recordings; a season pass's are the passes'.
+    statement = select(Order).where(
+        Order.venue_id == venue_id,
+        col(Order.event_id).is_not(None) | col(Order.recording_id).is_not(None),
+    )
     if query.event_id:
         statement = statement.where(Order.event_id == query.event_id)
+    if query.recording_id:
+        statement = statement.where(Order.recording_id == query.recording_id)
     if query.status:
         statement = statement.where(Order.status == query.status)
     if query.email:
