@@ -21,6 +21,7 @@ from streamsvc.audit.models import AuditEntry
 from streamsvc.catalog.events import status_of
 from streamsvc.catalog.models import Event, Performer, SplitRule
 from streamsvc.finance.statement import Statement, statement
+from streamsvc.recordings.models import RightsHolder
 from streamsvc.venues.models import Venue
 
 CHART_WIDTH, LABEL_WIDTH, ROW_HEIGHT, BAR_HEIGHT = 640, 200, 26, 18
@@ -44,14 +45,20 @@ class Step:
 def party_names(session: Session, venue_id: str, parties: Collection[tuple[str, str]]) -> dict[
     tuple[str, str], str
 ]:  # fmt: skip
-    """Names of (type, id) parties of this venue: performers by name, venues by name."""
+    """Names of (type, id) parties of this venue: performers, its recordings' rights
+    holders and venues by name."""
     performer_ids = [pid for kind, pid in parties if kind == "performer"]
+    holder_ids = [pid for kind, pid in parties if kind == "rights_holder"]
     venue_ids = [pid for kind, pid in parties if kind == "venue"]
     names: dict[tuple[str, str], str] = {}
     if performer_ids:
         rows = session.exec(select(Performer.id, Performer.name).where(
             col(Performer.id).in_(performer_ids), Performer.venue_id == venue_id))  # fmt: skip
         names.update({("performer", pid): name for pid, name in rows})
+    if holder_ids:
+        rows = session.exec(select(RightsHolder.id, RightsHolder.name).where(
+            col(RightsHolder.id).in_(holder_ids), RightsHolder.venue_id == venue_id))  # fmt: skip
+        names.update({("rights_holder", hid): name for hid, name in rows})
     if venue_ids:
         rows = session.exec(select(Venue.id, Venue.name).where(col(Venue.id).in_(venue_ids)))
         names.update({("venue", vid): name for vid, name in rows})
@@ -189,7 +196,8 @@ SELECT a.party_type, a.party_id, a.currency, coalesce(-sum(e.amount), 0) AS paya
 
 
 def party_balances(session: Session, venue_id: str) -> list[PartyBalance]:
-    """Each party's payable balance in the venue's ledger (venue first, then performers)."""
+    """Each party's payable balance in the venue's ledger (the venues first, then rights
+    holders, then performers)."""
     found = session.execute(_BALANCES, {"venue": venue_id})
     rows = [(str(kind), str(pid), str(cur), int(amount)) for kind, pid, cur, amount in found]
     names = party_names(session, venue_id, {(kind, pid) for kind, pid, _, _ in rows})

@@ -1,11 +1,12 @@
 """The payout advice: per paid party, what the payment settles, as HTML, PDF and mail.
 
 It lists the statements the payment settles (the split postings whose payable entries
-the line claimed: event, split period, the party's part), the amount, the date the
-bank executed it and the account it went to (masked). The HTML comes from
+the line claimed: event or recording, split period, the party's part), the amount, the
+date the bank executed it and the account it went to (masked). The HTML comes from
 templates/documents/payout_advice.html; the PDF is the same HTML (web/pdf.py). When a
 batch is marked paid, the worker mails each paid line's party its advice once
-(`payouts.send_advices`): a performer at its address, a venue to its finance members.
+(`payouts.send_advices`): a performer or a rights holder at its address, a venue to
+its finance members.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from streamsvc.notifications.mail import MailSender
 from streamsvc.payouts.details import mask
 from streamsvc.payouts.models import PayoutBatch, PayoutLine
 from streamsvc.payouts.sepa import remittance
+from streamsvc.recordings.models import RightsHolder
 from streamsvc.staff.models import Membership, Person
 from streamsvc.venues.models import Venue
 from streamsvc.web.documents import render_document
@@ -39,7 +41,8 @@ _LANGUAGES = {"NL": "nl", "BE": "nl", "SR": "nl", "FR": "fr", "LU": "fr", "MC": 
 
 @dataclass(frozen=True)
 class Settled:
-    """One statement a payment settles: a split of an event, and the party's part."""
+    """One statement a payment settles: a split of an event or a recording, and the
+    party's part. A recording's date is the day it was recorded."""
 
     event_title: str
     event_date: date
@@ -48,15 +51,17 @@ class Settled:
 
 
 _SETTLED = text("""
-SELECT coalesce(ev.title, '') AS title, ev.starts_at, coalesce(sp.period, t.reference) AS period,
-       -sum(e.amount) AS amount
+SELECT coalesce(ev.title, r.title, '') AS title, ev.starts_at, r.recorded_on,
+       coalesce(sp.period, t.reference) AS period, -sum(e.amount) AS amount
   FROM payout_claims c
   JOIN ledger_entries e ON e.id = c.entry_id
   JOIN ledger_transactions t ON t.id = e.transaction_id
   LEFT JOIN split_postings sp ON sp.transaction_id = t.id
   LEFT JOIN events ev ON ev.id = t.event_id
+  LEFT JOIN recordings r ON r.id = t.recording_id
  WHERE c.line_id = :line_id
- GROUP BY t.id, ev.title, ev.starts_at, sp.period, t.reference, t.posted_at
+ GROUP BY t.id, ev.title, ev.starts_at, r.title, r.recorded_on, sp.period, t.reference,
+          t.posted_at
  ORDER BY ev.starts_at, t.posted_at, t.id
 """)
 
@@ -64,8 +69,13 @@ SELECT coalesce(ev.title, '') AS title, ev.starts_at, coalesce(sp.period, t.refe
 def settled(session: Session, line_id: str) -> list[Settled]:
     rows = session.execute(_SETTLED, {"line_id": line_id}).all()
     return [
-        Settled(str(title), starts.date() if starts else date.min, str(period), int(amount))
-        for title, starts, period, amount in rows
+        Settled(
+            str(title),
+            starts.date() if starts else recorded_on or date.min,
+            str(period),
+            int(amount),
+        )
+        for title, starts, recorded_on, period, amount in rows
     ]
 
 
@@ -117,11 +127,14 @@ def render(session: Session, batch: PayoutBatch, line: PayoutLine, language: str
 
 
 def recipients(session: Session, line: PayoutLine) -> list[str]:
-    """Where the advice goes: the performer, or the paid venue's finance members (its
-    admins when it has none)."""
+    """Where the advice goes: the performer, the rights holder, or the paid venue's
+    finance members (its admins when it has none)."""
     if line.party_type == "performer":
         performer = session.get(Performer, line.party_id)
         return [performer.email] if performer is not None and performer.email else []
+    if line.party_type == "rights_holder":
+        holder = session.get(RightsHolder, line.party_id)
+        return [holder.email] if holder is not None and holder.email else []
     members = session.exec(
         select(Person.email, Membership.role)
         .join(Membership, col(Membership.person_id) == col(Person.id))

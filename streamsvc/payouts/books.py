@@ -66,14 +66,21 @@ def books_of_run(session: Session, venue_id: str) -> list[str]:
 # claims come from this same set. Two parts: the party accounts of the venue's own
 # books, but for a co-producer's share of an event it co-produces (its own run pays
 # that); and the venue's share of the events it co-produces, in the leads' books.
+# An event's entries are due once the event ended before the cutoff; a recording's
+# (its split transactions name it, finance/subjects.py) once the split was posted
+# before it: a recording's sale is complete when it is split, and the cutoff's delay
+# gives its refunds the same time to arrive. Entries of neither (the payout moves
+# themselves: payable -> in transit, a failed line's return) are never due: they
+# cancel each other and pay nothing. One pass over the party entries with a LEFT JOIN
+# to events, rather than a second pass for recordings: an event's plan is unchanged.
 _OWN = """
 SELECT e.id, e.account_id, e.amount
   FROM ledger_accounts a
   JOIN ledger_entries e ON e.account_id = a.id
   JOIN ledger_transactions t ON t.id = e.transaction_id
-  JOIN events ev ON ev.id = t.event_id
+  LEFT JOIN events ev ON ev.id = t.event_id
  WHERE a.venue_id = :venue_id AND a.currency = :currency AND a.party_type IS NOT NULL
-   AND ev.ends_at < :cutoff
+   AND (ev.ends_at < :cutoff OR t.recording_id IS NOT NULL AND t.posted_at < :cutoff)
    AND NOT EXISTS (SELECT 1 FROM payout_claims c WHERE c.entry_id = e.id)
    AND NOT (a.party_type = 'venue' AND a.party_id <> :venue_id AND EXISTS (
             SELECT 1 FROM co_productions cp

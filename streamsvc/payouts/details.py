@@ -24,6 +24,7 @@ from streamsvc.catalog.models import Performer
 from streamsvc.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from streamsvc.kit.ids import new_id
 from streamsvc.payouts.models import PARTY_TYPES, PayoutDetails
+from streamsvc.recordings.models import RightsHolder
 from streamsvc.venues.models import Venue
 
 # Why a party is not paid in a run (a held line's reason; the pages say it in words).
@@ -34,7 +35,7 @@ UNCONFIRMED = "unconfirmed"
 
 @dataclass(frozen=True)
 class Party:
-    type: str  # venue | performer
+    type: str  # venue | performer | rights_holder
     id: str
     name: str
 
@@ -94,12 +95,17 @@ def _derived_bic(iban: IBAN) -> str | None:
 
 
 def party(session: Session, venue_id: str, party_type: str, party_id: str) -> Party:
-    """A party the venue's books may pay, or 404: one of its performers, itself, or a
-    venue it owes (a co-producer with a payable account in its books)."""
+    """A party the venue's books may pay, or 404: one of its performers, one of its
+    recordings' rights holders, itself, or a venue it owes (a co-producer with a
+    payable account in its books)."""
     if party_type == "performer":
         performer = session.get(Performer, party_id)
         if performer is not None and performer.venue_id == venue_id:
             return Party("performer", performer.id, performer.name)
+    elif party_type == "rights_holder":
+        holder = session.get(RightsHolder, party_id)
+        if holder is not None and holder.venue_id == venue_id:
+            return Party("rights_holder", holder.id, holder.name)
     elif party_type == "venue":
         owed = (
             party_id == venue_id

@@ -1,10 +1,10 @@
 """Payout details, batches, their lines, and the claims that pay each ledger entry once.
 
-A party (a venue, a performer) is owed what its payable account in a venue's books
-holds (finance/accounts.py `payable:{type}:{id}`). A payout run pays those balances in
-a batch: one line per party. Which ledger entries a line pays is recorded in
-`payout_claims`, whose primary key is the entry: a payable entry belongs to at most
-one line, so nothing is paid twice (runs.py explains the whole rule).
+A party (a venue, a performer, a recording's rights holder) is owed what its payable
+account in a venue's books holds (finance/accounts.py `payable:{type}:{id}`). A payout
+run pays those balances in a batch: one line per party. Which ledger entries a line
+pays is recorded in `payout_claims`, whose primary key is the entry: a payable entry
+belongs to at most one line, so nothing is paid twice (runs.py explains the whole rule).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sqlmodel import Field, SQLModel
 from streamsvc.kit.columns import timestamp
 from streamsvc.venues import models as _venues  # noqa: F401  (the venues table, for the FKs)
 
-PARTY_TYPES = ("venue", "performer")
+PARTY_TYPES = ("venue", "performer", "rights_holder")
 # A line's status: `pending` waits for the bank, then `paid`; `failed` came back (its
 # amount payable again); `held` could not be paid (no valid or confirmed details) and
 # `carried` was negative or under the threshold: both claim nothing, so their amounts

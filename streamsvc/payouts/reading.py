@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from streamsvc.catalog.models import Performer
 from streamsvc.payouts.details import Party, hold_reason, mask
 from streamsvc.payouts.models import PayoutBatch, PayoutDetails
+from streamsvc.recordings.models import RightsHolder
 from streamsvc.venues.models import Venue
 
 MAX_PARTIES = 500  # a page of parties; a venue with more finds one by its page
@@ -35,17 +36,26 @@ def recent_batches(session: Session, venue_id: str, limit: int = 24) -> list[Pay
 
 
 def parties(session: Session, venue_id: str) -> list[PartyRow]:
-    """The venue itself and its performers, with their details masked."""
+    """The venue itself, its performers and its recordings' rights holders, with their
+    details masked."""
     venue = session.get(Venue, venue_id)
     assert venue is not None
-    found = [Party("venue", venue.id, venue.name)] + [
-        Party("performer", p.id, p.name)
-        for p in session.exec(
-            select(Performer)
-            .where(Performer.venue_id == venue_id)
-            .order_by(col(Performer.name), col(Performer.id))
-            .limit(MAX_PARTIES)
-        )
+    performers = session.exec(
+        select(Performer.id, Performer.name)
+        .where(Performer.venue_id == venue_id)
+        .order_by(col(Performer.name), col(Performer.id))
+        .limit(MAX_PARTIES)
+    )
+    holders = session.exec(
+        select(RightsHolder.id, RightsHolder.name)
+        .where(RightsHolder.venue_id == venue_id)
+        .order_by(col(RightsHolder.name), col(RightsHolder.id))
+        .limit(MAX_PARTIES)
+    )
+    found = [
+        Party("venue", venue.id, venue.name),
+        *(Party("performer", pid, name) for pid, name in performers),
+        *(Party("rights_holder", hid, name) for hid, name in holders),
     ]
     details = {
         (d.party_type, d.party_id): d

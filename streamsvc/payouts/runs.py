@@ -3,11 +3,13 @@ transaction. Also the batch's later steps that move money: mark paid, mark faile
 
 WHAT IS PAID. A party is owed the entries of its payable account (in one venue's books
 and currency) whose ledger transaction belongs to an event that ended before the
-run's cutoff: the end of the period (in the venue's timezone) or `delay_days` before
-now, whichever is earlier, so refunds and disputes have time to arrive. Entries of
-events still inside that window wait for a later run. What is owed is the sum of the
-unpaid due entries: a refund after an earlier payout is a negative entry that nets
-against what the party earns later.
+run's cutoff, or is a recording's split posted before it (a recording's sale is
+complete when it is split; books.py): the cutoff is the end of the period (in the
+venue's timezone) or `delay_days` before now, whichever is earlier, so refunds and
+disputes have time to arrive. Entries of events, and recordings' splits, still inside
+that window wait for a later run. What is owed is the sum of the unpaid due entries:
+a refund after an earlier payout is a negative entry (a later split) that nets against
+what the party earns later.
 
 CO-PRODUCTIONS. Each venue is paid through its own run. A co-producing venue's share
 of an event is payable in the lead venue's books, but the lead's run leaves it out;
@@ -87,7 +89,8 @@ def lock_venue_payouts(session: Session, venue_id: str) -> None:
 
 
 def cutoff_of(period: str, timezone: str, now: datetime, delay_days: int) -> datetime:
-    """Events that ended before this are due: the period's end, or the delay before now."""
+    """Events that ended, and recordings' splits posted, before this are due: the
+    period's end, or the delay before now."""
     found = PERIOD.fullmatch(period)
     if found is None:
         raise ValidationFailed("The form has errors.", fields={"period": "a month as YYYY-MM"})
@@ -101,12 +104,13 @@ def cutoff_of(period: str, timezone: str, now: datetime, delay_days: int) -> dat
 # per payable account (so per party and books).
 _OWED = text("""
 SELECT a.id, a.venue_id, a.party_type, a.party_id, -sum(d.amount) AS owed,
-       coalesce(p.name, v.name, a.party_id) AS name
+       coalesce(p.name, v.name, r.name, a.party_id) AS name
   FROM payout_due d
   JOIN ledger_accounts a ON a.id = d.account_id
   LEFT JOIN performers p ON a.party_type = 'performer' AND p.id = a.party_id
   LEFT JOIN venues v ON a.party_type = 'venue' AND v.id = a.party_id
- GROUP BY a.id, a.venue_id, a.party_type, a.party_id, p.name, v.name
+  LEFT JOIN rights_holders r ON a.party_type = 'rights_holder' AND r.id = a.party_id
+ GROUP BY a.id, a.venue_id, a.party_type, a.party_id, p.name, v.name, r.name
  ORDER BY a.party_type, a.party_id, a.venue_id
 """)
 
