@@ -346,7 +346,7 @@ def _copy(conn: psycopg.Connection[Any], url: str, until: datetime) -> dict[str,
     from streamsvc.finance.exports import _ROWS
 
     params = {"venue_id": VENUE, "since": SINCE, "until": until, "event_id": None,
-              "party": None}  # fmt: skip
+              "recording_id": None, "party_type": None, "party_id": None}  # fmt: skip
     select = str(_ROWS.compile(dialect=make_engine(url).dialect))  # :name -> %(name)s
     query = psycopg.ClientCursor(conn).mogrify(select, params)
     size = messages = 0

@@ -86,6 +86,7 @@ STAFF_ROUTES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/finance/reconciliations"): lambda t: {"event_id": t.ids["event_id"]},
     ("GET", "/v1/finance/findings"): None,
     ("GET", "/v1/finance/events/{event_id}/statement"): None,
+    ("GET", "/v1/finance/recordings/{recording_id}/statement"): None,
     ("GET", "/v1/finance/splits"): None,
     ("GET", "/v1/finance/parties/{party_type}/{party_id}/statement"): None,
     ("GET", "/v1/audit"): None,

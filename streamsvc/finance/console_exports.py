@@ -1,5 +1,5 @@
-"""/console/finance/exports: the split export as a form (period, event, party, format),
-and the statements of a party as HTML or PDF. Finance and admin only.
+"""/console/finance/exports: the split export as a form (period, event or recording,
+party, format), and the statements of a party as HTML or PDF. Finance and admin only.
 
 CSV (for Dutch Excel: semicolons, decimal commas, a byte order mark; or plain), JSON
 and small XLSX exports download at once, streamed from the export service
@@ -36,6 +36,7 @@ from streamsvc.finance.console_pages import FINANCE, now_of, path_id
 from streamsvc.finance.export_jobs import ExportAsk, LinkExpired
 from streamsvc.http.endpoint import in_unit_of_work
 from streamsvc.jobs.service import get_job, public
+from streamsvc.recordings.models import Recording, RightsHolder
 from streamsvc.staff.console import ConsoleCaller, console_caller, console_form, console_page
 from streamsvc.staff.words import errors_of
 from streamsvc.venues.models import Venue
@@ -54,11 +55,12 @@ FIELD_WORDS = {
     "must not be before the first day": N_("must not be before the first day"),
     "at most ten years after the first day": N_("at most ten years after the first day"),
     "not an event of this venue": N_("not an event of this venue"),
+    "not a recording of this venue": N_("not a recording of this venue"),
     "not a party of this venue": N_("not a party of this venue"),
     "choose a format": N_("choose a format"),
 }
 MAX_DAYS = 3700  # ten years and a bit: a period is bounded like any input
-_PARTY = re.compile(r"^(venue|performer):[a-z]+_[0-9A-Za-z]{1,28}$")
+_PARTY = re.compile(r"^(venue|performer|rights_holder):[a-z]+_[0-9A-Za-z]{1,28}$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -78,15 +80,22 @@ def _day(value: str, field: str, problems: dict[str, str]) -> date | None:
 
 
 def _choices(uow: UnitOfWork, venue: Venue) -> dict[str, Any]:
-    """The venue's events and parties to choose from."""
+    """The venue's events, recordings and parties (its rights holders too) to choose from."""
     events = list(uow.session.exec(select(Event).where(Event.venue_id == venue.id)
                                    .order_by(col(Event.starts_at).desc()).limit(500)))  # fmt: skip
+    recordings = list(uow.session.exec(
+        select(Recording.id, Recording.title).where(Recording.venue_id == venue.id)
+        .order_by(col(Recording.title), col(Recording.id)).limit(500)))  # fmt: skip
     performers = uow.session.exec(select(Performer.id, Performer.name)
                                   .where(Performer.venue_id == venue.id)
                                   .order_by(col(Performer.name)).limit(2000))  # fmt: skip
+    holders = uow.session.exec(select(RightsHolder.id, RightsHolder.name)
+                               .where(RightsHolder.venue_id == venue.id)
+                               .order_by(col(RightsHolder.name)).limit(2000))  # fmt: skip
     parties = [(f"venue:{venue.id}", venue.name),
-               *[(f"performer:{pid}", name) for pid, name in performers]]  # fmt: skip
-    return {"events": events, "parties": parties}
+               *[(f"performer:{pid}", name) for pid, name in performers],
+               *[(f"rights_holder:{hid}", name) for hid, name in holders]]  # fmt: skip
+    return {"events": events, "recordings": recordings, "parties": parties}
 
 
 def _ask(uow: UnitOfWork, venue: Venue, fields: dict[str, str]) -> ExportAsk:
@@ -102,6 +111,11 @@ def _ask(uow: UnitOfWork, venue: Venue, fields: dict[str, str]) -> ExportAsk:
     if event_id and uow.session.exec(select(Event.id).where(
             Event.id == event_id, Event.venue_id == venue.id)).first() is None:  # fmt: skip
         problems["event"] = "not an event of this venue"
+    recording_id = fields["recording"] or None
+    if recording_id and uow.session.exec(select(Recording.id).where(
+            Recording.id == recording_id,
+            Recording.venue_id == venue.id)).first() is None:  # fmt: skip
+        problems["recording"] = "not a recording of this venue"
     party = fields["party"] or None
     if party and party not in {value for value, _ in _choices(uow, venue)["parties"]}:
         problems["party"] = "not a party of this venue"
@@ -109,14 +123,15 @@ def _ask(uow: UnitOfWork, venue: Venue, fields: dict[str, str]) -> ExportAsk:
         problems["format"] = "choose a format"
     if problems or first is None or last is None:
         raise ValidationFailed("The form has errors.", fields=problems)
-    return ExportAsk(first, last, event_id, party)
+    return ExportAsk(first, last, event_id, party, recording_id)
 
 
 def _form_fields(form: FormData | Any, today: date) -> dict[str, str]:
     month_start = today.replace(day=1).isoformat()
     return {"from": _text(form, "from", 20) or month_start,
             "to": _text(form, "to", 20) or today.isoformat(),
-            "event": _text(form, "event", 40), "party": _text(form, "party", 80),
+            "event": _text(form, "event", 40), "recording": _text(form, "recording", 40),
+            "party": _text(form, "party", 80),
             "format": _text(form, "format", 20) or "csv_excel",
             "as_job": "1" if _text(form, "as_job", 5) else ""}  # fmt: skip
 
@@ -159,7 +174,8 @@ def _downloaded(uow: UnitOfWork, venue_id: str, object_id: str, ask: ExportAsk, 
         uow.session, venue_id=venue_id, action="export.downloaded", object_type="export",
         object_id=object_id,
         changes={"format": fmt, "from": ask.first.isoformat(), "to": ask.last.isoformat(),
-                 "event_id": ask.event_id, "party": ask.party, **more},
+                 "event_id": ask.event_id, "recording_id": ask.recording_id,
+                 "party": ask.party, **more},
     )  # fmt: skip
 
 

@@ -3,7 +3,7 @@ rows), written by a worker and kept in PostgreSQL (`export_files`) so that any A
 node serves its download link until the link expires.
 
 The job (kind `export`) holds what was asked in `result` (`from`, `to`, `event_id`,
-`party`, `format`); the worker re-reads it, counts the rows (the job's `total`),
+`recording_id`, `party`, `format`); the worker re-reads it, counts the rows (the job's `total`),
 writes the file while it reports `done`, and stores it with the job once. The same
 export service and file writers as the direct downloads (exports.py, export_files.py)
 make the file, so a job's file and a direct download of the same filter are the
@@ -46,21 +46,25 @@ class LinkExpired(ServiceError):
 @dataclass(frozen=True)
 class ExportAsk:
     """What a person asked for: days of the venue's calendar (both included), an event,
-    a party (`performer:prf_…` or `venue:ven_…`), each optional but the days."""
+    a party (`performer:prf_…`, `venue:ven_…` or `rights_holder:rhd_…`), a recording,
+    each optional but the days."""
 
     first: date
     last: date
     event_id: str | None = None
     party: str | None = None
+    recording_id: str | None = None
 
     def as_result(self) -> dict[str, Any]:
         return {"from": self.first.isoformat(), "to": self.last.isoformat(),
-                "event_id": self.event_id, "party": self.party, "format": "xlsx"}  # fmt: skip
+                "event_id": self.event_id, "recording_id": self.recording_id,
+                "party": self.party, "format": "xlsx"}  # fmt: skip
 
     @classmethod
     def from_result(cls, result: dict[str, Any]) -> ExportAsk:
         return cls(date.fromisoformat(result["from"]), date.fromisoformat(result["to"]),
-                   result.get("event_id"), result.get("party"))  # fmt: skip
+                   result.get("event_id"), result.get("party"),
+                   result.get("recording_id"))  # fmt: skip
 
     @property
     def filename(self) -> str:
@@ -72,7 +76,8 @@ def split_filter(venue: Venue, ask: ExportAsk) -> exports.SplitFilter:
     zone = ZoneInfo(venue.timezone)
     since = datetime.combine(ask.first, time(), zone)
     until = datetime.combine(ask.last + timedelta(days=1), time(), zone)
-    return exports.SplitFilter(venue.id, since, until, event_id=ask.event_id, party=ask.party)
+    return exports.SplitFilter(venue.id, since, until, event_id=ask.event_id, party=ask.party,
+                               recording_id=ask.recording_id)  # fmt: skip
 
 
 def count_rows(engine: Engine, where: exports.SplitFilter, *, cap: int | None = None) -> int:
@@ -85,8 +90,8 @@ def count_rows(engine: Engine, where: exports.SplitFilter, *, cap: int | None = 
     counting = f"SELECT count(*) FROM ({query}{limit}) AS q"  # noqa: S608
     party_type, _, party_id = where.party.partition(":") if where.party else (None, "", None)
     params = {"venue_id": where.venue_id, "since": where.since, "until": where.until,
-              "event_id": where.event_id, "party_type": party_type, "party_id": party_id,
-              "cap": cap}  # fmt: skip
+              "event_id": where.event_id, "recording_id": where.recording_id,
+              "party_type": party_type, "party_id": party_id, "cap": cap}  # fmt: skip
     with engine.connect() as conn:
         return int(conn.execute(text(counting), params).scalar_one())
 

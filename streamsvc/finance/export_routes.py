@@ -21,8 +21,8 @@ from streamsvc.kit.validation import Day
 from streamsvc.notifications.mail import Locale, choose_locale
 from streamsvc.venues.models import Venue
 
-Party = Annotated[str, StringConstraints(pattern=r"^(venue|performer):[a-z]+_[0-9a-z]+$",
-                                         max_length=80)]  # fmt: skip
+Party = Annotated[str, StringConstraints(
+    pattern=r"^(venue|performer|rights_holder):[a-z]+_[0-9a-z]+$", max_length=80)]  # fmt: skip
 
 
 class Period(BaseModel):
@@ -34,7 +34,8 @@ class Period(BaseModel):
 
 class SplitsQuery(Period):
     event_id: ObjectId | None = None
-    party: Party | None = None  # e.g. performer:prf_…
+    recording_id: ObjectId | None = None  # an archive recording's splits
+    party: Party | None = None  # e.g. performer:prf_…, rights_holder:rhd_…
     format: Literal["json", "csv", "xlsx"] = "json"
     delimiter: Literal["comma", "semicolon"] = "comma"
     decimal: Literal["point", "comma"] | None = None  # default: comma with semicolons
@@ -61,10 +62,18 @@ class SplitMoney(BaseModel):
 
 class SplitRow(SplitMoney):
     venue: str = Field(description="The venue's name.")
-    event_id: str = Field(description="The event's id (`evt_…`).")
-    event_title: str = Field(description="The event's title.")
-    event_date: date = Field(description="The event's local start date (YYYY-MM-DD).")
-    party_type: str = Field(description="`venue` or `performer`; empty when the split pays nobody.")
+    event_id: str = Field(description="The event's id (`evt_…`); empty on a recording's row.")
+    event_title: str = Field(description="The event's title; empty on a recording's row.")
+    event_date: str = Field(
+        description="The event's local start date (YYYY-MM-DD); empty on a recording's row."
+    )
+    recording_id: str = Field(
+        description="The archive recording's id (`rec_…`); empty on an event's row."
+    )
+    recording_title: str = Field(description="The recording's title; empty on an event's row.")
+    party_type: str = Field(
+        description="`venue`, `performer` or `rights_holder`; empty when the split pays nobody."
+    )
     party_id: str = Field(description="The party's id; empty when the split pays nobody.")
     party_name: str = Field(description="The party's name; empty when the split pays nobody.")
     share_bps: int = Field(description="The party's share in basis points (10000 is 100 %).")
@@ -102,13 +111,15 @@ def _window(call: Call, period: Period) -> tuple[exports.SplitFilter, date, date
 
 
 @endpoint(
-    summary="Revenue splits by event, party and period (json, csv or xlsx; streamed)",
+    summary="Revenue splits by event or recording, party and period (json, csv or xlsx; "
+    "streamed)",
     tags=("finance",), access=Access.staff, query=SplitsQuery, response=SplitExport,
 )  # fmt: skip
 def export_splits(call: Call, query: SplitsQuery) -> Response:
     window, first, last = _window(call, query)
     where = exports.SplitFilter(window.venue_id, window.since, window.until,
-                                event_id=query.event_id, party=query.party)  # fmt: skip
+                                event_id=query.event_id, party=query.party,
+                                recording_id=query.recording_id)  # fmt: skip
     source = exports.rows(call.request.app.state.resources.database.engine, where)
     name = f"splits-{first.isoformat()}-{last.isoformat()}"
     if query.format == "json":

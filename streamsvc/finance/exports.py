@@ -11,6 +11,11 @@ A venue's export also holds its own rows of the events it co-produces (accepted
 co-productions, catalog/coproducers.py): the rows of its party there, nothing of the
 other parties, so what it is owed from another venue's books is in its export too.
 
+A recording's splits (finance/subjects.py: an archive recording's rentals and
+purchases) are rows too: `recording_id` and `recording_title` name it and the event
+columns are empty, as the recording columns are on an event's rows. Its rights
+holders are parties like a venue or a performer (`party_type` `rights_holder`).
+
 Rows come from a server-side cursor and are written as they come (export_files.py,
 CSV, JSON and XLSX): memory stays flat however many rows there are.
 """
@@ -31,7 +36,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("event_id", "the event"),
     ("event_title", "its title"),
     ("event_date", "its start date, in the event's timezone"),
-    ("party_type", "venue or performer"),
+    ("recording_id", "the recording (an archive recording's split; the event columns empty)"),
+    ("recording_title", "its title"),
+    ("party_type", "venue, performer or rights_holder"),
     ("party_id", "the party"),
     ("party_name", "its name"),
     ("share_bps", "its share under the split-rule version, basis points"),
@@ -69,6 +76,7 @@ WITH sp AS MATERIALIZED (
         SELECT *, false AS co_produced FROM split_postings
          WHERE venue_id = :venue_id AND posted_at >= :since AND posted_at < :until
            AND (CAST(:event_id AS text) IS NULL OR event_id = :event_id)
+           AND (CAST(:recording_id AS text) IS NULL OR recording_id = :recording_id)
         UNION ALL
         -- Events the venue co-produces (another venue's books): only its own rows.
         SELECT s.*, true FROM split_postings s
@@ -76,13 +84,15 @@ WITH sp AS MATERIALIZED (
          WHERE c.partner_venue_id = :venue_id AND c.status = 'accepted'
            AND s.posted_at >= :since AND s.posted_at < :until
            AND (CAST(:event_id AS text) IS NULL OR s.event_id = :event_id)
+           AND CAST(:recording_id AS text) IS NULL  -- recordings are never co-produced
     ) found
-     ORDER BY posted_at, event_id, version, transaction_id
+     ORDER BY posted_at, event_id, recording_id, version, transaction_id
 )
-SELECT v.name AS venue, ev.id AS event_id, ev.title AS event_title,
-       to_char(ev.starts_at AT TIME ZONE ev.timezone, 'YYYY-MM-DD') AS event_date,
+SELECT v.name AS venue, coalesce(ev.id, '') AS event_id, coalesce(ev.title, '') AS event_title,
+       coalesce(to_char(ev.starts_at AT TIME ZONE ev.timezone, 'YYYY-MM-DD'), '') AS event_date,
+       coalesce(rec.id, '') AS recording_id, coalesce(rec.title, '') AS recording_title,
        coalesce(a.party_type, '') AS party_type, coalesce(a.party_id, '') AS party_id,
-       coalesce(p.name, pv.name, '') AS party_name,
+       coalesce(p.name, pv.name, rh.name, '') AS party_name,
        coalesce((sp.shares ->> a.code)::int, 0) AS share_bps,
        sp.gross, sp.refunds, sp.disputes, sp.vat, sp.stripe_fees, sp.platform_fee, sp.costs,
        sp.pass_revenue, sp.distributable, coalesce(-e.amount, 0) AS party_amount, t.currency,
@@ -97,14 +107,18 @@ SELECT v.name AS venue, ev.id AS event_id, ev.title AS event_title,
   LEFT JOIN (ledger_entries e
              JOIN ledger_accounts a ON a.id = e.account_id AND a.party_type IS NOT NULL)
          ON e.transaction_id = sp.transaction_id
-  JOIN events ev ON ev.id = sp.event_id
+  -- A split posting names an event or a recording, exactly one (migration 0031).
+  LEFT JOIN events ev ON ev.id = sp.event_id
+  LEFT JOIN recordings rec ON rec.id = sp.recording_id
   JOIN venues v ON v.id = sp.venue_id
   LEFT JOIN performers p ON a.party_type = 'performer' AND p.id = a.party_id
   LEFT JOIN venues pv ON a.party_type = 'venue' AND pv.id = a.party_id
+  LEFT JOIN rights_holders rh ON a.party_type = 'rights_holder' AND rh.id = a.party_id
  WHERE (CAST(:party_type AS text) IS NULL
         OR (a.party_type = :party_type AND a.party_id = :party_id))
    AND (NOT sp.co_produced OR (a.party_type = 'venue' AND a.party_id = :venue_id))
- ORDER BY sp.posted_at, sp.event_id, sp.version, sp.transaction_id, a.code NULLS FIRST
+ ORDER BY sp.posted_at, sp.event_id, sp.recording_id, sp.version, sp.transaction_id,
+          a.code NULLS FIRST
 """)
 
 
@@ -114,7 +128,8 @@ class SplitFilter:
     since: datetime
     until: datetime
     event_id: str | None = None
-    party: str | None = None  # "performer:prf_…" or "venue:ven_…"
+    party: str | None = None  # "performer:prf_…", "venue:ven_…" or "rights_holder:rhd_…"
+    recording_id: str | None = None
 
 
 def rows(engine: Engine, where: SplitFilter) -> Iterator[Row]:
@@ -122,8 +137,8 @@ def rows(engine: Engine, where: SplitFilter) -> Iterator[Row]:
     from a server-side cursor on a connection of its own."""
     party_type, _, party_id = where.party.partition(":") if where.party else (None, "", None)
     params = {"venue_id": where.venue_id, "since": where.since, "until": where.until,
-              "event_id": where.event_id, "party_type": party_type,
-              "party_id": party_id}  # fmt: skip
+              "event_id": where.event_id, "recording_id": where.recording_id,
+              "party_type": party_type, "party_id": party_id}  # fmt: skip
     with engine.connect() as conn:
         yield from conn.execution_options(yield_per=5000).execute(_ROWS, params)
 

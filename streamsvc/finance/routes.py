@@ -8,9 +8,15 @@ from streamsvc.catalog.models import Event
 from streamsvc.finance import runs
 from streamsvc.finance.findings import findings
 from streamsvc.finance.schemas import FindingList, FindingsQuery, ReconciliationCreate
-from streamsvc.finance.statement import Statement, statement
+from streamsvc.finance.statement import (
+    RecordingStatement,
+    Statement,
+    recording_statement,
+    statement,
+)  # fmt: skip
 from streamsvc.http.endpoint import Access, Call, endpoint
 from streamsvc.jobs.service import JobPublic, public
+from streamsvc.recordings.models import Recording
 from streamsvc.venues.tenancy import owned
 
 
@@ -36,6 +42,16 @@ def read_statement(call: Call) -> Statement:
     return statement(call.session, event)
 
 
+@endpoint(
+    summary="An archive recording's statement: the waterfall and the parties (its rights "
+    "holders among them), as the ledger holds them",
+    tags=("finance",), access=Access.staff, response=RecordingStatement, errors=(404,),
+)  # fmt: skip
+def read_recording_statement(call: Call) -> RecordingStatement:
+    recording = owned(call.session, Recording, call.path("recording_id"), call.venue_id)
+    return recording_statement(call.session, recording)
+
+
 @endpoint(summary="Differences found between Stripe and the ledger", tags=("finance",),
           access=Access.staff, query=FindingsQuery, response=FindingList)  # fmt: skip
 def list_findings(call: Call, query: FindingsQuery) -> FindingList:
@@ -46,4 +62,9 @@ routes = [
     Route("/v1/finance/reconciliations", start_reconciliation, methods=["POST"]),
     Route("/v1/finance/findings", list_findings, methods=["GET"]),
     Route("/v1/finance/events/{event_id}/statement", read_statement, methods=["GET"]),
+    Route(
+        "/v1/finance/recordings/{recording_id}/statement",
+        read_recording_statement,
+        methods=["GET"],
+    ),
 ]

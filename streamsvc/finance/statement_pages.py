@@ -3,7 +3,8 @@
     GET /console/finance/statements/{party_type}/{party_id}.html?from=YYYY-MM-DD&to=YYYY-MM-DD
     GET /console/finance/statements/{party_type}/{party_id}.pdf?from=…&to=…
 
-The party is the signed-in venue itself or one of its performers (404 otherwise); the
+The party is the signed-in venue itself, one of its performers or one of its rights
+holders (`rights_holder`, the archive's recordings; 404 otherwise); the
 days are the venue's, both ends included; without `from`/`to` the current month up to
 today. Both answers are one rendering of templates/documents/party_statement.html
 (finance/party_statement.py), in the console's language.
@@ -30,7 +31,7 @@ from streamsvc.web.document_pages import html_document, pdf_document
 from streamsvc.web.rendering import language
 
 FINANCE = frozenset({"admin", "finance"})
-PARTY_TYPES = ("venue", "performer")
+PARTY_TYPES = party_statement.PARTY_TYPES
 _ID = re.compile(r"^[a-z]{2,5}_[0-9A-Za-z]{1,32}$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

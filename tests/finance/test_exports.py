@@ -237,6 +237,7 @@ def _row(
     return {
         "venue": world.parties[0]["name"], "event_id": world.event["id"],
         "event_title": world.event["title"], "event_date": EVENT_DATE,
+        "recording_id": "", "recording_title": "",
         "party_type": party["type"], "party_id": party["id"],
         "party_name": party["name"], "share_bps": bps,
         **{figure: _figure(posting, figure) for figure in WATERFALL},

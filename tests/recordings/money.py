@@ -64,9 +64,12 @@ class Archive:
                          self.clock.now(), period=period)  # fmt: skip
 
 
-def open_archive(client: TestClient, database: Database, clock: FixedClock) -> Archive:
-    """The recording published, its offers on sale (the settings must allow paid sales)."""
-    venue = make_venue(client)
+def open_archive(
+    client: TestClient, database: Database, clock: FixedClock, venue: VenueHandle | None = None
+) -> Archive:
+    """The recording published, its offers on sale (the settings must allow paid sales);
+    of `venue` when given (one with a signed-in admin, say), else of a new venue."""
+    venue = venue or make_venue(client)
     recording = make_recording(client, venue)
     offers = put_offers(client, venue, recording["id"], rental=RENTAL, purchase=PURCHASE)
     estate = make_holder(client, venue, "Estate of Bill Evans")
