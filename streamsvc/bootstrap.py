@@ -30,6 +30,7 @@ from streamsvc.outbox.bus import MessageBus
 from streamsvc.passes.events import PassTransferred
 from streamsvc.payments.events import PayoutReported, StripeEventReceived
 from streamsvc.payouts.events import PayoutBatchPaid
+from streamsvc.recordings.events import IncludedRecordingIssued
 from streamsvc.staff.events import InvitationIssued, PasswordResetRequested
 from streamsvc.viewing.ending import TicketSessionsEnder
 from streamsvc.viewing.revocation import RevocationMirror
@@ -56,9 +57,15 @@ def _wire_viewing(bus: MessageBus, mirror: RevocationMirror, enqueue: Enqueue) -
     once (the same keys: an access id owns its viewing sessions as a ticket id does), so
     a refund or a dispute stops a viewer, and a dispute won lets them back. A recording,
     bought like a pass (an order of no event's tickets), has its access's watch link
-    mailed once it is issued (recordings/mail.py)."""
+    mailed once it is issued (recordings/mail.py), as is one included with an event's
+    ticket (recordings/included.py)."""
     bus.register(RecordingAccessIssued,
                  lambda event: enqueue("recordings.send_access", event.order_id))  # fmt: skip
+
+    def mail_included(event: IncludedRecordingIssued) -> None:
+        enqueue("recordings.send_included_access", event.access_id)
+
+    bus.register(IncludedRecordingIssued, mail_included)
     bus.register(RecordingAccessStatusChanged, lambda event: mirror(event.statuses))
     bus.register(TicketStatusChanged, lambda event: mirror(event.statuses))
 

@@ -23,6 +23,9 @@ EXPECTED_CHECKS = {
     ("recording_access", "recording_access_rental_terms"),
     ("recording_access", "recording_access_hours"),
     ("recording_access", "recording_access_window"),  # a rental's window opens once, whole
+    # Included with a ticket: no offer, no rental terms, its window set at issue.
+    ("recording_access", "recording_access_included"),
+    ("tiers", "tier_recording_days"),  # an included recording with its 1 to 365 days
     ("tiers", "tier_within_capacity"),  # no tier sells more than its capacity
     ("tiers", "tier_counts_not_negative"),
     ("tiers", "tier_price_not_negative"),

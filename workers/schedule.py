@@ -32,4 +32,6 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         # A new event joins a date-range pass within a minute (passes/coverage.py).
         "cover-pass-date-ranges": _every("passes.cover_date_ranges", 60),
         "delete-expired-exports": _every("finance.delete_expired_exports", 900),
+        # Holders of a tier including a recording get it once the event has ended.
+        "include-recordings": _every("recordings.include_for_ended_events", 300),
     }

@@ -131,6 +131,9 @@ def tier_fields(form: Mapping[str, Any], currency: str) -> dict[str, Any]:
     """The tier form as the fields of TierCreate / TierUpdate."""
     capacity = text(form, "capacity", 12)
     extras = [e.strip().lower() for e in re.split(r"[\s,;]+", text(form, "extras", 500))]
+    # Both blank: no recording included (and on a change, none any more); the days are
+    # checked against their range by TierFields, which names the field.
+    days = text(form, "recording_days", 12)
     return {
         "name": text(form, "name", 300),
         "price_amount": inputs.minor_units(
@@ -146,6 +149,8 @@ def tier_fields(form: Mapping[str, Any], currency: str) -> dict[str, Any]:
                 text(form, "max_devices", 4) or "1", "max_devices", low=1, high=20
             ),
         },
+        "recording_id": text(form, "recording_id", 40) or None,
+        "recording_days": inputs.whole_number(days, "recording_days") if days else None,
     }
 
 
@@ -243,6 +248,7 @@ def event_context(
         "major": lambda amount: inputs.major_units(amount, event.currency),
         "percent": inputs.percent,
         "qualities": QUALITIES,
+        "recordings": tiers.venue_recordings(session, caller.venue_id),
         "embed_url": f"{settings.public_url.rstrip('/')}/events/{event.id}",
         "embed_origins": list(getattr(venue, "embed_origins", None) or []),
         "event_types": event_types.options(language(request)),

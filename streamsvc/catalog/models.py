@@ -69,6 +69,12 @@ class Tier(SQLModel, table=True):
         CheckConstraint("capacity IS NULL OR sold + held <= capacity", name="tier_within_capacity"),
         CheckConstraint("sold >= 0 AND held >= 0", name="tier_counts_not_negative"),
         CheckConstraint("price_amount >= 0", name="tier_price_not_negative"),
+        # A recording included for its holders comes with its days, 1 to 365 after the end.
+        CheckConstraint(
+            "(recording_id IS NULL) = (recording_days IS NULL)"
+            " AND (recording_days IS NULL OR recording_days BETWEEN 1 AND 365)",
+            name="tier_recording_days",
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=32)
@@ -98,6 +104,12 @@ class Tier(SQLModel, table=True):
         default_factory=list,
         sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     )
+    # One of the venue's recordings its holders may watch for `recording_days` after the
+    # event ends (recordings/included.py); None: none included.
+    recording_id: str | None = Field(
+        default=None, foreign_key="recordings.id", index=True, max_length=32, nullable=True
+    )
+    recording_days: int | None = None
 
 
 class SplitRule(SQLModel, table=True):

@@ -204,6 +204,14 @@ SALES_START = when("When sales open; null: as soon as the event is on sale")
 SALES_END = when("When sales close; null: at the event's end")
 VAT_RATE = "The VAT rate included in the price, in basis points (2100 is 21 %)."
 ACCESS = "What a ticket of this tier lets its holder watch, and on how many devices."
+INCLUDED_RECORDING = id_of("the venue's recording the tier includes", "rec") + (
+    " Its holders may watch it for recording_days after the event: each paid order gets an "
+    "access, mailed once the event has ended. Null: none included."
+)
+INCLUDED_DAYS = (
+    "Days after the event's end the included recording plays (1 to 365); set with "
+    "recording_id, or both null."
+)
 
 
 class PayWhatYouWant(WriteModel):
@@ -265,6 +273,10 @@ class TierFields(WriteModel):
     components: Annotated[list[Component], Field(max_length=10)] | None = Field(
         default=None, description=COMPONENTS
     )
+    recording_id: ObjectId | None = Field(default=None, description=INCLUDED_RECORDING)
+    recording_days: Annotated[StrictInt, Field(ge=1, le=365)] | None = Field(
+        default=None, description=INCLUDED_DAYS
+    )
 
 
 class TierCreate(TierFields):
@@ -309,6 +321,8 @@ class TierPublic(BaseModel):
     vat_rate_bps: int = Field(description=VAT_RATE)
     access: AccessPublic = Field(description=ACCESS)
     components: list[ComponentPublic] = Field(default=[], description=COMPONENTS)
+    recording_id: str | None = Field(default=None, description=INCLUDED_RECORDING)
+    recording_days: int | None = Field(default=None, description=INCLUDED_DAYS)
 
 
 class TierList(BaseModel):

@@ -7,6 +7,13 @@ a pay-what-you-want minimum) is 0 (free: its tickets are issued without a paymen
 at least what the payment provider can charge in the event's currency
 (payments/minimums.py): a tier nobody can pay for is refused when it is priced, not
 when the first buyer meets it.
+
+A tier may include one of the venue's recordings for its holders for 1 to 365 days
+after the event (`recording_id` with `recording_days`, both or neither; issued by
+recordings/included.py). Once tickets are sold, what they include may grow (a
+recording added, more days) but not shrink: it is part of what the buyers paid for.
+The recordings are read with SQL on their table, as orders reads them: the recordings
+package imports this one, so this one cannot import it back.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from streamsvc import audit
@@ -33,6 +41,13 @@ from streamsvc.errors import Conflict, ValidationFailed
 from streamsvc.kit.ids import new_id
 from streamsvc.payments.minimums import charge_minimum
 from streamsvc.venues.tenancy import owned
+
+_VENUE_RECORDING = text("SELECT 1 FROM recordings WHERE id = :id AND venue_id = :venue_id")
+_VENUE_RECORDINGS = text(
+    "SELECT id, title FROM recordings WHERE venue_id = :venue_id ORDER BY title, id LIMIT 500"
+)
+NOT_A_RECORDING = "not one of the venue's recordings"
+BOTH_OR_NEITHER = "set recording_id and recording_days together, or neither"
 
 
 def create_tier(
@@ -56,7 +71,9 @@ def create_tier(
         position=len(tiers_of(session, [event.id]).get(event.id, [])),
         created_at=now,
     )
-    _apply(tier, data.model_dump(exclude_unset=True), event, creating=True)
+    changes = data.model_dump(exclude_unset=True)
+    _apply(tier, changes, event, creating=True,
+           problems=_recording_problems(session, venue_id, changes))  # fmt: skip
     session.add(tier)
     session.flush()
     return tier
@@ -77,7 +94,11 @@ def update_tier(
     old_price, committed = tier.price_amount, tier.sold + tier.held
     old_minimum, old_capacity = tier.pwyw_min_amount, tier.capacity
     old_components = list(tier.components)
-    _apply(tier, changes, event, creating=False)
+    included = (tier.recording_id, tier.recording_days)
+    _apply(tier, changes, event, creating=False,
+           problems=_recording_problems(session, venue_id, changes))  # fmt: skip
+    if committed:
+        _keep_included(tier, included)
     if committed and tier.components != old_components:
         # What was sold is taxed as sold; a different division is a different tier.
         raise Conflict(
@@ -123,6 +144,47 @@ def _record_changes(
                      changes={"capacity": audit.change(old_capacity, tier.capacity)})  # fmt: skip
 
 
+def _recording_problems(session: Session, venue_id: str, changes: dict[str, Any]) -> dict[str, str]:
+    """A recording the tier is to include must be one of the venue's."""
+    recording_id = changes.get("recording_id")
+    if recording_id is None:
+        return {}
+    found = session.execute(_VENUE_RECORDING, {"id": recording_id, "venue_id": venue_id})
+    return {} if found.first() is not None else {"recording_id": NOT_A_RECORDING}
+
+
+def _keep_included(tier: Tier, before: tuple[str | None, int | None]) -> None:
+    """With tickets sold, the included recording stays, for at least as many days."""
+    recording_id, days = before
+    if recording_id is None or days is None:
+        return
+    if tier.recording_id != recording_id:
+        raise Conflict(
+            "The tier's tickets are sold with this recording: it stays included.",
+            code="included_recording_fixed",
+            fields={"recording_id": f"{recording_id} while tickets are sold"},
+        )
+    if tier.recording_days is not None and tier.recording_days < days:
+        raise Conflict(
+            "The tier's tickets are sold with these days: they cannot be fewer.",
+            code="included_recording_fixed",
+            fields={"recording_days": f"at least {days} while tickets are sold"},
+        )
+
+
+def _both_or_neither(tier: Tier) -> dict[str, str]:
+    """An included recording comes with its days, and days with a recording."""
+    if (tier.recording_id is None) == (tier.recording_days is None):
+        return {}
+    return {"recording_id" if tier.recording_id is None else "recording_days": BOTH_OR_NEITHER}
+
+
+def venue_recordings(session: Session, venue_id: str) -> list[tuple[str, str]]:
+    """(id, title) of the venue's recordings a tier may include, by title."""
+    rows = session.execute(_VENUE_RECORDINGS, {"venue_id": venue_id})
+    return [(str(recording_id), str(title)) for recording_id, title in rows]
+
+
 def _require_open(event: Event, now: datetime) -> None:
     current = status_of(event, now)
     if current in (EventStatus.ended, EventStatus.cancelled):
@@ -133,9 +195,14 @@ def _require_open(event: Event, now: datetime) -> None:
         )
 
 
-def _apply(tier: Tier, changes: dict[str, Any], event: Event, *, creating: bool) -> None:
-    """Apply validated changes, then check the tier as a whole, naming the fields."""
-    for name in ("name", "vat_rate_bps", "capacity", "sales_start", "sales_end", "components"):
+def _apply(
+    tier: Tier, changes: dict[str, Any], event: Event, *, creating: bool,
+    problems: dict[str, str],
+) -> None:  # fmt: skip
+    """Apply validated changes, then check the tier as a whole, naming the fields (with
+    `problems` found before, of what only the database can tell)."""
+    for name in ("name", "vat_rate_bps", "capacity", "sales_start", "sales_end", "components",
+                 "recording_id", "recording_days"):  # fmt: skip
         if name in changes:
             setattr(tier, name, changes[name])
     if "access" in changes and changes["access"] is not None:
@@ -155,7 +222,7 @@ def _apply(tier: Tier, changes: dict[str, Any], event: Event, *, creating: bool)
     elif "pay_what_you_want" in changes and tier.pwyw_suggested_amount is not None:
         tier.price_amount = tier.pwyw_suggested_amount  # the price shown is the suggestion
 
-    problems: dict[str, str] = {}
+    problems = _both_or_neither(tier) | problems
     if creating and changes.get("price_amount") is None and not changes.get("pay_what_you_want"):
         problems["price_amount"] = "required unless pay_what_you_want is set"
     if tier.pwyw_min_amount is not None:
@@ -243,4 +310,6 @@ def public(tier: Tier, currency: str) -> TierPublic:
         vat_rate_bps=tier.vat_rate_bps,
         access=AccessPublic.model_validate(tier, from_attributes=True),
         components=[ComponentPublic.model_validate(part) for part in tier.components],
+        recording_id=tier.recording_id,
+        recording_days=tier.recording_days,
     )

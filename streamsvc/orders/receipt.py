@@ -21,7 +21,12 @@ from streamsvc.orders import rescheduling, views
 from streamsvc.orders.buying import items_of
 from streamsvc.orders.models import Order, OrderItem
 from streamsvc.orders.pass_orders import PassOfOrder, pass_of_order
-from streamsvc.orders.recording_orders import RecordingOfOrder, recording_of_order
+from streamsvc.orders.recording_orders import (
+    IncludedOfOrder,
+    RecordingOfOrder,
+    included_of_order,
+    recording_of_order,
+)
 from streamsvc.payments.models import Refund
 from streamsvc.venues.models import Venue
 
@@ -85,6 +90,9 @@ class BuyerOrder:
     # A recording's order (orders/recording_orders.py): its offer and, once paid, its
     # access. Then `event_id` is empty and `event_title` is the recording's title.
     recording: RecordingOfOrder | None = None
+    # An event's order whose ticket's tier includes a recording: its access, once issued
+    # after the event (recordings/included.py).
+    included_recording: IncludedOfOrder | None = None
 
 
 def vat_within(amount: int, rate_bps: int) -> int:
@@ -144,6 +152,7 @@ def buyer_order(
         sold_out_after_expiry="sold_out_after_expiry" in origins,
         previous_starts_at=event.previous_starts_at, refund_offer_until=offer,
         refund_offer_amount=rescheduling.refund_left(order) if offer else 0,
+        included_recording=included_of_order(session, order.id, now or order.created_at),
     )  # fmt: skip
 
 

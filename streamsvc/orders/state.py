@@ -93,9 +93,9 @@ def recompute(session: Session, order: Order, now: datetime) -> None:
 def _set_recording_access(
     session: Session, order: Order, status: TicketStatus, now: datetime
 ) -> None:
-    """A recording's access follows the same facts as a ticket (recording_orders.py)."""
-    if order.recording_id is None:
-        return
+    """A recording's access follows the same facts as a ticket (recording_orders.py):
+    a recording's order's, and an event order's access included with its tickets
+    (recordings/included.py). An order without one changes nothing."""
     accesses = set_access_status(session, order.id, str(status), now)
     if accesses:
         emit(session, RecordingAccessStatusChanged(accesses))

@@ -1,5 +1,6 @@
 """The mail that hands a recording's access to its buyer: the watch link, code in the
-fragment, and a rental's terms, in the buyer's language."""
+fragment, and a rental's terms (or, included with a ticket, until when), in the
+buyer's language."""
 
 from __future__ import annotations
 
@@ -29,14 +30,16 @@ def watch_link(settings: Settings, access_id: str, code: str) -> str:
 
 def render_access_mail(
     *, to: str, locale: str, access: RecordingAccess, title: str, venue: Venue, link: str,
-    order_id: str, sender: str, now: datetime,
+    order_id: str, sender: str, now: datetime, event_title: str | None = None,
 ) -> EmailMessage:  # fmt: skip
+    """`event_title`: the event whose ticket includes the access (kind `included`)."""
     language = mail_locale(locale)
     context = {
         "title": title.replace("\n", " "), "venue": venue.name.replace("\n", " "),
         "kind": access.kind.value, "link": link, "order_id": order_id,
         "start_by": access.start_by, "watch_hours": access.watch_hours,
         "start_within_days": _days(access), "timezone": venue.timezone,
+        "event": (event_title or "").replace("\n", " "), "ends_at": access.ends_at,
     }  # fmt: skip
     message = EmailMessage()
     message["Subject"] = render_document("recording_mail_subject.txt", language, context).strip()

@@ -4,11 +4,14 @@ A rental's window opens at its first redemption, in PostgreSQL and once: the
 UPDATE only takes a row whose `started_at` is still empty, so two devices redeeming
 at the same moment open one window, and the loser reads the winner's. Losing Redis
 loses sessions, never a window: a redemption after it finds the window here, still
-running or over. A purchase and a free access have no window.
+running or over. A purchase and a free access have no window. An access included
+with a ticket (recordings/included.py) has its window from the moment it is issued,
+[the event's end, + the tier's days): it is never opened here, only checked.
 
 Refusals: 403 `access_revoked`, `access_suspended`, `recording_withdrawn` (withdrawn,
-and what was bought does not outlive that); 410 `rental_expired` (not started before
-`start_by`) and `rental_over` (after `ends_at`): neither comes back.
+and what was bought does not outlive that), `not_yet` (an included access before its
+window); 410 `rental_expired` (not started before `start_by`), `rental_over` (after
+`ends_at`) and `included_over` (an included access after its window): none comes back.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from streamsvc.errors import Forbidden, NotFound, ServiceError
-from streamsvc.recordings.access import AccessStatus, RecordingAccess
-from streamsvc.recordings.models import OfferKind, Recording, RecordingStatus
+from streamsvc.recordings.access import AccessKind, AccessStatus, RecordingAccess
+from streamsvc.recordings.models import Recording, RecordingStatus
 from streamsvc.venues.models import Venue
 
 # Devices one access plays on at once; a further one is refused until one stops (or
@@ -39,12 +42,13 @@ class RentalGone(ServiceError):
 
 @dataclass(frozen=True)
 class Playable:
-    """What an access plays and until when (`ends_at`: a rental's window, else None)."""
+    """What an access plays and until when (`ends_at`: a rental's or an included access's
+    window, else None)."""
 
     access_id: str
     recording_id: str
     title: str
-    kind: OfferKind
+    kind: AccessKind
     quality: str  # the best rendition the recording exists in
     playback: str  # the origin's base URL, no trailing slash ("" when not set)
     start_by: datetime | None
@@ -55,11 +59,13 @@ class Playable:
     refusal: ServiceError | None  # why it does not play now (None: it plays)
 
     def phase(self, now: datetime) -> str:
-        """For the watch page: ended | expired | over | ready (not started) | open."""
+        """For the watch page: ended | expired | over | not_yet (an included access before
+        its window) | ready (a rental not started) | open."""
         if self.refusal is not None:
             code = self.refusal.code
-            return {"rental_expired": "expired", "rental_over": "over"}.get(code, "ended")
-        if self.kind == OfferKind.rental and self.started_at is None:
+            return {"rental_expired": "expired", "rental_over": "over", "included_over": "over",
+                    "not_yet": "not_yet"}.get(code, "ended")  # fmt: skip
+        if self.kind == AccessKind.rental and self.started_at is None:
             return "ready"
         return "open"
 
@@ -77,7 +83,11 @@ def _refusal(access: RecordingAccess, recording: Recording, now: datetime) -> Se
     ):
         return Forbidden("This recording was withdrawn from the archive.",
                          code="recording_withdrawn")  # fmt: skip
-    return _rental_refusal(access, now) if access.kind == OfferKind.rental else None
+    if access.kind == AccessKind.rental:
+        return _rental_refusal(access, now)
+    if access.kind == AccessKind.included:
+        return _included_refusal(access, now)
+    return None
 
 
 def _rental_refusal(access: RecordingAccess, now: datetime) -> ServiceError | None:
@@ -90,6 +100,19 @@ def _rental_refusal(access: RecordingAccess, now: datetime) -> ServiceError | No
     assert access.ends_at is not None  # the table's window rule
     if now >= access.ends_at:
         return RentalGone("This rental's viewing window is over.", code="rental_over",
+                          details={"ends_at": access.ends_at.isoformat()})  # fmt: skip
+    return None
+
+
+def _included_refusal(access: RecordingAccess, now: datetime) -> ServiceError | None:
+    """Included with a ticket: it plays inside [started_at, ends_at) only, as issued."""
+    assert access.started_at is not None and access.ends_at is not None  # the table's rule
+    if now < access.started_at:
+        return Forbidden("The recording can be watched after the event.", code="not_yet",
+                         details={"opens_at": access.started_at.isoformat()})  # fmt: skip
+    if now >= access.ends_at:
+        return RentalGone("The time to watch this recording with your ticket is over.",
+                          code="included_over",
                           details={"ends_at": access.ends_at.isoformat()})  # fmt: skip
     return None
 
@@ -142,7 +165,8 @@ def redeem(session: Session, code: str, now: datetime) -> Playable:
     playable = _playable(*found, now)
     if playable.refusal is not None:
         raise playable.refusal
-    if access.kind == OfferKind.rental and access.started_at is None:
+    # Only a rental opens at its first play; an included access came with its window.
+    if access.kind == AccessKind.rental and access.started_at is None:
         _open(session, access, now)
         playable = _playable(*found, now)
         if playable.refusal is not None:  # (a window opened long ago by a racing device)

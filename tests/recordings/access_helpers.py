@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from streamsvc.db import Database
 from streamsvc.kit.ids import new_id, random_token
 from streamsvc.orders.models import CapacityState, Order, OrderStatus
-from streamsvc.recordings.access import AccessStatus, RecordingAccess
+from streamsvc.recordings.access import AccessKind, AccessStatus, RecordingAccess
 from streamsvc.recordings.models import OfferKind, RecordingOffer
 
 
@@ -45,7 +45,7 @@ def grant(database: Database, recording_id: str, kind: OfferKind, now: datetime,
         rental = kind == OfferKind.rental
         access = RecordingAccess(
             id=new_id("rac"), code=random_token(24), recording_id=recording_id,
-            offer_id=offer.id, order_id=order.id, venue_id=offer.venue_id, kind=kind,
+            offer_id=offer.id, order_id=order.id, venue_id=offer.venue_id, kind=AccessKind(kind),
             status=status,
             start_by=now + timedelta(days=offer.start_within_days or 0) if rental else None,
             watch_hours=offer.watch_hours, created_at=now, updated_at=now,
