@@ -17,7 +17,7 @@ from starlette.routing import Route
 from streamsvc.errors import Forbidden, NotFound
 from streamsvc.http.endpoint import Access, Call, endpoint
 from streamsvc.kit.ids import new_id
-from streamsvc.recordings import window
+from streamsvc.recordings import plays, window
 from streamsvc.recordings.models import MEDIA_PREFIX
 from streamsvc.recordings.window import MAX_DEVICES, ON_DEVICE_LIMIT, Playable
 from streamsvc.viewing import service
@@ -61,6 +61,8 @@ async def start(
         )  # fmt: skip
     if slot.outcome == "revoked":
         service.refuse_state(slot.session_id)
+    await call.in_unit_of_work(lambda uow: plays.record_play(
+        uow.session, playable.access_id, playable.recording_id, device_id, now))  # fmt: skip
     qualities = qualities_for(playable.quality)
     claims = Claims(slot.session_id, playable.access_id, playable.recording_id, qualities, (),
                     0, 0, kind=RECORDING)  # fmt: skip
