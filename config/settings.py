@@ -90,9 +90,10 @@ class Settings(BaseSettings):
     )
     token_signing_key_id: str = "dev"  # noqa: S105 (a key id, not a secret)
     platform_key: SecretStr = SecretStr(DEV_PLATFORM_KEY)
-    # Rentals and purchases of recordings take money: off until that money is posted to
-    # the ledger, split to the rights holders and paid out (free recordings play anyway).
-    recording_paid_sales: bool = False
+    # Rentals and purchases of recordings are sold; false closes them (their pages say
+    # "On sale soon"), e.g. while an installation's payouts to rights holders are not
+    # set up yet. Free recordings play either way.
+    recording_paid_sales: bool = True
     # Where the platform operator's days and months begin and end (its fee statement).
     platform_timezone: str = Field(default="UTC", max_length=64)
 

@@ -94,8 +94,7 @@ def _on_sale(
         raise Conflict("This offer was replaced: choose one of the current offers.",
                        code="offer_retired")  # fmt: skip
     if offer.kind is not OfferKind.free and not paid_sales:
-        # Until a recording's money reaches the ledger (and so the statements, exports
-        # and payouts), no money is taken for one (STREAMSVC_RECORDING_PAID_SALES).
+        # The installation closed paid sales of recordings (STREAMSVC_RECORDING_PAID_SALES).
         raise Conflict("Renting and buying recordings opens soon: for now only free "
                        "recordings can be watched.", code="recording_sales_closed")  # fmt: skip
     rule = latest_rule(session, recording)

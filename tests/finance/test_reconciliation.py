@@ -133,20 +133,21 @@ def test_the_api_starts_reconciliation_jobs(
     job = ok(client.post("/v1/finance/reconciliations", json={"event_id": event_id},
                          headers=venue.headers), 202)  # fmt: skip
     assert (job["kind"], job["status"], job["subject_id"]) == ("reconciliation", "queued", event_id)
-    assert job["result"] == {"events": [event_id]}
+    assert job["result"] == {"events": [event_id], "recordings": []}
     assert ("finance.reconcile", (job["id"],)) in queue.sent
     # Without an event: every event with money activity in the period.
     window = {"from": (clock.now() - timedelta(days=1)).isoformat(),
               "to": (clock.now() + timedelta(minutes=1)).isoformat()}  # fmt: skip
     busy = ok(client.post("/v1/finance/reconciliations", json=window, headers=venue.headers), 202)
-    assert busy["result"] == {"events": [event_id]} and busy["subject_id"] is None
+    assert busy["result"] == {"events": [event_id], "recordings": []}
+    assert busy["subject_id"] is None
     other = make_venue(client, name="Another House")  # sees none of the first venue's events
     assert ok(client.post("/v1/finance/reconciliations", json=window, headers=other.headers),
-              202)["result"] == {"events": []}  # fmt: skip
+              202)["result"] == {"events": [], "recordings": []}  # fmt: skip
     quiet = {"from": (clock.now() - timedelta(days=9)).isoformat(),
              "to": (clock.now() - timedelta(days=8)).isoformat()}  # fmt: skip
     assert ok(client.post("/v1/finance/reconciliations", json=quiet, headers=venue.headers),
-              202)["result"] == {"events": []}  # fmt: skip
+              202)["result"] == {"events": [], "recordings": []}  # fmt: skip
     backwards = client.post("/v1/finance/reconciliations", headers=venue.headers,
                             json={"from": window["to"], "to": window["from"]})  # fmt: skip
     assert backwards.status_code == 422 and "from" in backwards.json()["error"]["fields"]

@@ -378,13 +378,14 @@ def test_the_json_api_buys_an_offer_as_ticket_orders_are_bought(
     assert missing.status_code == 404
 
 
-def test_until_paid_sales_open_only_free_recordings_are_taken(
+def test_with_paid_sales_closed_only_free_recordings_are_taken(
     client: TestClient, infra: Infrastructure, clock: FixedClock
 ) -> None:
-    """Out of the box a recording's money has nowhere to go yet (no ledger, no split):
-    no money is taken for a rental or a purchase; a free recording plays."""
-    closed = infra.settings(order_rate_per_email=20)
-    assert closed.recording_paid_sales is False
+    """An installation that closes paid sales of recordings (STREAMSVC_RECORDING_PAID_
+    SALES=false) takes no money for a rental or a purchase; a free recording plays. Out
+    of the box they are sold."""
+    assert infra.settings().recording_paid_sales is True
+    closed = infra.settings(order_rate_per_email=20, recording_paid_sales=False)
     with TestClient(create_app(closed, clock), raise_server_exceptions=False) as shop:
         venue = make_venue(shop)
         recording = published_recording(shop, venue)
