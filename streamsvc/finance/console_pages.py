@@ -87,6 +87,7 @@ async def overview(request: Request) -> Response:
             next_url = "/console/finance?" + urlencode({"before": encode_cursor(more, "")})
         return {"caller": caller, "venue": _venue(uow, caller.venue_id),
                 "summaries": summaries, "next_url": next_url,
+                "recordings": reading.recording_summaries(uow.session, caller.venue_id),
                 "balances": reading.party_balances(uow.session, caller.venue_id)}  # fmt: skip
 
     return render(request, "console/finance.html", await in_unit_of_work(request, load))

@@ -20,8 +20,14 @@ from streamsvc.actor_names import NAME_SOURCES
 from streamsvc.audit.models import AuditEntry
 from streamsvc.catalog.events import status_of
 from streamsvc.catalog.models import Event, Performer, SplitRule
-from streamsvc.finance.statement import Statement, statement
-from streamsvc.recordings.models import RightsHolder
+from streamsvc.finance.models import BalanceTransactionRecord
+from streamsvc.finance.statement import (
+    RecordingStatement,
+    Statement,
+    recording_statement,
+    statement,
+)
+from streamsvc.recordings.models import Recording, RightsHolder
 from streamsvc.venues.models import Venue
 
 CHART_WIDTH, LABEL_WIDTH, ROW_HEIGHT, BAR_HEIGHT = 640, 200, 26, 18
@@ -130,6 +136,23 @@ def event_summaries(
     shown = found[:EVENTS_PER_PAGE]
     summaries = [EventSummary(e, status_of(e, now).value, statement(session, e)) for e in shown]
     return summaries, (shown[-1].starts_at if more and shown else None)
+
+
+@dataclass(frozen=True)
+class RecordingSummary:
+    recording: Recording
+    statement: RecordingStatement
+
+
+def recording_summaries(session: Session, venue_id: str) -> list[RecordingSummary]:
+    """The venue's recordings that took money (a balance transaction collected), the
+    latest recorded first, each with its statement (an archive is tens of recordings)."""
+    query = select(Recording).where(
+        Recording.venue_id == venue_id,
+        col(Recording.id).in_(select(BalanceTransactionRecord.recording_id).where(
+            col(BalanceTransactionRecord.recording_id).is_not(None))),
+    ).order_by(col(Recording.recorded_on).desc(), col(Recording.id))  # fmt: skip
+    return [RecordingSummary(r, recording_statement(session, r)) for r in session.exec(query)]
 
 
 @dataclass(frozen=True)

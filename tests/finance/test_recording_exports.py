@@ -336,3 +336,11 @@ def test_the_console_exports_a_recording_and_opens_a_rights_holders_statement(
     assert _cell(statement.text, f"part-{rec}") == "EUR 5.16"
     theirs = make_holder(client, make_venue(client, name="Another House"), "Their Estate")
     assert finance.get(f"{statements}/{theirs['id']}.html").status_code == 404
+
+    # The finance overview lists the recording's money beside the events': gross 4095,
+    # distributable 1031, all of it shared (516 + 309 + 206).
+    overview = finance.get("/console/finance").text
+    table = overview.split('id="finance-recordings"')[1].split("</table>")[0]
+    assert f'<a href="/console/recordings/{rec}">{TITLE}</a>' in table
+    cells = re.findall(r'<td class="number">([^<]*)</td>', table)
+    assert cells == ["€40.95", "€10.31", "€10.31"]
