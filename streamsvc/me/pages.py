@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from streamsvc.db import UnitOfWork
 from streamsvc.errors import RateLimited, ServiceError, ValidationFailed
-from streamsvc.finance import exports, party_statement
+from streamsvc.finance import party_statement
 from streamsvc.http.endpoint import in_unit_of_work
 from streamsvc.kit.ratelimit import over_limit
 from streamsvc.me import details, reading, signin
@@ -185,12 +185,17 @@ async def overview(request: Request) -> Response:
 
 
 def _statement_html(request: Request, row: reading.Mine, period: str) -> str:
-    where, first, last = reading.month_window(row, period)
-    engine = request.app.state.resources.database.engine
-    return party_statement.render(
-        exports.rows(engine, where), party_name=row.performer.name,
-        venue_name=row.venue.name, since=first, until=last, lang=language(request),
-    )  # fmt: skip
+    """The month's statement as finance prints it for this performer (the same
+    document: split rows, VAT per rate, and the plays and money of the recordings whose
+    rule names them)."""
+    _, first, last = reading.month_window(row, period)  # 404 for a period not a month
+    database = request.app.state.resources.database
+    with database.unit_of_work() as uow:
+        _, html = party_statement.document(
+            uow.session, database.engine, row.venue, party_type="performer",
+            party_id=row.performer.id, first=first, last=last, lang=language(request),
+        )  # fmt: skip
+    return html
 
 
 async def _own_row(request: Request) -> reading.Mine:

@@ -66,6 +66,8 @@ def test_a_performer_sees_only_their_own_statements_equal_to_the_ledger(
     )
     assert f"Statement for {anna.name}" in statement.text and _euros(owed) in statement.text
     assert bea.name not in statement.text
+    # The same document finance prints for the performer, VAT per rate included.
+    assert "<h2>VAT per rate</h2>" in statement.text
     pdf = client.get(f"/me/performers/{anna.id}/statements/2026-11.pdf")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     words = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
