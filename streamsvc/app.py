@@ -47,6 +47,7 @@ from streamsvc.listings import pages as listings_pages
 from streamsvc.listings import routes as listings_routes
 from streamsvc.me import pages as me_pages
 from streamsvc.ops import routes as ops_routes
+from streamsvc.ops.figures import FigureReader
 from streamsvc.orders import buy_form, reschedule_pages
 from streamsvc.orders import console_pages as orders_console_pages
 from streamsvc.orders import pages as orders_pages
@@ -230,6 +231,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.pages = build_pages(settings)
+    app.state.figures = FigureReader()  # the business gauges of /metrics
     app.state.openapi = build_openapi(app.routes, title="streamsvc", version=streamsvc.__version__)
     return app
 

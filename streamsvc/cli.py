@@ -44,21 +44,26 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from streamsvc.http.multiprocess import node_directory
+
     settings = _settings()
     settings.require("database_url")
     settings.require("redis_url")
-    uvicorn.run(
-        "streamsvc.app:create_app_from_env",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        proxy_headers=True,
-        forwarded_allow_ips=args.forwarded_allow_ips,
-        access_log=False,
-        log_config=None,
-        server_header=False,
-    )
+    # Before uvicorn starts the workers: they inherit the directory through which
+    # /metrics sums them (streamsvc/http/metrics.py).
+    with node_directory(args.workers):
+        uvicorn.run(
+            "streamsvc.app:create_app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=True,
+            forwarded_allow_ips=args.forwarded_allow_ips,
+            access_log=False,
+            log_config=None,
+            server_header=False,
+        )
     return 0
 
 

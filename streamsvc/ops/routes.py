@@ -80,12 +80,18 @@ async def readyz(request: Request) -> Response:
 
 
 @operation(
-    summary="Prometheus metrics of this process",
+    summary="Prometheus metrics: requests summed over this node's API processes, and the "
+    "business gauges",
     tags=("operations",),
     responses={200: "text/plain"},
 )
 async def metrics(request: Request) -> Response:
-    return Response(request.app.state.resources.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    resources = request.app.state.resources
+    figures = await request.app.state.figures.read(
+        resources.database.engine, resources.viewing.audience, resources.settings,
+        resources.clock, resources.metrics,
+    )  # fmt: skip
+    return Response(resources.metrics.render(figures), media_type=CONTENT_TYPE_LATEST)
 
 
 @operation(summary="This API as OpenAPI 3.1", tags=("operations",), responses={200: None})
