@@ -10,6 +10,7 @@ import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -74,6 +75,10 @@ class Settings(BaseSettings):
     # None means: `streamsvc run` starts an embedded server (development only).
     database_url: str | None = None
     redis_url: str | None = None
+    # STREAMSVC_REDIS_URL names one node of a Redis Cluster (redis://host:port, any node:
+    # the others are found from it); every Redis client is then a cluster client. Celery
+    # cannot use a cluster as its broker: STREAMSVC_CELERY_BROKER_URL must then be set.
+    redis_cluster: bool = False
     celery_broker_url: str | None = None
 
     stripe_api_key: SecretStr | None = None
@@ -251,6 +256,40 @@ class Settings(BaseSettings):
             raise ValueError(
                 "STREAMSVC_UITDATABANK_URL needs STREAMSVC_UITDATABANK_TOKEN_URL, "
                 "STREAMSVC_UITDATABANK_CLIENT_ID and STREAMSVC_UITDATABANK_CLIENT_SECRET"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _cluster_complete(self) -> Settings:
+        if not self.redis_cluster:
+            return self
+        if not self.redis_url:
+            raise ValueError(
+                "STREAMSVC_REDIS_CLUSTER needs STREAMSVC_REDIS_URL naming one node of the "
+                "cluster (redis://host:port); `streamsvc run` never starts a cluster"
+            )
+        node = urlsplit(self.redis_url)
+        if node.scheme not in ("redis", "rediss"):
+            raise ValueError(
+                "STREAMSVC_REDIS_CLUSTER needs a redis:// or rediss:// STREAMSVC_REDIS_URL "
+                "(a cluster is not reached over a unix socket)"
+            )
+        if node.path.strip("/") not in ("", "0"):
+            raise ValueError(
+                "STREAMSVC_REDIS_URL names a database other than 0, and a Redis Cluster has "
+                "database 0 only"
+            )
+        # The broker would default to the Redis URL, and kombu (Celery's transport) talks
+        # to one Redis server, never to a cluster.
+        broker = urlsplit(self.celery_broker_url or self.redis_url)
+        if not self.celery_broker_url or (
+            broker.scheme in ("redis", "rediss") and broker.netloc == node.netloc
+        ):
+            raise ValueError(
+                "STREAMSVC_REDIS_CLUSTER needs STREAMSVC_CELERY_BROKER_URL set to a broker "
+                "other than the cluster (e.g. RabbitMQ: amqp://user:password@host:5672//): "
+                "Celery cannot use a Redis Cluster, and the broker defaults to "
+                "STREAMSVC_REDIS_URL"
             )
         return self
 

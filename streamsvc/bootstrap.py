@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import redis
-
 from config.settings import Settings
 from streamsvc.finance.events import ExportRequested, ReconciliationRequested
+from streamsvc.kit.redis_clients import SyncRedis
 from streamsvc.listings.cache import announce_change, watch_catalogue_writes
 from streamsvc.listings.events import CatalogueChanged
 from streamsvc.listings.uitdatabank.watch import wire_listings
@@ -38,7 +37,7 @@ from streamsvc.viewing.revocation import RevocationMirror
 Enqueue = Callable[[str, str], None]
 
 
-def _wire_passes(bus: MessageBus, redis_client: redis.Redis, enqueue: Enqueue) -> None:
+def _wire_passes(bus: MessageBus, redis_client: SyncRedis, enqueue: Enqueue) -> None:
     """Season passes: a paid pass is mailed; a transferred one ends the previous holder's
     viewing sessions of the tickets that moved, and both people are mailed."""
     end_sessions = TicketSessionsEnder(redis_client)
@@ -70,7 +69,7 @@ def _wire_viewing(bus: MessageBus, mirror: RevocationMirror, enqueue: Enqueue) -
     bus.register(TicketStatusChanged, lambda event: mirror(event.statuses))
 
 
-def message_bus(settings: Settings, redis_client: redis.Redis, enqueue: Enqueue) -> MessageBus:
+def message_bus(settings: Settings, redis_client: SyncRedis, enqueue: Enqueue) -> MessageBus:
     bus = MessageBus()
     mirror = RevocationMirror(redis_client, settings)
 

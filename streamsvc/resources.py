@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-import redis as redis_sync
 import redis.asyncio as aioredis
 
 from config.settings import Settings
@@ -13,7 +12,9 @@ from streamsvc.bootstrap import message_bus
 from streamsvc.db import Database, make_engine
 from streamsvc.http.callers import Authenticator
 from streamsvc.http.metrics import HttpMetrics
+from streamsvc.kit import redis_clients
 from streamsvc.kit.clock import Clock
+from streamsvc.kit.redis_clients import AsyncRedis, SyncRedis
 from streamsvc.kit.shutdown import settle
 from streamsvc.listings.cache import CatalogueCache
 from streamsvc.payments.factory import gateway_from_settings
@@ -29,14 +30,14 @@ from workers.queue import CeleryQueue, TaskQueue
 class Resources:
     settings: Settings
     database: Database
-    redis: aioredis.Redis
+    redis: AsyncRedis
     metrics: HttpMetrics
     clock: Clock
     gateway: PaymentGateway
     queue: TaskQueue
     signer: TokenSigner
     viewing: ViewingStore
-    sync_redis: redis_sync.Redis
+    sync_redis: SyncRedis
     authenticator: Authenticator
     catalogue: CatalogueCache
 
@@ -51,9 +52,7 @@ class Resources:
     ) -> Resources:
         # Domain events are handled right after each commit (ticket statuses mirrored
         # in Redis, ticket mails enqueued); the durable ones go through the outbox.
-        sync_redis = redis_sync.Redis.from_url(
-            settings.require("redis_url"), socket_connect_timeout=2, socket_timeout=2
-        )
+        sync_redis = redis_clients.sync_client(settings)
         queue = queue or CeleryQueue(create_celery(settings))
         database = Database(
             make_engine(settings.require("database_url")),
@@ -61,15 +60,8 @@ class Resources:
         )
         # A blocking pool: past 64 connections a request waits for one (up to 2 s)
         # instead of failing, which matters under a burst of buyers.
-        pool = aioredis.BlockingConnectionPool.from_url(
-            settings.require("redis_url"),
-            max_connections=64,
-            timeout=2,
-            socket_connect_timeout=2,
-            socket_timeout=2,
-            health_check_interval=30,
-        )
-        redis = aioredis.Redis(connection_pool=pool)
+        redis = redis_clients.async_client(settings, max_connections=64, blocking=True)
+        hot_path = _hot_path_redis(settings)
         return cls(
             settings=settings,
             database=database,
@@ -80,9 +72,10 @@ class Resources:
             queue=queue,
             signer=signer_from_settings(settings),
             viewing=ViewingStore(
-                _hot_path_redis(settings),
+                hot_path,
                 settings.viewing_session_idle_seconds,
                 settings.viewing_authorize_cache_seconds,
+                subscriber=redis_clients.subscriber(settings, hot_path),
             ),
             sync_redis=sync_redis,
             authenticator=VenueKeys(),
@@ -92,8 +85,11 @@ class Resources:
     async def close(self) -> None:
         # A connection Redis dropped under us must not hold up shutdown: each close is
         # bounded, and what does not close in time is left to the process's exit.
-        for closing in (self.redis.aclose(), self.redis.connection_pool.disconnect(),
-                        self.viewing.client.aclose()):  # fmt: skip
+        closings = [self.redis.aclose(), self.viewing.client.aclose()]
+        if isinstance(self.redis, aioredis.Redis):
+            # Its pool was handed in, so closing the client leaves the pool open.
+            closings.insert(1, self.redis.connection_pool.disconnect())
+        for closing in closings:
             await settle(closing, 2)
         self.sync_redis.close()
         self.database.dispose()
@@ -102,13 +98,7 @@ class Resources:
             close_gateway()
 
 
-def _hot_path_redis(settings: Settings) -> aioredis.Redis:
+def _hot_path_redis(settings: Settings) -> AsyncRedis:
     """Authorize's own client: a plain pool (cheaper per call than the blocking one)
-    large enough for every request a process can have in flight."""
-    return aioredis.Redis.from_url(
-        settings.require("redis_url"),
-        max_connections=512,
-        socket_connect_timeout=2,
-        socket_timeout=2,
-        health_check_interval=30,
-    )
+    large enough for every request a process can have in flight (per node on a cluster)."""
+    return redis_clients.async_client(settings, max_connections=512, blocking=False)

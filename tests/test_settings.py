@@ -111,3 +111,45 @@ def test_secrets_do_not_leak_into_repr() -> None:
     settings = Settings(**production())  # type: ignore[arg-type]
     assert STRONG not in repr(settings)
     assert "sk_live_abc" not in repr(settings)
+
+
+def test_a_redis_cluster_needs_a_broker_of_its_own() -> None:
+    # The broker would default to the Redis URL, a node of the cluster, which kombu
+    # cannot use: refused, naming the setting to give.
+    with pytest.raises(ValidationError, match="needs STREAMSVC_CELERY_BROKER_URL set to a broker"):
+        Settings(redis_cluster=True, redis_url="redis://node-a:7000")
+    with pytest.raises(ValidationError, match="Celery cannot use a Redis Cluster"):
+        Settings(redis_cluster=True, redis_url="redis://node-a:7000",
+                 celery_broker_url="redis://node-a:7000/0")  # fmt: skip
+    cluster = Settings(redis_cluster=True, redis_url="redis://node-a:7000",
+                       celery_broker_url="amqp://guest:guest@mq:5672//")  # fmt: skip
+    assert cluster.redis_cluster is True
+    assert cluster.broker_url == "amqp://guest:guest@mq:5672//"
+    # A Redis server of its own (not a node of the cluster) may still be the broker.
+    own = Settings(redis_cluster=True, redis_url="redis://node-a:7000",
+                   celery_broker_url="redis://broker:6379/0")  # fmt: skip
+    assert own.broker_url == "redis://broker:6379/0"
+    assert Settings(redis_url="redis://r:6379/2").redis_cluster is False
+
+
+def test_a_redis_cluster_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMSVC_REDIS_CLUSTER", "true")
+    monkeypatch.setenv("STREAMSVC_REDIS_URL", "redis://node-b:7001")
+    monkeypatch.delenv("STREAMSVC_CELERY_BROKER_URL", raising=False)
+    with pytest.raises(ValidationError, match="STREAMSVC_CELERY_BROKER_URL"):
+        Settings()
+    monkeypatch.setenv("STREAMSVC_CELERY_BROKER_URL", "amqp://mq//")
+    assert Settings().redis_cluster is True
+
+
+@pytest.mark.parametrize(
+    ("redis_url", "says"),
+    [
+        (None, "needs STREAMSVC_REDIS_URL naming one node"),
+        ("unix:///run/redis.sock", "redis:// or rediss://"),
+        ("redis://node-a:7000/3", "database 0 only"),
+    ],
+)
+def test_a_redis_cluster_needs_a_node_url(redis_url: str | None, says: str) -> None:
+    with pytest.raises(ValidationError, match=says):
+        Settings(redis_cluster=True, redis_url=redis_url, celery_broker_url="amqp://mq//")

@@ -7,13 +7,14 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
-import redis
 from celery import Task
 
 from config.settings import Settings
 from streamsvc.bootstrap import message_bus
 from streamsvc.db import Database, UnitOfWork, make_engine
+from streamsvc.kit import redis_clients
 from streamsvc.kit.clock import Clock, SystemClock
+from streamsvc.kit.redis_clients import SyncRedis
 from streamsvc.outbox.bus import MessageBus
 from streamsvc.payments.factory import gateway_from_settings
 from streamsvc.payments.gateway import PaymentGateway
@@ -45,10 +46,8 @@ class WorkerResources:
         return gateway_from_settings(self.settings)
 
     @cached_property
-    def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(
-            self.settings.require("redis_url"), socket_connect_timeout=5, socket_timeout=5
-        )
+    def redis(self) -> SyncRedis:
+        return redis_clients.sync_client(self.settings, timeout=5)
 
 
 class StreamsvcTask(Task):  # type: ignore[misc]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+
+from streamsvc.kit.redis_clients import AsyncRedis
 
 log = logging.getLogger(__name__)
 PREFIX = "streamsvc:ratelimit:"
 
 
 async def over_limit(
-    redis: aioredis.Redis, name: str, limit: int, window_seconds: int, now: float
+    redis: AsyncRedis, name: str, limit: int, window_seconds: int, now: float
 ) -> int | None:
     """Count one hit; the seconds until the window resets when over `limit`, else None.
 

@@ -26,13 +26,13 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import redis
-import redis.asyncio as aioredis
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session as OrmSession
 
 from streamsvc.catalog.models import Event, EventPerformer, Performer, Tier
 from streamsvc.db import EventSession, emit
 from streamsvc.kit.outage import Outage
+from streamsvc.kit.redis_clients import AsyncRedis, SyncRedis
 from streamsvc.listings.events import CatalogueChanged
 from streamsvc.venues.models import Venue
 
@@ -59,7 +59,7 @@ def watch_catalogue_writes() -> None:
         sa_event.listen(EventSession, "before_flush", _raise_on_catalogue_write)
 
 
-def announce_change(redis_client: redis.Redis) -> None:
+def announce_change(redis_client: SyncRedis) -> None:
     """The handler of CatalogueChanged: every node's cache loads again."""
     redis_client.incr(VERSION_KEY)
 
@@ -74,7 +74,7 @@ class _Entry:
 class CatalogueCache:
     """Entries by key (`("upcoming", base_url)`, `("event", id, base_url)`)."""
 
-    def __init__(self, redis_client: aioredis.Redis, ttl: timedelta) -> None:
+    def __init__(self, redis_client: AsyncRedis, ttl: timedelta) -> None:
         self._redis = redis_client
         self._ttl = ttl
         self._entries: dict[tuple[str, ...], _Entry] = {}

@@ -8,12 +8,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
 from kombu import Connection  # type: ignore[attr-defined]
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from streamsvc.db import Database
+from streamsvc.kit import redis_clients
+from streamsvc.kit.redis_clients import AsyncRedis
 from streamsvc.ops.heartbeat import last_heartbeat
 
 
@@ -55,18 +56,18 @@ def _ping_broker(url: str, timeout: float) -> None:
 
 
 async def check_dependencies(
-    database: Database, redis: aioredis.Redis, broker_url: str, timeout: float
+    database: Database, redis: AsyncRedis, broker_url: str, timeout: float
 ) -> dict[str, Check]:
     """Probe PostgreSQL, Redis and the broker concurrently."""
     results = await asyncio.gather(
         _timed(lambda: run_in_threadpool(_ping_database, database), timeout),
-        _timed(redis.ping, timeout),
+        _timed(lambda: redis_clients.ping(redis), timeout),
         _timed(lambda: run_in_threadpool(_ping_broker, broker_url, timeout), timeout),
     )
     return dict(zip(("database", "redis", "broker"), results, strict=True))
 
 
-async def worker_status(redis: aioredis.Redis, interval_seconds: int) -> dict[str, Any]:
+async def worker_status(redis: AsyncRedis, interval_seconds: int) -> dict[str, Any]:
     """Informational: when a worker last ran the beat-scheduled heartbeat."""
     try:
         stamp = await last_heartbeat(redis)

@@ -14,12 +14,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-import redis.asyncio as aioredis
 from anyio import to_thread
 
 from streamsvc.db import Database, UnitOfWork
 from streamsvc.errors import DependencyUnavailable, RateLimited
 from streamsvc.kit.ratelimit import over_limit
+from streamsvc.kit.redis_clients import AsyncRedis
 from streamsvc.orders import settlement, views
 from streamsvc.orders.buying import lock_order
 from streamsvc.orders.models import Order, OrderStatus
@@ -44,7 +44,7 @@ class PaymentCheck:
 
 
 async def check_with_stripe(
-    redis: aioredis.Redis,
+    redis: AsyncRedis,
     database: Database,
     gateway: PaymentGateway,
     *,

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import redis.asyncio as aioredis
 from anyio import to_thread
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -29,6 +28,7 @@ from sqlmodel import col, select
 from streamsvc.db import Database
 from streamsvc.errors import RateLimited
 from streamsvc.kit.ratelimit import over_limit
+from streamsvc.kit.redis_clients import AsyncRedis
 from streamsvc.orders.events import RecordingAccessIssued, TicketsIssued
 from streamsvc.orders.models import Order, OrderStatus
 
@@ -39,7 +39,7 @@ _WITH_TICKETS = (OrderStatus.paid, OrderStatus.partially_refunded)
 
 
 async def resend_tickets(
-    redis: aioredis.Redis,
+    redis: AsyncRedis,
     database: Database,
     *,
     email: str,

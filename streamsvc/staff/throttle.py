@@ -32,11 +32,11 @@ import logging
 import math
 from dataclasses import asdict, dataclass
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from config.settings import Settings
 from streamsvc.errors import RateLimited
+from streamsvc.kit.redis_clients import AsyncRedis
 
 log = logging.getLogger(__name__)
 PREFIX = "streamsvc:staff-login:"
@@ -63,7 +63,7 @@ def wait_seconds(failures: int, free: int) -> int:
 
 
 class LoginThrottle:
-    def __init__(self, redis: aioredis.Redis, settings: Settings) -> None:
+    def __init__(self, redis: AsyncRedis, settings: Settings) -> None:
         self.redis = redis
         self.settings = settings
 
@@ -75,9 +75,12 @@ class LoginThrottle:
         """429 with Retry-After while this account-and-address or this address waits."""
         pair, addr, _ = self._keys(email, address)
         try:
-            values = await self.redis.mget(
-                [f"{PREFIX}wait:pair:{pair}", f"{PREFIX}wait:addr:{addr}"]
-            )
+            # Two GETs, not an MGET: the keys' slots differ (a cluster refuses a
+            # cross-slot MGET); pipelined, still one round trip on one server.
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.get(f"{PREFIX}wait:pair:{pair}")
+                pipe.get(f"{PREFIX}wait:addr:{addr}")
+                values = await pipe.execute()
         except RedisError:
             log.warning("staff login throttle not checked: Redis unavailable")
             return
@@ -126,6 +129,7 @@ class LoginThrottle:
         """A correct login from this address forgets its failures for this account."""
         pair, _, _ = self._keys(email, address)
         try:
+            # On a cluster the client sends one DEL per slot; the two need not go together.
             await self.redis.delete(f"{PREFIX}fail:pair:{pair}", f"{PREFIX}wait:pair:{pair}")
         except RedisError:
             log.warning("staff login failures not cleared: Redis unavailable")
@@ -143,7 +147,7 @@ class PendingLogin:
 
 
 class PendingLogins:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: AsyncRedis) -> None:
         self.redis = redis
 
     @staticmethod

@@ -28,12 +28,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import redis
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from streamsvc.errors import DependencyUnavailable
 from streamsvc.kit.outage import Outage
+from streamsvc.kit.redis_clients import AsyncRedis, SyncRedis
 from streamsvc.viewing import keys
 
 log = logging.getLogger(__name__)
@@ -149,7 +148,7 @@ def parse_buckets(minutes: Mapping[bytes | str, bytes | str],
 class EventAudience:
     """Records and reads events' audiences (async, in the API), on the viewing client."""
 
-    def __init__(self, client: aioredis.Redis, idle_seconds: int) -> None:
+    def __init__(self, client: AsyncRedis, idle_seconds: int) -> None:
         self.client = client
         self.idle_ms = idle_seconds * 1000
         self._seen = client.register_script(_WATCHED + _SEEN_BODY)
@@ -227,7 +226,7 @@ class EventAudience:
         return parse_buckets(by_minute, by_viewer)
 
 
-def read_buckets(client: redis.Redis, event_id: str) -> AudienceBuckets:
+def read_buckets(client: SyncRedis, event_id: str) -> AudienceBuckets:
     """`EventAudience.buckets` for the worker (a synchronous client)."""
     _, minutes, _, viewers = keys.event_keys(event_id)
     with client.pipeline(transaction=False) as pipe:

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import redis
-
+from streamsvc.kit.redis_clients import SyncRedis, pipelined_script
 from streamsvc.viewing import keys
 
 # KEYS: devices, by-device of one ticket (one slot: its hash tag); a session's key is
@@ -44,20 +43,20 @@ return ended
 class TicketSessionsEnder:
     """Ends the tickets' sessions started before a moment; idempotent (module docstring)."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: SyncRedis) -> None:
         self.client = client
-        self._script = client.register_script(_END_BEFORE)
 
     def __call__(self, ticket_ids: Sequence[str], before_ms: int) -> int:
         """The number of sessions ended."""
         if not ticket_ids:
             return 0
+        # One script per ticket (its own slot), no transaction: on a cluster the tickets
+        # live on several nodes, and each ticket's ending stands on its own.
         with self.client.pipeline(transaction=False) as pipe:
             for ticket_id in ticket_ids:
                 devices, by_device, _ = keys.ticket_keys(ticket_id)
-                self._script(keys=[devices, by_device],
-                             args=[keys.session_prefix(ticket_id), before_ms,
-                                   keys.CHANGES_CHANNEL, ticket_id],
-                             client=pipe)  # fmt: skip
+                pipelined_script(pipe, _END_BEFORE, [devices, by_device],
+                                 [keys.session_prefix(ticket_id), before_ms,
+                                  keys.CHANGES_CHANNEL, ticket_id])  # fmt: skip
             answers = pipe.execute()
         return sum(int(answer) for answer in answers)

@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import redis
 from sqlalchemy import func, literal_column
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
 from streamsvc.catalog.models import Event
+from streamsvc.kit.redis_clients import SyncRedis
 from streamsvc.viewing.audience import MINUTE_MS, AudienceBuckets, read_buckets
 from streamsvc.viewing.models import AudienceCount, AudienceMinute
 
@@ -37,7 +37,7 @@ def events_to_copy(session: Session, now: datetime) -> list[str]:
     return list(session.exec(query.order_by(col(Event.ends_at), col(Event.id))))
 
 
-def copy_audience(session: Session, client: redis.Redis, event_id: str) -> int:
+def copy_audience(session: Session, client: SyncRedis, event_id: str) -> int:
     """Copy what Redis holds of the event's audience into PostgreSQL; the rows written."""
     return store_buckets(session, event_id, read_buckets(client, event_id))
 

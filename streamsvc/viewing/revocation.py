@@ -4,9 +4,8 @@ by the outbox relay when Redis was unreachable at that moment)."""
 
 from __future__ import annotations
 
-import redis
-
 from config.settings import Settings
+from streamsvc.kit.redis_clients import SyncRedis
 from streamsvc.viewing.store import mark_tickets
 
 
@@ -23,7 +22,7 @@ class RevocationMirror:
     """Revoked and suspended tickets are refused at once; valid ones let back in.
     Idempotent: applying the same statuses twice leaves Redis as once."""
 
-    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+    def __init__(self, client: SyncRedis, settings: Settings) -> None:
         self.client = client
         self.ttl = marker_ttl(settings)
 

@@ -15,18 +15,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import redis
-import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
+from redis.exceptions import ClusterError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from streamsvc.errors import DependencyUnavailable
 from streamsvc.kit.outage import Outage
+from streamsvc.kit.redis_clients import (
+    AsyncRedis,
+    NodeSubscriber,
+    SyncRedis,
+    is_cluster,
+    pipelined_script,
+)
 from streamsvc.kit.shutdown import settle
 from streamsvc.orders.console_service import LiveSession
 from streamsvc.orders.models import TicketStatus
@@ -36,8 +43,9 @@ from streamsvc.viewing.audience import EventAudience
 log = logging.getLogger(__name__)
 _CACHE_LIMIT = 100_000  # tickets remembered per process, at most
 # What an unreachable Redis raises (redis-py's own ConnectionError and TimeoutError,
-# not the builtins): caught as this tuple, at no cost while Redis answers.
-UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
+# not the builtins), and a cluster that lost a node (CLUSTERDOWN, or no node answering
+# for a slot): caught as this tuple, at no cost while Redis answers.
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ClusterError)
 RETRY_AFTER_SECONDS = 5
 
 _START = """
@@ -116,6 +124,16 @@ end
 return found
 """
 
+# A ticket's status mirrored (the marker set, or cleared for a valid ticket), then its id
+# published: one command on the ticket's slot, so a pipeline of them works on a cluster
+# (whose pipelines have no PUBLISH), and a listener that hears the id finds the marker.
+_MARK = """
+if ARGV[1] == '' then redis.call('DEL', KEYS[1])
+else redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2])) end
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+"""
+
 _END = """
 redis.call('ZREM', KEYS[1], ARGV[1])
 local dev = redis.call('HGET', KEYS[3], 'device')
@@ -136,9 +154,14 @@ class ViewingStore:
     """Sessions and revocation state of tickets, in Redis (async, for the API)."""
 
     def __init__(
-        self, client: aioredis.Redis, idle_seconds: int, cache_seconds: float = 1.0
-    ) -> None:
+        self, client: AsyncRedis, idle_seconds: int, cache_seconds: float = 1.0,
+        subscriber: NodeSubscriber | None = None,
+    ) -> None:  # fmt: skip
+        if subscriber is None and is_cluster(client):
+            raise ValueError("a Redis Cluster client needs a NodeSubscriber for its changes")
         self.client = client
+        # On a cluster the change channel is heard on one node (redis_clients.py).
+        self.subscriber = subscriber
         self.idle_seconds = idle_seconds
         self.cache_seconds = cache_seconds
         self._cache: dict[str, dict[str, tuple[str, float]]] = {}
@@ -149,7 +172,6 @@ class ViewingStore:
         self._heartbeat = client.register_script(_HEARTBEAT)
         self._end = client.register_script(_END)
         self._state = client.register_script(_STATE)
-        self._sessions = client.register_script(_SESSIONS)
         # The event's side of viewing (its own slot): who watches, and for how long.
         self.audience = EventAudience(client, idle_seconds)
         self.outage = Outage(
@@ -216,9 +238,8 @@ class ViewingStore:
         try:
             async with self.client.pipeline(transaction=False) as pipe:
                 for ticket_id in ticket_ids:
-                    await self._sessions(keys=[keys.ticket_keys(ticket_id)[0]],
-                                         args=[keys.session_prefix(ticket_id), since],
-                                         client=pipe)  # fmt: skip
+                    pipelined_script(pipe, _SESSIONS, [keys.ticket_keys(ticket_id)[0]],
+                                     [keys.session_prefix(ticket_id), since])  # fmt: skip
                 answers = await pipe.execute()
         except UNREACHABLE as exc:
             raise self._unavailable(exc) from exc
@@ -283,16 +304,15 @@ class ViewingStore:
         second."""
         deaf = False
         while not self._stopping:
-            pubsub = self.client.pubsub()
             try:
-                await pubsub.subscribe(keys.CHANGES_CHANNEL)
-                self._listening = True
-                if deaf:
-                    deaf = False
-                    log.warning("viewing change channel heard again")
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        self.forget(_text(message["data"]))
+                async with self._subscription() as pubsub:
+                    self._listening = True
+                    if deaf:
+                        deaf = False
+                        log.warning("viewing change channel heard again")
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            self.forget(_text(message["data"]))
             except asyncio.CancelledError:
                 raise
             except RedisError:
@@ -303,27 +323,42 @@ class ViewingStore:
                 if not deaf:
                     deaf = True
                     log.warning("viewing change channel lost; answering from Redis only")
-            finally:
-                self._listening = False
-                self._cache.clear()
-                await settle(pubsub.aclose(), 1)  # type: ignore[no-untyped-call]
             if not self._stopping:
                 await asyncio.sleep(1)
 
+    @asynccontextmanager
+    async def _subscription(self) -> AsyncIterator[PubSub]:
+        """The change channel, subscribed through the client's own connection, or on a
+        cluster through one node (every PUBLISH reaches every node; another node is
+        tried after a failure: redis_clients.NodeSubscriber)."""
+        node = await self.subscriber.connect() if self.subscriber is not None else None
+        pubsub = (node if node is not None else self.client).pubsub()
+        try:
+            await pubsub.subscribe(keys.CHANGES_CHANNEL)
+            yield pubsub
+        finally:
+            # Deaf from here on: remember nothing that a message could have undone.
+            self._listening = False
+            self._cache.clear()
+            await settle(pubsub.aclose(), 1)  # type: ignore[no-untyped-call]
+            if node is not None:
+                await settle(node.aclose(), 1)
 
-def mark_tickets(client: redis.Redis, statuses: dict[str, str], marker_ttl: int) -> None:
+
+def mark_tickets(client: SyncRedis, statuses: dict[str, str], marker_ttl: int) -> None:
     """Mirror ticket statuses from PostgreSQL: revoked and suspended tickets are refused
-    at once by heartbeat and authorize; a valid one (a dispute won) is let back in."""
+    at once by heartbeat and authorize; a valid one (a dispute won) is let back in. One
+    script per ticket (its slot), pipelined without a transaction: each ticket's marker
+    stands on its own, and on a cluster the tickets' slots are on several nodes."""
     if not statuses:
         return
     with client.pipeline(transaction=False) as pipe:
         for ticket_id, status in statuses.items():
             _, _, revoked = keys.ticket_keys(ticket_id)
-            if status in (TicketStatus.revoked, TicketStatus.suspended):
-                pipe.set(revoked, status, ex=marker_ttl)
-            else:
-                pipe.delete(revoked)
-            pipe.publish(keys.CHANGES_CHANNEL, ticket_id)
+            refused = status in (TicketStatus.revoked, TicketStatus.suspended)
+            pipelined_script(pipe, _MARK, [revoked],
+                             [status if refused else "", marker_ttl, keys.CHANGES_CHANNEL,
+                              ticket_id])  # fmt: skip
         pipe.execute()
 
 
