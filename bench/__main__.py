@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import commerce, exports, ledger, payout_run, viewing
+from bench import commerce, exports, ledger, payout_run, soak, viewing
 from bench.load import BenchmarkFailed, LoadResult, run_load
 from bench.server import BenchWorker, ProductionServer
 from streamsvc.migrate import upgrade
@@ -165,6 +165,8 @@ DATABASE_BENCHMARKS: dict[str, Callable[[str, argparse.Namespace], dict[str, Any
     "exports": split_exports,
     "payout_run": payout_run_bench,
 }
+# Benchmarks that start the scaled-out topology of their own (bench/soak.py).
+TOPOLOGY_BENCHMARKS = ("soak",)
 # Their figures in the table: the timed seconds, the floor's seconds, their ratio.
 FLOOR_FIGURES = {
     "ledger": ("reconcile_seconds", "copy_floor_seconds", "ratio_to_copy_floor"),
@@ -175,7 +177,8 @@ FLOOR_FIGURES = {
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("names", nargs="*", default=[*BENCHMARKS, *DATABASE_BENCHMARKS])
+    parser.add_argument("names", nargs="*",
+                        default=[*BENCHMARKS, *DATABASE_BENCHMARKS, *TOPOLOGY_BENCHMARKS])  # fmt: skip
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--orders", type=int, default=None,
@@ -184,8 +187,16 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=None,
                         help=f"exports: split rows (default ${exports.ROWS_ENV} or "
                              f"{exports.DEFAULT_ROWS})")  # fmt: skip
+    parser.add_argument(
+        "--soak-seconds",
+        type=float,
+        default=90.0,
+        help="soak: how long the mixed traffic runs (600 for the full soak)",
+    )
+    parser.add_argument("--soak-rate", type=float, default=30.0, help="soak: operations a second")
     args = parser.parse_args()
-    unknown = sorted(set(args.names) - set(BENCHMARKS) - set(DATABASE_BENCHMARKS))
+    unknown = sorted(set(args.names) - set(BENCHMARKS) - set(DATABASE_BENCHMARKS)
+                     - set(TOPOLOGY_BENCHMARKS))  # fmt: skip
     if unknown:
         parser.error(f"no such benchmark: {', '.join(unknown)}")
     served = [name for name in args.names if name in BENCHMARKS]
@@ -212,6 +223,8 @@ def main() -> int:
                 record = {"name": name, **_measured(), **figures}
                 (RESULTS / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
                 records.append(record)
+        if "soak" in args.names:
+            _soak(infra, args, failed)
     finally:
         infra.close()
     if rows:
@@ -222,6 +235,30 @@ def main() -> int:
         print(f"REFUSED (no figure written): {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _soak(infra: Infrastructure, args: argparse.Namespace, failed: list[str]) -> None:
+    try:
+        figures = soak.run(infra, _production_secrets(), duration=args.soak_seconds,
+                           rate=args.soak_rate)  # fmt: skip
+    except Exception as exc:  # refused; the others ran
+        _refused("soak", exc, failed)
+        return
+    record = {"name": "soak", **_measured(), **figures}
+    (RESULTS / "soak.json").write_text(json.dumps(record, indent=2) + "\n")
+    _print_soak(figures)
+
+
+def _print_soak(figures: dict[str, Any]) -> None:
+    print(f"soak: {figures['operations']} operations in {figures['duration_s']} s, "
+          f"errors {figures['errors']}, faults: {'; '.join(figures['faults']) or 'none'}")  # fmt: skip
+    for route, stats in figures["routes"].items():
+        print(
+            f"  {route:<10}{stats['count']:>8}{stats['p50_ms']:>10.1f}{stats['p99_ms']:>10.1f} ms"
+        )
+    first, last = figures["samples"][0], figures["samples"][-1]
+    print(f"  rss MiB first {first['rss_mib']}\n  rss MiB last  {last['rss_mib']}")
+    print(f"  checks: {figures['checks']}")
 
 
 def _refused(name: str, exc: BaseException, failed: list[str]) -> None:

@@ -11,10 +11,6 @@ Skipped only where a server cannot be had: RabbitMQ not running on 127.0.0.1:567
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,8 +22,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from streamsvc.embedded import free_port, stop_process, wait_for_port
-from tests.e2e.media import NGINX, media_stack_available
+from tests.e2e.media import media_stack_available
+from tests.e2e.topology import Topology, rabbitmq_available, rabbitmq_vhost
 from tests.factories import PLATFORM, bearer
 from tests.harness import TEST_WEBHOOK_SECRET, Infrastructure
 from tests.redis_cluster import RedisCluster, redis_cluster  # noqa: F401 (a fixture)
@@ -36,127 +32,13 @@ from workers.celery_app import create_celery
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker, pytest.mark.stripe, pytest.mark.timeout(300)]
 
-RABBITMQ = ("127.0.0.1", 5672)
-NGINX_CONF = """
-daemon off;
-master_process off;
-user root;
-worker_processes 1;
-error_log {dir}/error.log warn;
-pid {dir}/nginx.pid;
-events {{ worker_connections 256; }}
-http {{
-  access_log {dir}/access.log;
-  client_body_temp_path {dir}/tmp; proxy_temp_path {dir}/tmp; fastcgi_temp_path {dir}/tmp;
-  uwsgi_temp_path {dir}/tmp; scgi_temp_path {dir}/tmp;
-  upstream streamsvc_api {{
-    server 127.0.0.1:{first};
-    server 127.0.0.1:{second};
-    keepalive 16;
-  }}
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{
-      proxy_pass http://streamsvc_api;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $remote_addr;
-    }}
-  }}
-}}
-"""
-
-
-def _rabbitmq_reachable() -> bool:
-    try:
-        with socket.create_connection(RABBITMQ, timeout=1):
-            return shutil.which("rabbitmqctl") is not None
-    except OSError:
-        return False
-
-
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-
 
 @pytest.fixture
 def broker_url() -> Iterator[str]:
-    """A virtual host of this run's own on the machine's RabbitMQ: no other run's worker
-    takes its tasks, and nothing is left behind."""
-    if not _rabbitmq_reachable():
+    if not rabbitmq_available():
         pytest.skip("RabbitMQ is not running on 127.0.0.1:5672 (with rabbitmqctl)")
-    vhost = f"streamsvc-e2e-{uuid.uuid4().hex[:8]}"
-    _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
-    _rabbitmqctl("delete_vhost", vhost)
-
-
-class Node:
-    """A child process of the service (`streamsvc api` or `streamsvc worker`)."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.log = log
-        with open(log, "ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "streamsvc", *args], env=env, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-
-    def stop(self) -> None:
-        stop_process(self.process, timeout=20)
-
-
-class Topology:
-    """Two API nodes, two workers and nginx in front of the API nodes."""
-
-    def __init__(self, directory: Path, env: dict[str, str]) -> None:
-        self.nodes: list[Node] = []
-        self.ports = [free_port(), free_port()]
-        self.api = [f"http://127.0.0.1:{port}" for port in self.ports]
-        try:
-            for number, port in enumerate(self.ports, start=1):
-                self.nodes.append(Node(["api", "--host", "127.0.0.1", "--port", str(port),
-                                        "--workers", "1"],
-                                       env, directory / f"api{number}.log"))  # fmt: skip
-            for number in (1, 2):
-                self.nodes.append(Node(
-                    ["worker", "--concurrency", "2", "--", "--without-mingle",
-                     "--without-gossip", "-n", f"worker{number}@%h"],
-                    env, directory / f"worker{number}.log"))  # fmt: skip
-            for port, node in zip(self.ports, self.nodes, strict=False):
-                wait_for_port(port, node.process, timeout=60)
-            (directory / "tmp").mkdir(exist_ok=True)
-            self.nginx_port = free_port()
-            conf = directory / "nginx.conf"
-            conf.write_text(NGINX_CONF.format(dir=directory, port=self.nginx_port,
-                                              first=self.ports[0], second=self.ports[1]))  # fmt: skip
-            self.nginx = subprocess.Popen([NGINX, "-p", str(directory), "-c", str(conf)],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-            wait_for_port(self.nginx_port, self.nginx)
-        except BaseException:
-            self.stop()
-            raise
-        self.base_url = f"http://127.0.0.1:{self.nginx_port}"
-        self.directory = directory
-
-    def wait_for_workers(self, celery: Any, timeout: float = 60) -> None:
-        """Both workers answer a ping over the broker."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len(celery.control.ping(timeout=1)) == 2:
-                return
-        raise AssertionError(f"the workers did not start: {self.logs()}")
-
-    def logs(self) -> str:
-        return "\n".join(f"== {n.log.name}\n{n.log.read_text()[-3000:]}" for n in self.nodes)
-
-    def stop(self) -> None:
-        for node in self.nodes:
-            node.stop()
-        if getattr(self, "nginx", None) is not None:
-            stop_process(self.nginx, timeout=10)
+    with rabbitmq_vhost() as url:
+        yield url
 
 
 def eventually(check: Callable[[], Any], timeout: float = 30, every: float = 0.1) -> Any:
@@ -234,7 +116,7 @@ def test_buy_redeem_on_one_node_authorize_on_the_other_and_a_refund_reaches_both
         assert paid, topology.logs()
         [ticket] = paid["tickets"]
 
-        first, second = topology.api
+        first, second = topology.api_urls
         started = ok(httpx.post(f"{first}/v1/tickets/{ticket['code']}/sessions",
                                 json={"device_id": "living-room"}, timeout=10), 201)  # fmt: skip
         path = urlsplit(started["playback"]["url"]).path
