@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench mutation lock clean i18n browser documents
+.PHONY: run test lint typecheck unit bench mutation lock clean i18n browser documents rabbitmq
 
 # The venv holds exactly the development lock (dev, embedded and mutation extras),
 # then the project itself, editable and without resolving anything. `pip check`
@@ -37,8 +37,13 @@ typecheck: $(STAMP)
 # servers and database (tests/harness.py); a test module stays on one worker, so the
 # module-scoped servers of the browser and e2e tests start once.
 PYTEST_WORKERS ?= auto
-unit: $(STAMP) browser documents
+unit: $(STAMP) browser documents rabbitmq
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# RabbitMQ for the scale-out test and the soak (tests/e2e/topology.py), from apt when
+# missing, started when nothing answers on 5672; without root those skip.
+rabbitmq:
+	-scripts/install-rabbitmq
 
 # Chromium for the browser tests (tests/browser), from apt when missing; Playwright's
 # own download is never used. Without root the browser tests install nothing and skip.
@@ -64,7 +69,7 @@ i18n: $(STAMP)
 	done
 
 ## bench: benchmarks under bench/, JSON results in bench/results/ (BENCH_ARGS: names, options)
-bench: $(STAMP)
+bench: $(STAMP) rabbitmq
 	-scripts/install-wrk
 	$(BIN)/python -m bench $(BENCH_ARGS)
 

@@ -57,12 +57,22 @@ http {{
 """
 
 
-def rabbitmq_available() -> bool:
+def _rabbitmq_answers() -> bool:
     try:
         with socket.create_connection(RABBITMQ, timeout=1):
             return shutil.which("rabbitmqctl") is not None
     except OSError:
         return False
+
+
+def rabbitmq_available() -> bool:
+    """RabbitMQ answers on 127.0.0.1:5672, installed and started by
+    scripts/install-rabbitmq where it did not (root with apt-get)."""
+    if _rabbitmq_answers():
+        return True
+    installer = Path(__file__).resolve().parents[2] / "scripts" / "install-rabbitmq"
+    subprocess.run([str(installer)], capture_output=True, timeout=900, check=False)
+    return _rabbitmq_answers()
 
 
 def rabbitmqctl(*args: str) -> None:
