@@ -244,6 +244,28 @@ def test_payment_after_expiry_takes_the_seats_back_if_free(
     assert (state["status"], state["sold"], state["held"]) == ("paid", 2, 0)
 
 
+def test_payment_after_expiry_takes_the_seats_of_every_tier_back(
+    client: TestClient, clock: FixedClock, database: Database, shop: Any, settings: Settings
+) -> None:
+    """An order of two tiers whose hold lapsed: both tiers' seats are taken again, in the
+    order of their ids (the order every payment locks tiers in, so that two payments of
+    the same tiers never wait for each other)."""
+    venue, event, tier_id = shop
+    other = make_tier(client, venue, event["id"], name="Balcony", capacity=5, price_amount=1500)
+    order = buy(client, event["id"], tier_id, quantity=2,
+                items=[{"tier_id": tier_id, "quantity": 2},
+                       {"tier_id": other["id"], "quantity": 3}])  # fmt: skip
+    clock.advance(minutes=settings.reservation_minutes + 1)
+    _expire_all(database, clock, settings)
+    s.deliver(client, s.succeeded(order))
+    s.drain(database, clock)
+    first = _state(client, venue, order["id"], event["id"], tier_id)
+    second = _state(client, venue, order["id"], event["id"], other["id"])
+    assert (first["status"], first["sold"], first["held"]) == ("paid", 2, 0)
+    assert (second["sold"], second["held"]) == (3, 0)
+    assert first["tickets"] == ["valid"] * 5
+
+
 def test_payment_after_expiry_is_refunded_when_sold_out(
     client: TestClient, clock: FixedClock, database: Database, shop: Any, settings: Settings,
     followups: RecordingQueue, caplog: pytest.LogCaptureFixture,
@@ -440,7 +462,7 @@ def test_a_payment_after_the_event_was_cancelled_goes_straight_back(
     ]
 
 
-# mutant streamsvc.orders.settlement.x_record_payment__mutmut_21: None for the status
+# mutant streamsvc.orders.settlement.x_record_payment__mutmut_39: None for the status
 #   release_hold() is given on the way to refunding a payment for a cancelled event:
 #   release_hold() sets the status only of an order that paid nothing, and this one has
 #   just been recorded as paid.
@@ -448,6 +470,13 @@ def test_a_payment_after_the_event_was_cancelled_goes_straight_back(
 #   two events: Stripe's `created` is in whole seconds, so on a tie neither is the later;
 #   `>=` lets the one processed last win and `>` the first, and no order is the right
 #   one. (Where one of the two is final, finality decides before the times are read.)
+# mutant streamsvc.orders.settlement.x_record_payment__mutmut_14: `None` for the amount
+#   handed to _record_pass_payment, which does not read it (record_payment has already
+#   set the order's paid_amount): the parameter is dead, the mutant equivalent.
+# mutant streamsvc.orders.settlement.x_find_order__mutmut_14: `or True` before looking an
+#   order up by the id in Stripe's metadata: when that id is not a string (absent: None;
+#   Stripe's metadata values are strings) lock_order asks for `id IS NULL`, which finds
+#   nothing, as the `else None` did.
 # mutant streamsvc.orders.settlement.x_record_payment__mutmut_3: `paid_amount > 1` for
 #   `> 0` in "recorded before": an order that paid has paid at least Stripe's minimum
 #   charge (50 cents in EUR; payments/minimums.py), so it is never 1.
