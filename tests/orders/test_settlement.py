@@ -470,6 +470,12 @@ def test_a_payment_after_the_event_was_cancelled_goes_straight_back(
 #   two events: Stripe's `created` is in whole seconds, so on a tie neither is the later;
 #   `>=` lets the one processed last win and `>` the first, and no order is the right
 #   one. (Where one of the two is final, finality decides before the times are read.)
+# mutant streamsvc.orders.settlement.x_record_payment__mutmut_88: `and` for `or` in
+#   reading the order again after the seats could not be taken back: lock_order returns
+#   the session's one object of that row (its identity map), already locked by
+#   find_order before the savepoint, so `and` gives the same object.
+# mutant streamsvc.orders.settlement.x_record_payment__mutmut_90: as _88, the order's id
+#   replaced by None: nothing is found and `or order` gives that same object.
 # mutant streamsvc.orders.settlement.x_record_payment__mutmut_14: `None` for the amount
 #   handed to _record_pass_payment, which does not read it (record_payment has already
 #   set the order's paid_amount): the parameter is dead, the mutant equivalent.
