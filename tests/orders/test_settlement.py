@@ -472,8 +472,9 @@ def test_a_payment_after_the_event_was_cancelled_goes_straight_back(
 #   one. (Where one of the two is final, finality decides before the times are read.)
 # mutant streamsvc.orders.settlement.x_record_payment__mutmut_88: `and` for `or` in
 #   reading the order again after the seats could not be taken back: lock_order returns
-#   the session's one object of that row (its identity map), already locked by
-#   find_order before the savepoint, so `and` gives the same object.
+#   the session's one object of that row (its identity map), whose row every caller of
+#   record_payment locked before the savepoint (find_order, lock_order), so `and` gives
+#   the same object under the same lock.
 # mutant streamsvc.orders.settlement.x_record_payment__mutmut_90: as _88, the order's id
 #   replaced by None: nothing is found and `or order` gives that same object.
 # mutant streamsvc.orders.settlement.x_record_payment__mutmut_14: `None` for the amount
