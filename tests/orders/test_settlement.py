@@ -264,6 +264,9 @@ def test_payment_after_expiry_takes_the_seats_of_every_tier_back(
     assert (first["status"], first["sold"], first["held"]) == ("paid", 2, 0)
     assert (second["sold"], second["held"]) == (3, 0)
     assert first["tickets"] == ["valid"] * 5
+    # Ticket ids are as the OpenAPI schema documents them (console searches rely on it).
+    issued = ok(client.get(f"/v1/orders/{order['id']}", headers=venue.headers))["tickets"]
+    assert all(re.fullmatch(r"tkt_[0-9a-z]{20}", t["id"]) for t in issued), issued
 
 
 def test_payment_after_expiry_is_refunded_when_sold_out(
