@@ -16,6 +16,7 @@ starts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -28,8 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import commerce, exports, ledger, payout_run, soak, viewing
+from bench import commerce, exports, ledger, media, payout_run, soak, viewing
 from bench.load import BenchmarkFailed, LoadResult, run_load
+from bench.profile import Sampled
 from bench.server import BenchWorker, ProductionServer
 from streamsvc.migrate import upgrade
 from tests.harness import TEST_STRIPE_KEY, TEST_WEBHOOK_SECRET, Infrastructure
@@ -111,6 +113,10 @@ def revocation(ctx: Context) -> LoadResult:
                       figures["p50_ms"], figures["p99_ms"], {}, extra=figures)  # fmt: skip
 
 
+def media_auth(ctx: Context) -> LoadResult:
+    return media.run(ctx.box, ctx.server.base_url, ctx.duration, ctx.connections)
+
+
 def catalogue_pages(ctx: Context) -> list[Figure]:
     """The audience's catalogue and an event page, as an on-sale rush loads them: from
     the per-node cache as production runs it, and the event page once more on a
@@ -137,6 +143,7 @@ BENCHMARKS: dict[str, Callable[[Context], LoadResult | list[Figure]]] = {
     "order_burst": order_burst,
     "webhook_ingest": webhook_ingest,
     "catalogue_pages": catalogue_pages,
+    "media_auth": media_auth,
 }
 # What each benchmark writes, where it writes more than its own name.
 WRITES = {
@@ -194,6 +201,9 @@ def main() -> int:
         help="soak: how long the mixed traffic runs (600 for the full soak)",
     )
     parser.add_argument("--soak-rate", type=float, default=30.0, help="soak: operations a second")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample the server and worker with py-spy during each served "
+                             "benchmark: bench/results/profile-<name>.txt")  # fmt: skip
     args = parser.parse_args()
     unknown = sorted(set(args.names) - set(BENCHMARKS) - set(DATABASE_BENCHMARKS)
                      - set(TOPOLOGY_BENCHMARKS))  # fmt: skip
@@ -281,7 +291,7 @@ def _served(
                             **_production_secrets())  # fmt: skip
         with (
             ProductionServer(env, RESULTS / "server.log") as server,
-            BenchWorker(env, RESULTS / "worker.log"),
+            BenchWorker(env, RESULTS / "worker.log") as worker,
         ):
             ctx = Context(server, args.duration, args.connections, env)
             try:
@@ -293,7 +303,8 @@ def _served(
             try:
                 for name in names:
                     try:
-                        outcome = base if name == "ceiling" else BENCHMARKS[name](ctx)
+                        with _sampled(args, name, server, worker):
+                            outcome = base if name == "ceiling" else BENCHMARKS[name](ctx)
                     except Exception as exc:  # refused; the others still run
                         _refused(name, exc, failed)
                         continue
@@ -309,6 +320,14 @@ def _served(
                 if ctx._box is not None:
                     ctx._box.close()
     return rows
+
+
+def _sampled(
+    args: argparse.Namespace, name: str, server: ProductionServer, worker: BenchWorker
+) -> contextlib.AbstractContextManager[object]:
+    if not args.profile or name == "ceiling":
+        return contextlib.nullcontext()
+    return Sampled(name, {"api": server.pid, "worker": worker.pid}, RESULTS)
 
 
 def _production_secrets() -> dict[str, str]:

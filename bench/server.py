@@ -26,6 +26,12 @@ class ProductionServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        """uvicorn's supervisor: its children are the API processes."""
+        assert self.process is not None, "not started"
+        return self.process.pid
+
     def __enter__(self) -> ProductionServer:
         with open(self.log_path, "ab") as out:
             self.process = subprocess.Popen(
@@ -63,6 +69,13 @@ class BenchWorker:
         self.env = env
         self.process = WorkerProcess(env, log_path)
         self.app: Any = None
+
+    @property
+    def pid(self) -> int:
+        """Celery's main process: its children are the pool's processes."""
+        process = self.process.process
+        assert process is not None, "not started"
+        return process.pid
 
     def __enter__(self) -> BenchWorker:
         from config.settings import Settings

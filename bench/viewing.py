@@ -171,10 +171,15 @@ def session_start(box: Box, base_url: str) -> LoadResult:
 class Poller(threading.Thread):
     """Another client that only asks authorize, in a loop, and notes the first 403."""
 
-    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+    def __init__(
+        self, base_url: str, headers: dict[str, str], path: str = "/v1/viewing/authorize"
+    ) -> None:
         super().__init__(daemon=True)
         self.client = httpx.Client(base_url=base_url, timeout=5)
         self.headers = headers
+        # authorize itself, or a segment behind nginx's auth_request (whose 403 is
+        # nginx's page: the reason stays with authorize)
+        self.path = path
         self.stop = threading.Event()
         self.allowed = threading.Event()  # it has seen a 204: it is polling
         self.refused_at: float | None = None
@@ -184,12 +189,12 @@ class Poller(threading.Thread):
     def run(self) -> None:
         try:
             while not self.stop.is_set():
-                answer = self.client.get("/v1/viewing/authorize", headers=self.headers)
+                answer = self.client.get(self.path, headers=self.headers)
                 self.polls += 1
-                if answer.status_code == 204:
+                if answer.is_success:
                     self.allowed.set()
                     continue
-                if answer.status_code == 403 and answer.json()["error"]["code"] == "revoked":
+                if answer.status_code == 403 and self._revoked(answer):
                     self.refused_at = time.perf_counter()
                 else:
                     self.problem = f"{answer.status_code} {answer.text}"
@@ -199,6 +204,11 @@ class Poller(threading.Thread):
         finally:
             self.allowed.set()
             self.client.close()
+
+    def _revoked(self, answer: httpx.Response) -> bool:
+        if not answer.headers.get("content-type", "").startswith("application/json"):
+            return True  # nginx's own 403 page
+        return bool(answer.json()["error"]["code"] == "revoked")
 
 
 def revocation(box: Box, base_url: str, count: int = REVOCATIONS) -> dict[str, Any]:

@@ -46,6 +46,10 @@ http {{
     ""      $http_x_viewing_token;
     default $viewing_query_token;
   }}
+  upstream streamsvc_authorize {{
+    server {api_host};
+    keepalive 16;
+  }}
   server {{
     listen 127.0.0.1:{port};
     root {dir}/www;
@@ -78,7 +82,9 @@ http {{
     }}
     location = /_streamsvc_authorize {{
       internal;
-      proxy_pass {api}/v1/viewing/authorize;
+      proxy_pass http://streamsvc_authorize/v1/viewing/authorize;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
       proxy_set_header X-Original-URI $viewing_uri;
@@ -194,8 +200,9 @@ class Nginx:
         self.port = free_port()
         (directory / "tmp").mkdir(exist_ok=True)
         conf = directory / "nginx.conf"
+        api_host = api_base.removeprefix("http://")
         conf.write_text(
-            NGINX_CONF.format(dir=directory, port=self.port, api=api_base, pages=pages_origin)
+            NGINX_CONF.format(dir=directory, port=self.port, pages=pages_origin, api_host=api_host)
         )
         self.process = subprocess.Popen(
             [NGINX, "-p", str(directory), "-c", str(conf)],
