@@ -1,10 +1,13 @@
 """The venue console's events in a browser, whole flows, axe on every page:
 
-(1) an admin sets up an event (an HD tier, a seat tier, three performers, a split rule
-    over the venue and the performers, previewed by the server's waterfall), publishes
-    it and finds it in the public catalogue;
-(4) cancelling an event with three paid orders names the refund, then the progress,
-    polled from the job's JSON, reaches 3 of 3.
+(1) the first admin, made by the CLI, opens its one-time link, sets a password, turns
+    on two-factor authentication (the key read beside the QR code, the codes computed
+    as an authenticator app would), logs out and in again with password and code, then
+    sets up an event (an HD tier, a seat tier, three performers, a split rule over the
+    venue and the performers, previewed by the server's waterfall), publishes it and
+    finds it in the public catalogue;
+(4) an admin logged in the same way cancels an event with three paid orders: the page
+    names the refund, then the progress, polled from the job's JSON, reaches 3 of 3.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 from starlette.testclient import TestClient
@@ -34,11 +38,13 @@ EMAIL = "ada@example.org"
 PASSWORD = "a long and private passphrase"
 
 
-def _signed_in_admin(
+def _admin_behind_two_factors(
     settings: Settings, clock: FixedClock, site: str, page: Page,
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], check: Callable[..., None] | None = None,
 ) -> None:  # fmt: skip
-    """The CLI's venue and first admin, who sets a password in the browser (signed in)."""
+    """The CLI's venue and first admin: a password set in the browser, TOTP turned on,
+    logged out, and in again with password and code (on the overview). `check` runs on
+    each page on the way."""
     clock.at = datetime.now(UTC)  # the CLI dates the invitation by the real clock
     args = build_parser().parse_args(
         ["venue", "create", "--name", "Concertgebouw", "--country", "NL", "--currency", "EUR",
@@ -49,10 +55,52 @@ def _signed_in_admin(
     assert match
     parts = urlsplit(match.group(1))
     page.goto(f"{site}{parts.path}#{parts.fragment}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Accept the invitation")
+    expect(page).to_have_url(f"{site}/console/invitations/accept")  # the secret left the bar
+    if check:
+        check(page)
     page.get_by_label("New password", exact=True).fill(PASSWORD)
     page.get_by_label("New password again").fill(PASSWORD)
     page.get_by_role("button", name="Set password").click()
+
+    # Two factors: the key as the page prints it beside the QR code, into "the app".
     expect(page).to_have_url(f"{site}/console/account")
+    expect(page.get_by_role("heading", level=1)).to_have_text("My account")
+    qr = page.locator("figure", has=page.locator("svg.qr-code"))
+    expect(qr).to_be_visible()
+    if check:
+        check(page)
+    key = re.fullmatch(r"Key: ([A-Z2-7]+)", qr.locator("figcaption").inner_text().strip())
+    assert key, qr.inner_text()
+    app = pyotp.TOTP(key.group(1))
+    assert page.locator("#totp-uri").inner_text().startswith("otpauth://totp/")
+    page.get_by_label("The six-digit code the app shows").fill(app.at(clock.now()))
+    page.get_by_role("button", name="Turn on two-factor authentication").click()
+    expect(page.locator("#recovery-codes li")).to_have_count(10)
+    expect(page.locator("#totp-status")).to_contain_text("Two-factor authentication is on.")
+    if check:
+        check(page)
+
+    page.get_by_role("button", name="Log out", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/console/login"))
+    expect(page.locator("#login-notice")).to_have_text("You are logged out.")
+    if check:
+        check(page)
+    page.goto(f"{site}/console")  # not signed in: the login, then back here
+    expect(page).to_have_url(f"{site}/console/login?next=/console")
+    page.get_by_label("E-mail address").fill(EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_label("One-time code")).to_be_visible()
+    if check:
+        check(page)
+    clock.advance(seconds=30)  # the app's next code: one used before is refused
+    page.get_by_label("One-time code").fill(app.at(clock.now()))
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{site}/console")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Overview")
+    console = page.get_by_role("navigation", name="Console")
+    expect(console.get_by_role("link", name="API keys")).to_be_visible()
 
 
 def _local(moment: datetime) -> str:
@@ -96,9 +144,7 @@ def test_an_admin_sets_up_an_event_publishes_it_and_finds_it_in_the_catalogue(
     assert_accessible: Callable[..., None], capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     page = new_page("en-GB")
-    _signed_in_admin(settings, clock, site, page, capsys)
-    page.goto(f"{site}/console")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Overview")
+    _admin_behind_two_factors(settings, clock, site, page, capsys, assert_accessible)
     assert_accessible(page)
 
     event_id = _create_event(page, site, clock, "Mahler 5", assert_accessible)
@@ -162,7 +208,7 @@ def test_cancelling_an_event_with_three_paid_orders_shows_progress_to_3_of_3(
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     page = new_page("en-GB")
-    _signed_in_admin(settings, clock, site, page, capsys)
+    _admin_behind_two_factors(settings, clock, site, page, capsys)
     event_id = _create_event(page, site, clock, "Requiem", assert_accessible)
     _add_tier(page, "Stream HD", "20")
     page.locator("#split-form").get_by_label("Concertgebouw", exact=True).fill("100")

@@ -1,8 +1,9 @@
 """The console's orders, audit log and door check-in in Chromium, axe on every page.
 
-(3) After a purchase through the API (paid at localstripe), the admin finds the order
-    by e-mail, refunds 5 EUR, then the rest; the audit page lists both refunds with
-    the admin's name.
+(3) After a purchase through the API (paid at localstripe), the admin (two-factor on)
+    logs in with password and code, finds the order by e-mail, refunds 5 EUR, then the
+    rest; the audit page lists both refunds with the admin's name, and the buyer's
+    watch link now opens a page that says the ticket no longer gives access.
 (7) A door member checks a seat ticket in with the camera page (Chromium's fake camera
     playing a video of the ticket's QR code): the first scan admits, the second says
     already in; a refunded ticket (typed) is refused.
@@ -29,7 +30,7 @@ from tests.browser.conftest import CHROMIUM, PageFactory
 from tests.console.helpers import console_shop, tickets
 from tests.factories import buy, ok
 from tests.orders import scenarios as s
-from tests.staff.helpers import PASSWORD, member_signed_in
+from tests.staff.helpers import PASSWORD, enrol_totp, member_signed_in
 from tests.stripe_helpers import pay_with_card
 
 pytestmark = [pytest.mark.browser, pytest.mark.stripe]
@@ -45,12 +46,16 @@ def _bought(client: TestClient, database: Database, clock: FixedClock, localstri
     return order
 
 
-def _log_in(page: Page, site: str, email: str, then: str) -> None:
+def _log_in(page: Page, site: str, email: str, then: str, code: str | None = None) -> None:
+    """Log in on the way to `then`; with `code`, the one-time code the login then asks."""
     page.goto(f"{site}{then}")
     expect(page).to_have_url(re.compile(r"/console/login\?next="))
     page.get_by_label("E-mail address").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    if code is not None:
+        page.get_by_label("One-time code").fill(code)
+        page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(f"{site}{then}")
 
 
@@ -73,8 +78,10 @@ def test_the_admin_finds_an_order_refunds_twice_and_reads_the_audit_log(
                     "fan@example.org")  # fmt: skip
     _bought(client, database, clock, localstripe, shop.event["id"], shop.stream_tier,
             "other@example.org", quantity=1)  # fmt: skip
+    shop.admin.totp_secret, _ = enrol_totp(client, clock.now())
+    clock.advance(seconds=30)  # the app's next code: one used before is refused
     page = new_page("en-GB")
-    _log_in(page, site, shop.admin.email, "/console/orders")
+    _log_in(page, site, shop.admin.email, "/console/orders", shop.admin.code(clock.now()))
     assert_accessible(page)
     page.get_by_label("E-mail address of the buyer").fill("fan@example.org")
     page.get_by_role("button", name="Search").click()
@@ -103,6 +110,18 @@ def test_the_admin_finds_an_order_refunds_twice_and_reads_the_audit_log(
     expect(refunds.nth(0)).to_contain_text("€45.00")
     expect(refunds.nth(1)).to_contain_text("€5.00")
     assert_accessible(page)
+
+    # The buyer opens the mail's watch link (the code in the fragment): access ended.
+    watcher = new_page("en-GB")
+    ticket = tickets(client, shop, order["id"])[0]
+    watcher.goto(f"{site}/watch/{ticket['id']}#code={ticket['code']}")
+    expect(watcher.locator("#watch-message")).to_have_text(
+        "This ticket no longer gives access: the order was refunded or cancelled, or the "
+        "ticket was withdrawn. If you think this is a mistake, contact the organiser."
+    )
+    expect(watcher).to_have_url(f"{site}/watch/{ticket['id']}")  # the code left the bar
+    expect(watcher.locator("#player")).to_be_hidden()
+    assert_accessible(watcher)
 
 
 def _qr_video(code: str, folder: Path) -> Path:
