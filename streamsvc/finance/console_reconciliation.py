@@ -43,6 +43,7 @@ KINDS = {
     "ledger_mismatch": N_("Ledger differs from Stripe"),
     "unknown_in_payout": N_("Paid out, but none of ours"),
     "pass_refund_unallocated": N_("Pass refund beyond its unplayed events"),
+    "payout_mismatch": N_("Payout amount differs from what it pays out"),
 }
 SHOWN = {"open": N_("Open"), "acknowledged": N_("Acknowledged"), "all": N_("All")}
 FIELD_WORDS = {

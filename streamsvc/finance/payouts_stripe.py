@@ -15,8 +15,18 @@ charge, refund or dispute movement that `posting.py` put on one venue's
 
 The references make every step happen once, whichever of Stripe's events arrives
 first or again: the payout's status is read from the newest of its stored events,
-under a per-payout lock. A balance transaction of the payout that is none of our
-charges, refunds or disputes is a finding (`unknown_in_payout`), not posted.
+under a per-payout lock. Nothing is posted while Stripe is still listing what the
+payout contains (`reconciliation_status: in_progress`): its
+`payout.reconciliation_completed` event posts it.
+
+Findings, never postings:
+- `unknown_in_payout`: a balance transaction of the payout that is none of our
+  charges, refunds or disputes. It goes to the venue with money in the payout that
+  sorts first; when nothing in the payout is ours, it is the operator's (no venue).
+- `payout_mismatch`, the operator's: the payout's `amount` (what reaches the bank,
+  positive) is not the sum of the nets of what it pays out, ours and unknown (its own
+  balance transaction, whose net is minus the amount, left out). Its amount is the
+  payout's amount minus that sum.
 """
 
 from __future__ import annotations
@@ -52,6 +62,9 @@ class Payout:
     id: str
     status: str  # pending | in_transit | paid | failed | canceled
     currency: str  # upper case, like the ledger
+    amount: int  # minor units paid into the bank: positive
+    listed: bool  # Stripe lists all of the payout's balance transactions now
+    automatic: bool  # Stripe lists no balance transactions of a manual payout
 
 
 @dataclass
@@ -70,7 +83,10 @@ def payout_as_reported(session: Session, payout_id: str) -> Payout | None:
     if not rows:
         return None
     obj: dict[str, Any] = max(rows, key=lambda r: (_RANK.get(r[0].get("status"), -1), r[1]))[0]
-    return Payout(str(obj["id"]), str(obj["status"]), str(obj["currency"]).upper())
+    # Stripe's listing only ever completes: any report saying other than in_progress.
+    listed = any(row[0].get("reconciliation_status") != "in_progress" for row in rows)
+    return Payout(str(obj["id"]), str(obj["status"]), str(obj["currency"]).upper(),
+                  int(obj["amount"]), listed, obj.get("automatic") is not False)  # fmt: skip
 
 
 def post_payout(
@@ -78,10 +94,14 @@ def post_payout(
 ) -> PayoutPosted:
     """Post what Stripe reported of one payout, per venue (safe to run again)."""
     with database.unit_of_work() as uow:
-        if payout_as_reported(uow.session, payout_id) is None:
+        reported = payout_as_reported(uow.session, payout_id)
+        if reported is None or not reported.listed:
             return PayoutPosted()
-    items = [t for t in gateway.balance_transactions_of_payout(payout_id)
-             if t.type not in _OF_THE_PAYOUT]  # fmt: skip
+    listed = gateway.balance_transactions_of_payout(payout_id)
+    items = [t for t in listed if t.type not in _OF_THE_PAYOUT]
+    # What the payout pays out: all but its own movements (a failed earlier payout's
+    # money returned is paid out again, as is a minimum balance released).
+    paid_out = sum(t.net for t in listed if t.source != payout_id)
     with database.unit_of_work() as uow:
         owners = _owners(uow.session, items)
     # Charges not collected yet: Stripe says which PaymentIntent, our orders whose.
@@ -94,7 +114,9 @@ def post_payout(
         payout = payout_as_reported(session, payout_id)
         assert payout is not None  # stored events are never deleted
         owners |= _owners_by_intent(session, {k: v for k, v in intents.items() if v})
-        return _post(session, payout, items, owners, now)
+        outcome = _post(session, payout, items, owners, now)
+        outcome.findings += _check_amount(session, payout, paid_out, now)
+        return outcome
 
 
 def _post(
@@ -113,12 +135,9 @@ def _post(
                         description=f"Stripe payout {payout.id}: {why}")  # fmt: skip
             outcome.posted += done is not None
     unknown = [txn for txn in items if txn.id not in owners]
-    # A finding needs a venue: the payout's first; one of nobody's money is only logged.
+    # The venue first in the payout; None (the operator's) when nothing in it is ours.
     finder = min(nets, default=None)
     for txn in unknown:
-        if finder is None:
-            log.warning("payout %s: balance transaction %s is none of ours", payout.id, txn.id)
-            continue
         outcome.findings += record_finding(
             session, finder, None, kind="unknown_in_payout",
             reference=f"payout:{payout.id}:{txn.id}", now=now, amount=txn.net,
@@ -128,6 +147,28 @@ def _post(
                    "dispute of ours",
         )  # fmt: skip
     return outcome
+
+
+def _check_amount(session: Session, payout: Payout, paid_out: int, now: datetime) -> int:
+    """The operator's `payout_mismatch` when the payout's amount is not what its
+    balance transactions pay out (once per payout); 1 when recorded now."""
+    difference = payout.amount - paid_out
+    if difference == 0:
+        return 0
+    why = "" if payout.automatic else (
+        " (a manual payout: Stripe lists none of what it pays out, so none of it was moved "
+        "in the ledger)")  # fmt: skip
+    recorded = record_finding(
+        session, None, None, kind="payout_mismatch", reference=f"payout:{payout.id}",
+        now=now, amount=difference, currency=payout.currency,
+        detail=f"Stripe payout {payout.id} ({payout.status}) pays {payout.amount} "
+               f"{payout.currency} into the bank, but its balance transactions net "
+               f"{paid_out} {payout.currency}{why}",
+    )  # fmt: skip
+    if recorded:
+        log.warning("payout %s: amount %s, its balance transactions net %s", payout.id,
+                    payout.amount, paid_out)  # fmt: skip
+    return recorded
 
 
 def _steps(

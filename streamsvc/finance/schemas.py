@@ -38,7 +38,9 @@ class Finding(BaseModel):
     kind: str = Field(
         description="`missing_in_stripe`, `amount_mismatch`, `currency_mismatch`, "
         "`unbalanced`, `changed_in_stripe`, `unknown_charge`, `ledger_mismatch`, "
-        "`unknown_in_payout` or `pass_refund_unallocated`."
+        "`unknown_in_payout`, `pass_refund_unallocated` or `payout_mismatch` (the "
+        "operator's: a Stripe payout whose amount is not the sum of its balance "
+        "transactions' nets)."
     )
     reference: str = Field(description="What differs: the Stripe object or ledger reference.")
     detail: str = Field(description="The difference, in words, with both sides' values.")

@@ -75,7 +75,10 @@ class ReconciliationFinding(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("kind", "reference", name="finding_once"),)
 
     id: str = Field(primary_key=True, max_length=32)
-    venue_id: str = Field(foreign_key="venues.id", index=True, max_length=32)
+    # Null: the operator's, of no venue (a Stripe payout of nobody's money, or whose
+    # amount is not the sum of its items): the platform sees it, no venue's staff do.
+    venue_id: str | None = Field(default=None, foreign_key="venues.id", index=True,
+                                 max_length=32)  # fmt: skip
     event_id: str | None = Field(default=None, foreign_key="events.id", index=True, max_length=32)
     kind: str = Field(max_length=40)  # missing_in_stripe | amount_mismatch | unbalanced
     reference: str = Field(max_length=255)  # order:{id}, bt:{id}, refund:{id}

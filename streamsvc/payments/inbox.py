@@ -33,9 +33,10 @@ PAYMENT_EVENTS = ("payment_intent.succeeded", "payment_intent.payment_failed",
 REFUND_EVENTS = ("refund.created", "refund.updated", "refund.failed", "charge.refund.updated")
 DISPUTE_EVENTS = ("charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",
                   "charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated")  # fmt: skip
-# Stripe paying the balance out to the operator's bank (finance posts it).
+# Stripe paying the balance out to the operator's bank (finance posts it, once Stripe
+# lists all its balance transactions: `reconciliation_completed`).
 PAYOUT_EVENTS = ("payout.created", "payout.updated", "payout.paid", "payout.failed",
-                 "payout.canceled")  # fmt: skip
+                 "payout.canceled", "payout.reconciliation_completed")  # fmt: skip
 HANDLED = frozenset((*PAYMENT_EVENTS, *REFUND_EVENTS, *DISPUTE_EVENTS, *PAYOUT_EVENTS,
                      "charge.refunded"))  # fmt: skip
 

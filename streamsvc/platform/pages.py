@@ -1,6 +1,7 @@
 """The platform console (`/platform`): every venue with its events, gross and platform
-fees per period; onboarding, suspending and resuming a venue; the platform's statement
-of its fees and its CSV export; the platform admin's second factor.
+fees per period; the operator's reconciliation findings (of no venue); onboarding,
+suspending and resuming a venue; the platform's statement of its fees and its CSV
+export; the platform admin's second factor.
 
 Thin: the guard (guard.py), the use cases (service.py, statement.py), render.
 """
@@ -18,6 +19,8 @@ from starlette.routing import Route
 
 from streamsvc.db import UnitOfWork
 from streamsvc.errors import NotFound, ServiceError
+from streamsvc.finance.console_reconciliation import KINDS as FINDING_KINDS
+from streamsvc.finance.findings import operator_findings
 from streamsvc.http.endpoint import in_unit_of_work
 from streamsvc.platform import service, statement
 from streamsvc.platform.guard import HOME, platform_caller, platform_page
@@ -40,6 +43,7 @@ _ONBOARD_WORDS = {
     "admin_email": N_("an e-mail address"),
     "admin_name": N_("at most 200 characters"),
 }
+OPERATOR_FINDINGS_SHOWN = 50
 _PERIOD_WORDS = {
     "from": N_("a date such as 2026-12-01"),
     "to": N_("a date on or after the first day, at most three years later"),
@@ -98,6 +102,9 @@ def _overview(request: Request, uow: UnitOfWork, **extra: Any) -> dict[str, Any]
         "typed_period": typed,
         "period_errors": period_errors,
         "venues": statement.venues_overview(uow.session, period),
+        "findings": operator_findings(uow.session, OPERATOR_FINDINGS_SHOWN).data,
+        "finding_kinds": FINDING_KINDS,
+        "timezone": request.app.state.resources.settings.platform_timezone,
         "countries": country_choices(language(request)),
         "typed": {
             **dict.fromkeys(ONBOARD_FIELDS, ""),

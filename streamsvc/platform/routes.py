@@ -1,6 +1,8 @@
 """The platform operator's key (`STREAMSVC_PLATFORM_KEY`) on the JSON API: suspend and
-resume a venue, and the platform's statement of its fees. The same use cases as the
-platform console (service.py, statement.py); audit-logged in the venue's log."""
+resume a venue, the platform's statement of its fees, and the operator's reconciliation
+findings (of no venue). The same use cases as the platform console (service.py,
+statement.py, finance/findings.py); suspending and resuming are audit-logged in the
+venue's log."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 from starlette.routing import Route
 
+from streamsvc.finance.findings import operator_findings
+from streamsvc.finance.schemas import FindingList
 from streamsvc.http.endpoint import Access, Call, endpoint
 from streamsvc.kit.described import id_of, when
 from streamsvc.platform import service, statement
@@ -78,8 +82,18 @@ def platform_fees(call: Call, query: Period) -> FeeStatement:
     )
 
 
+@endpoint(
+    summary="The operator's reconciliation findings, of no venue (a Stripe payout whose "
+    "amount is not the sum of its balance transactions, or that pays out none of ours)",
+    tags=TAGS, access=Access.platform, response=FindingList,
+)  # fmt: skip
+def platform_findings(call: Call) -> FindingList:
+    return operator_findings(call.session)
+
+
 routes = [
     Route("/v1/venues/{venue_id}/suspend", suspend_venue, methods=["POST"]),
     Route("/v1/venues/{venue_id}/resume", resume_venue, methods=["POST"]),
     Route("/v1/platform/fees", platform_fees, methods=["GET"]),
+    Route("/v1/platform/findings", platform_findings, methods=["GET"]),
 ]

@@ -2,11 +2,14 @@
 operator's bank, and each venue's part moves from its Stripe balance to the bank, in
 transit first. Payouts arrive as signed `payout.*` webhooks built from Stripe's own
 example objects; what a payout contains is Stripe's list of its balance transactions,
-answered through the gateway protocol (localstripe lists none per payout)."""
+answered through the gateway protocol (localstripe lists none per payout). A payout
+whose amount is not what its balance transactions pay out, or that pays out nothing
+of ours, is the operator's finding: the platform reads it, no venue does."""
 
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +17,7 @@ import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
+from config.settings import Settings
 from streamsvc.db import Database
 from streamsvc.finance import accounts
 from streamsvc.finance.payouts_stripe import PayoutPosted, post_payout
@@ -22,10 +26,12 @@ from streamsvc.kit.clock import FixedClock
 from streamsvc.ledger.service import balances
 from streamsvc.payments.gateway import BalanceTransaction
 from tests.conftest import RecordingQueue
+from tests.factories import PLATFORM, ok
 from tests.finance.books import parse
 from tests.finance.world import World, build, ledger
 from tests.orders import scenarios as s
 from tests.payments.test_stripe_gateway import canned_stripe
+from tests.platform.helpers import platform_admin_signed_in
 
 NOVEMBER = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 _ids = itertools.count(1)
@@ -40,16 +46,20 @@ class StripePayouts:
         self.worlds = books
         self.payouts: dict[str, list[dict[str, Any]]] = {}
 
-    def pay_out(self, txns: list[dict[str, Any]]) -> dict[str, Any]:
-        """A payout of `txns`: Stripe's example payout object, for their net."""
+    def pay_out(
+        self, txns: list[dict[str, Any]], amount: int | None = None, **changes: Any
+    ) -> dict[str, Any]:
+        """A payout of `txns`: Stripe's example payout object, for their net (or for
+        `amount`: a payout that does not add up), with `changes`."""
         payout_id = f"po_test{next(_ids)}"
-        total = sum(int(txn["net"]) for txn in txns)
+        total = sum(int(txn["net"]) for txn in txns) if amount is None else amount
         own = s.stripe_object("balance_transaction", id=f"txn_po{next(_ids)}", amount=-total,
                               fee=0, net=-total, currency="eur", type="payout",
                               reporting_category="payout", source=payout_id)  # fmt: skip
         self.payouts[payout_id] = [*txns, own]
         return s.stripe_object("payout", id=payout_id, amount=total, currency="eur",
-                               status="in_transit", balance_transaction=own["id"])  # fmt: skip
+                               status="in_transit", balance_transaction=own["id"],
+                               **changes)  # fmt: skip
 
     def balance_transactions_of_payout(self, payout_id: str) -> list[BalanceTransaction]:
         return [parse(txn) for txn in self.payouts.get(payout_id, [])]
@@ -216,6 +226,130 @@ def test_a_balance_transaction_that_is_none_of_ours_is_a_finding(
     assert "ch_not_ours" in found[0]["detail"]
     # Once, however often the payout is posted again.
     assert post_payout(database, gateway, payout["id"], clock.now()).findings == 0
+
+
+def _operator_findings(client: TestClient, kind: str) -> list[dict[str, Any]]:
+    """The platform's findings of `kind` (the operator's key), newest first."""
+    return [f for f in ok(client.get("/v1/platform/findings", headers=PLATFORM))["data"]
+            if f["kind"] == kind]  # fmt: skip
+
+
+def _venue_kinds(client: TestClient, world: World) -> set[str]:
+    return {f["kind"] for f in ok(client.get("/v1/finance/findings",
+                                             headers=world.venue.headers))["data"]}  # fmt: skip
+
+
+def test_a_payout_whose_amount_is_not_what_it_pays_out_is_one_operator_finding(
+    client: TestClient, database: Database, clock: FixedClock, followups: RecordingQueue,
+    two_venues: tuple[World, World],
+) -> None:  # fmt: skip
+    opera, ballet = two_venues
+    gateway = StripePayouts(opera, ballet)
+    items = [*opera.books.all(), *ballet.books.all()]
+    # Stripe pays 2.50 more into the bank than the nets of what it lists in the payout.
+    payout = gateway.pay_out(items, amount=_net(opera) + _net(ballet) + 250)
+
+    [announced] = _report(client, database, clock, followups, gateway, payout, "in_transit")
+    assert (announced.posted, announced.venues, announced.findings) == (2, 2, 1)
+    [found] = _operator_findings(client, "payout_mismatch")
+    assert found["reference"] == f"payout:{payout['id']}" and found["event_id"] is None
+    assert (found["amount"], found["currency"]) == (250, "EUR")  # Stripe's minus the items'
+    assert str(payout["amount"]) in found["detail"]
+    assert str(_net(opera) + _net(ballet)) in found["detail"]
+    # The ledger moves each venue's own nets, never the difference; no venue sees it.
+    for world in two_venues:
+        assert _held(database, world) == {"stripe_balance": 0, "bank_in_transit": _net(world),
+                                          "bank": 0}  # fmt: skip
+        assert "payout_mismatch" not in _venue_kinds(client, world)
+
+    # Stripe delivers the event again, and reports the payout paid: still one finding.
+    before = ledger(database)
+    evt = s.event("payout.created", payout)
+    assert s.deliver(client, evt)["duplicate"] is False
+    assert s.deliver(client, evt)["duplicate"] is True
+    s.drain(database, clock)
+    assert [o.findings for o in _run_tasks(database, clock, followups, gateway)] == [0]
+    assert ledger(database) == before
+    [paid] = _report(client, database, clock, followups, gateway, payout, "paid")
+    assert (paid.posted, paid.findings) == (2, 0)
+    assert [f["id"] for f in _operator_findings(client, "payout_mismatch")] == [found["id"]]
+    for world in two_venues:
+        assert _held(database, world)["bank"] == _net(world)
+    _ledger_sums_to_zero(database)
+
+
+def test_a_payout_that_adds_up_is_no_finding_though_it_pays_out_returned_money(
+    client: TestClient, database: Database, clock: FixedClock, followups: RecordingQueue,
+    two_venues: tuple[World, World],
+) -> None:  # fmt: skip
+    """An earlier payout that failed came back into the balance, and this one pays it out
+    again: its amount counts that money, which is none of a venue's charges."""
+    opera, _ = two_venues
+    returned = s.stripe_object("balance_transaction", id="txn_returned", amount=1200, fee=0,
+                               net=1200, currency="eur", type="payout_failure",
+                               reporting_category="payout_reversal", source="po_earlier")  # fmt: skip
+    gateway = StripePayouts(opera)
+    payout = gateway.pay_out([*opera.books.all(), returned])
+    assert payout["amount"] == _net(opera) + 1200
+    [outcome] = _report(client, database, clock, followups, gateway, payout, "in_transit")
+    assert (outcome.posted, outcome.venues, outcome.findings) == (1, 1, 0)
+    assert _operator_findings(client, "payout_mismatch") == []
+
+
+def test_a_payout_of_nobodys_money_is_the_operators_finding(
+    client: TestClient, database: Database, clock: FixedClock, followups: RecordingQueue,
+    settings: Settings, two_venues: tuple[World, World],
+) -> None:  # fmt: skip
+    opera, ballet = two_venues
+    stranger = s.stripe_object("balance_transaction", id="txn_foreign", amount=5000, fee=100,
+                               net=4900, currency="eur", source="ch_someone_elses")  # fmt: skip
+    gateway = StripePayouts(opera, ballet)
+    payout = gateway.pay_out([stranger])
+    before = ledger(database)
+    [outcome] = _report(client, database, clock, followups, gateway, payout, "paid")
+    assert (outcome.posted, outcome.venues, outcome.findings) == (0, 0, 1)
+    assert ledger(database) == before
+    [found] = _operator_findings(client, "unknown_in_payout")
+    assert found["reference"] == f"payout:{payout['id']}:txn_foreign"
+    assert (found["amount"], found["currency"]) == (4900, "EUR")
+    assert _operator_findings(client, "payout_mismatch") == []  # it adds up
+    for world in two_venues:  # no venue's: none of them reads it
+        assert "unknown_in_payout" not in _venue_kinds(client, world)
+    assert post_payout(database, gateway, payout["id"], clock.now()).findings == 0
+    # The platform console lists it.
+    platform_admin_signed_in(client, database, settings, clock.now())
+    page = client.get("/platform")
+    assert page.status_code == 200, page.text
+    row = re.search(rf'<tr data-finding="{found["id"]}" data-kind="unknown_in_payout">(.*?)</tr>',
+                    page.text, re.S)  # fmt: skip
+    assert row, page.text
+    assert f"{payout['id']}:txn_foreign" in row.group(1) and 'data-amount="4900"' in row.group(1)
+    assert "Paid out, but none of ours" in row.group(1)
+
+
+def test_a_payout_stripe_is_still_listing_is_posted_once_the_list_is_complete(
+    client: TestClient, database: Database, clock: FixedClock, followups: RecordingQueue,
+    two_venues: tuple[World, World],
+) -> None:  # fmt: skip
+    """Until Stripe's `reconciliation_status` is completed its list may lack some of the
+    payout: nothing is posted or compared before `payout.reconciliation_completed`."""
+    opera, _ = two_venues
+    gateway = StripePayouts(opera)
+    payout = gateway.pay_out(opera.books.all(), reconciliation_status="in_progress")
+    complete = gateway.payouts[payout["id"]]
+    gateway.payouts[payout["id"]] = complete[:1]  # Stripe has listed one charge so far
+    before = ledger(database)
+    assert _report(client, database, clock, followups, gateway, payout,
+                   "in_transit") == [PayoutPosted()]  # fmt: skip
+    assert ledger(database) == before and _operator_findings(client, "payout_mismatch") == []
+
+    gateway.payouts[payout["id"]] = complete
+    s.deliver(client, s.event("payout.reconciliation_completed",
+                              {**payout, "reconciliation_status": "completed"}))  # fmt: skip
+    s.drain(database, clock)
+    [outcome] = _run_tasks(database, clock, followups, gateway)
+    assert (outcome.posted, outcome.venues, outcome.findings) == (1, 1, 0)
+    assert _held(database, opera)["bank_in_transit"] == _net(opera)
 
 
 def test_a_charge_not_collected_yet_is_still_its_venues(
