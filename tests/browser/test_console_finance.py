@@ -1,9 +1,12 @@
 """The finance console in Chromium, one whole flow, axe on every page:
 
-(8) a finance member opens an event's waterfall (its figures the statement's), starts a
+(8) a finance member opens an event's waterfall (its figures the statement's), downloads
+    a performer's statement as PDF from it (its total their part in the ledger), starts a
     reconciliation of the event and follows it to done, acknowledges the finding it
     lists with a note (the ledger unchanged), then downloads the month's splits as CSV
-    for Dutch Excel and as XLSX, whose totals equal the parties' balances in the ledger.
+    for Dutch Excel and as XLSX, whose totals equal the parties' balances in the ledger;
+(2) then, on the event's and an order's console pages, finds no editor and no refund
+    button, and a POST of those forms with the page's CSRF token answers 403.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 import openpyxl  # type: ignore[import-untyped]
 import pytest
 from playwright.sync_api import Page, expect
+from pypdf import PdfReader
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
@@ -27,9 +31,9 @@ from streamsvc.db import Database
 from streamsvc.finance.findings import record_finding
 from streamsvc.finance.reconciliation import reconcile_event
 from streamsvc.kit.clock import FixedClock
-from streamsvc.web.formatting import money
+from streamsvc.web.formatting import money, money_code
 from tests.browser.conftest import PageFactory
-from tests.factories import VenueHandle, bearer
+from tests.factories import VenueHandle, bearer, ok
 from tests.finance.world import World, build, ledger
 from tests.staff.helpers import PASSWORD, admin_signed_in, member_signed_in
 from workers.base import WorkerResources
@@ -38,14 +42,23 @@ from workers.celery_app import create_celery
 pytestmark = [pytest.mark.browser, pytest.mark.stripe, pytest.mark.timeout(300)]
 
 
-def _owed(database: Database, venue_id: str) -> int:
-    """What the venue's ledger says it owes its parties, in all."""
+def _owed(database: Database, venue_id: str, party: dict[str, Any] | None = None) -> int:
+    """What the venue's ledger says it owes its parties, in all (or this party)."""
+    code = f"payable:{party['type']}:{party['id']}" if party else None
     with database.engine.connect() as conn:
         return -int(conn.execute(text(
             "SELECT coalesce(sum(e.amount), 0) FROM ledger_entries e "
             "JOIN ledger_accounts a ON a.id = e.account_id "
-            "WHERE a.venue_id = :v AND a.party_type IS NOT NULL"
-        ), {"v": venue_id}).scalar_one())  # fmt: skip
+            "WHERE a.venue_id = :v AND a.party_type IS NOT NULL "
+            "AND (CAST(:c AS text) IS NULL OR a.code = :c)"
+        ), {"v": venue_id, "c": code}).scalar_one())  # fmt: skip
+
+
+def _pdf_words(path: Path) -> str:
+    """The PDF's text, each run of spaces one space (Babel puts no-break spaces between
+    a currency and its amount)."""
+    words = " ".join(page.extract_text() for page in PdfReader(path).pages)
+    return re.sub(r"[\s\u00a0\u202f]+", " ", words)
 
 
 def _reconcile_as_the_worker(settings: Settings, clock: FixedClock, world: World,
@@ -109,6 +122,23 @@ def test_a_finance_member_reconciles_reads_the_waterfall_acknowledges_and_export
             money(statement[step], "EUR", "en"))  # fmt: skip
     assert_accessible(page)
 
+    # A performer's statement, downloaded as PDF from its link: its total their part.
+    singer = world.parties[1]
+    with page.expect_download() as info:
+        page.locator("li", has_text=f"{singer['name']}:").get_by_role(
+            "link", name="statement (PDF)").click()  # fmt: skip
+    assert info.value.suggested_filename.endswith(".pdf")
+    pdf = tmp_path / info.value.suggested_filename
+    info.value.save_as(pdf)
+    words = _pdf_words(pdf)
+    part = _owed(database, venue.id, singer)
+    assert part > 0
+    assert singer["name"] in words and "La Traviata" in words
+    # The totals row ends with the party's part.
+    totals = re.search(r"Total((?: EUR -?[\d,]+\.\d\d)+)", words)
+    assert totals, words
+    assert totals.group(1).rsplit(" EUR ", 1)[1] == money_code(part, "EUR", "en").split()[-1]
+
     # A reconciliation of the event, followed to done.
     page.get_by_role("link", name="Reconciliation").first.click()
     page.get_by_label("Event").select_option(world.event["id"])
@@ -155,3 +185,31 @@ def test_a_finance_member_reconciles_reads_the_waterfall_acknowledges_and_export
     sums = {row[0]: row[1] for row in book["Totals"].iter_rows(min_row=2, values_only=True)}
     assert Decimal(str(sums["party_amount"])) * 100 == owed
     assert Decimal(str(sums["gross"])) * 100 == statement["gross"]
+
+    # (2) Finance reads the event and its orders, and changes neither: no editor, no
+    # refund button, and their forms' URLs refuse this role even with a valid token.
+    event_id, order_id = world.event["id"], world.orders[0]["id"]
+    page.goto(f"{site}/console/events/{event_id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("La Traviata")
+    expect(page.locator("#tiers tbody tr")).to_have_count(2)
+    expect(page.locator("#main form")).to_have_count(0)
+    expect(page.get_by_role("button", name=re.compile("^(Save|Add|Publish)"))).to_have_count(0)
+    expect(page.get_by_role("link", name=re.compile("^Cancel the event"))).to_have_count(0)
+    assert_accessible(page)
+    page.goto(f"{site}/console/orders/{order_id}")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Order {order_id}")
+    expect(page.get_by_role("button", name=re.compile("^(Refund|Revoke)"))).to_have_count(0)
+    expect(page.get_by_label(re.compile("^Amount"))).to_have_count(0)
+    assert_accessible(page)
+    token = page.locator('form.logout input[name="csrf_token"]').get_attribute("value")
+    assert token
+    for path, fields in ((f"/console/events/{event_id}", {"title": "Changed"}),
+                         (f"/console/orders/{order_id}/refund/confirm", {"amount": "5"})):  # fmt: skip
+        answer = page.request.post(f"{site}{path}", form={"csrf_token": token, **fields})
+        assert answer.status == 403, (path, answer.text()[:300])
+        assert "Your role at this venue does not allow this." in answer.text(), path
+    staff = ok(client.get(f"/v1/orders/{order_id}", headers=venue.headers))
+    assert staff["refunds"] == [] and staff["status"] == "paid"
+    assert ok(client.get(f"/v1/events/{event_id}", headers=venue.headers))["title"] == (
+        "La Traviata"
+    )

@@ -4,7 +4,8 @@
     with the reason), a second member approves it and downloads the SEPA file (which
     validates against the pain.001.001.03 schema), and marks it paid; the ledger then
     balances and every paid party's payable balance is zero. The held performer's IBAN
-    is corrected and confirmed by the other member, and the next run pays exactly them.
+    is corrected and confirmed by the other member, and the next run pays exactly them;
+    once that is paid too, a run of the same month says nothing is due and makes no batch.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from starlette.testclient import TestClient
 from config.settings import Settings
 from streamsvc.db import Database
 from streamsvc.kit.clock import FixedClock
+from streamsvc.payouts import reading
 from streamsvc.payouts.models import PayoutDetails
 from tests.browser.conftest import PageFactory
 from tests.factories import VenueHandle, bearer
@@ -52,6 +54,11 @@ def _run(page: Page, period: str) -> None:
     page.get_by_label("Period (month)").fill(period)
     page.get_by_role("button", name="Run the payout").click()
     expect(page.locator("#batch-done")).to_contain_text("The payout batch is made")
+
+
+def _batches(database: Database, venue_id: str) -> list[str]:
+    with database.unit_of_work() as uow:
+        return [batch.id for batch in reading.recent_batches(uow.session, venue_id)]
 
 
 def test_the_months_payout_from_the_console(
@@ -134,4 +141,25 @@ def test_the_months_payout_from_the_console(
     expect(fred.locator("#batch-total")).to_have_text(
         re.compile(re.escape(f"{before[('performer', singer['id'])] / 100:,.2f}"))
     )
+    assert set(owed(database, venue.id).values()) == {0}
+
+    # Gina approves the singer's batch and marks it paid; a run of the same month again
+    # pays nobody twice: the page says nothing is due, and no batch is made.
+    gina.goto(fred.url.split("?")[0])
+    gina.get_by_role("button", name="Approve the payout").click()
+    expect(gina.locator("#batch-done")).to_contain_text("The batch is approved")
+    gina.get_by_role("button", name="Mark as paid").click()
+    expect(gina.locator("#batch-status")).to_have_text("Paid")
+    assert ledger_sums_to_zero(database)
+    made = _batches(database, venue.id)
+    assert len(made) == 2
+    fred.goto(f"{site}/console/finance/payouts")
+    fred.get_by_label("Period (month)").fill("2026-12")
+    fred.get_by_role("button", name="Run the payout").click()
+    expect(fred.locator("#form-errors")).to_have_text(
+        "Nothing is due for this period: every party is paid up."
+    )
+    expect(fred.get_by_label("Period (month)")).to_have_value("2026-12")
+    assert_accessible(fred)
+    assert _batches(database, venue.id) == made
     assert set(owed(database, venue.id).values()) == {0}
