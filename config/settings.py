@@ -192,6 +192,9 @@ class Settings(BaseSettings):
     # (and scans Stripe's balance transactions of that window for unknown charges).
     reconcile_interval_seconds: int = Field(default=900, ge=10, le=86_400)
     reconcile_lookback_hours: int = Field(default=72, ge=1, le=24 * 90)
+    # ... and lists the Stripe payouts created this many days back, posting any whose
+    # status the ledger does not hold yet (its `payout.*` webhook never came).
+    stripe_payout_lookback_days: int = Field(default=35, ge=1, le=365)
     # The console's XLSX exports of more rows than this run as a job whose file is kept
     # in PostgreSQL (any API node serves it) for this many hours, then deleted by beat.
     export_job_rows: int = Field(default=20_000, ge=1, le=10_000_000)

@@ -136,6 +136,24 @@ def pay_with_card(
     return intent
 
 
+def create_payout(
+    api_base: str, amount: int, *, status: str | None = None, currency: str = "eur"
+) -> dict[str, Any]:
+    """A payout made at localstripe, as the operator would make one in the dashboard
+    (localstripe's are all manual, `automatic: false`, and carry no
+    `reconciliation_status`); `status` pending unless `paid` or `failed`. No webhook
+    reaches streamsvc unless one is registered."""
+    form = {"amount": str(amount), "currency": currency}
+    if status is not None:
+        form["status"] = status
+    return _request(api_base, "POST", "/v1/payouts", form)
+
+
+def update_payout(api_base: str, payout_id: str, **fields: str) -> dict[str, Any]:
+    """Change a localstripe payout's fields (its `status`, as Stripe moves it on)."""
+    return _request(api_base, "POST", f"/v1/payouts/{urllib.parse.quote(payout_id)}", fields)
+
+
 def _webhook_name(url: str) -> str:
     return "streamsvc-" + hashlib.sha256(url.encode()).hexdigest()[:16]
 

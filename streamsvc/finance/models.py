@@ -10,6 +10,7 @@ reports later is a finding, never an overwrite.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, Column, Index, LargeBinary, text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -141,3 +142,23 @@ class FindingAcknowledgement(SQLModel, table=True):
     acknowledged_by: str = Field(foreign_key="staff_people.id", max_length=32)
     note: str = Field(max_length=1000)
     acknowledged_at: datetime = timestamp()
+
+
+class StripePayoutRecord(SQLModel, table=True):
+    """A Stripe payout of the account's balance (finance/payouts_stripe.py), beyond the
+    `payout.*` webhooks stored in `stripe_events`: the payout as reconciliation last
+    found it in Stripe's list of payouts (a report like a webhook's, for a payout whose
+    webhook never came), and the status whose postings are complete (so that the list
+    is not posted again while nothing changed). One row per payout."""
+
+    __tablename__ = "stripe_payouts"
+
+    id: str = Field(primary_key=True, max_length=255)  # Stripe's po_…
+    # Stripe's fields as listed (id, status, amount, currency, automatic,
+    # reconciliation_status, created, arrival_date); None: never listed yet.
+    listed: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
+    listed_at: datetime | None = timestamp(nullable=True)  # when the listing last changed
+    # pending | in_transit | paid | failed | canceled: everything this status of the
+    # payout asks for is posted; None: nothing posted yet.
+    posted_status: str | None = Field(default=None, max_length=20)
+    posted_at: datetime | None = timestamp(nullable=True)

@@ -14,10 +14,17 @@ charge, refund or dispute movement that `posting.py` put on one venue's
         stripe_balance + net, bank_in_transit - net (bank - net if reported paid before)
 
 The references make every step happen once, whichever of Stripe's events arrives
-first or again: the payout's status is read from the newest of its stored events,
+first or again: the payout's status is read from the newest of its stored reports,
 under a per-payout lock. Nothing is posted while Stripe is still listing what the
 payout contains (`reconciliation_status: in_progress`): its
 `payout.reconciliation_completed` event posts it.
+
+Reported twice over: each `payout.*` webhook is a report (`stripe_events`), and so is
+the payout as reconciliation finds it in Stripe's list of payouts (`stripe_payouts`):
+beat's recent pass lists the payouts created in the look-back window
+(`collect_payouts`) and posts, the same way, each whose status the ledger does not hold
+yet. A payout whose webhook never came, or whose posting gave up, is posted all the
+same; one the webhook posted costs the listing only.
 
 Findings, never postings:
 - `unknown_in_payout`: a balance transaction of the payout that is none of our
@@ -33,18 +40,26 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
-from sqlmodel import Session
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Session, col
 
 from streamsvc.db import Database
 from streamsvc.finance import accounts
 from streamsvc.finance.findings import record_finding
+from streamsvc.finance.models import StripePayoutRecord
 from streamsvc.ledger.service import Line, post
-from streamsvc.payments.gateway import BalanceTransaction, PayoutReader
+from streamsvc.payments.gateway import (
+    BalanceTransaction,
+    PaymentRejected,
+    PayoutLister,
+    PayoutReader,
+    PayoutReport,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +89,24 @@ class PayoutPosted:
     findings: int = 0
 
 
+@dataclass
+class PayoutsCollected:
+    listed: int = 0  # payouts Stripe lists as created in the window
+    due: int = 0  # of them, posted now: a status the ledger did not hold yet
+    posted: int = 0  # ledger transactions written now
+    findings: int = 0
+    refused: int = 0  # Stripe refused to list what they pay out: asked again next run
+
+
 def payout_as_reported(session: Session, payout_id: str) -> Payout | None:
-    """The payout as the newest of its stored Stripe events reports it."""
+    """The payout as the newest of its reports says: its stored Stripe events, and the
+    payout as reconciliation last found it in Stripe's list."""
     rows = session.execute(text("""
         SELECT payload -> 'data' -> 'object', created FROM stripe_events
          WHERE type LIKE 'payout.%' AND payload -> 'data' -> 'object' ->> 'id' = :po
+        UNION ALL
+        SELECT listed, CAST(extract(epoch FROM listed_at) AS bigint) FROM stripe_payouts
+         WHERE id = :po AND listed IS NOT NULL
     """), {"po": payout_id}).all()  # fmt: skip
     if not rows:
         return None
@@ -116,7 +144,65 @@ def post_payout(
         owners |= _owners_by_intent(session, {k: v for k, v in intents.items() if v})
         outcome = _post(session, payout, items, owners, now)
         outcome.findings += _check_amount(session, payout, paid_out, now)
+        _posted(session, payout, now)
         return outcome
+
+
+def collect_payouts(
+    database: Database, gateway: PayoutLister, now: datetime, lookback: timedelta
+) -> PayoutsCollected:
+    """Reconciliation's side of payouts: store every payout Stripe lists as created in
+    the look-back window as a report of it, and post each whose status the ledger does
+    not hold yet, as its webhook would have (safe to run again).
+
+    A payout Stripe refuses to list the contents of is logged and left for the next
+    run; Stripe unavailable raises PaymentProviderUnavailable, keeping what was posted.
+    """
+    outcome = PayoutsCollected()
+    for report in gateway.recent_payouts(int((now - lookback).timestamp())):
+        outcome.listed += 1
+        with database.unit_of_work() as uow:
+            due = _remember(uow.session, report, now)
+        if not due:
+            continue
+        try:
+            posted = post_payout(database, gateway, report.id, now)
+        except PaymentRejected as exc:
+            log.warning("payout %s: Stripe refused to list what it pays out: %s", report.id, exc)
+            outcome.refused += 1
+            continue
+        outcome.due += 1
+        outcome.posted += posted.posted
+        outcome.findings += posted.findings
+    return outcome
+
+
+def _remember(session: Session, report: PayoutReport, now: datetime) -> bool:
+    """Store the payout as Stripe lists it; True when posting it is due: Stripe has
+    listed what it contains, and the ledger does not hold its status yet."""
+    listed = {"object": "payout", **asdict(report)}
+    upsert = insert(StripePayoutRecord).values(id=report.id, listed=listed, listed_at=now)
+    session.execute(upsert.on_conflict_do_update(
+        index_elements=["id"], set_={"listed": upsert.excluded.listed, "listed_at": now},
+        where=col(StripePayoutRecord.listed).is_distinct_from(upsert.excluded.listed),
+    ))  # fmt: skip
+    record = session.get(StripePayoutRecord, report.id)
+    assert record is not None  # stored just now
+    if record.posted_status == report.status:
+        return False  # the usual answer, without reading the webhooks' reports
+    payout = payout_as_reported(session, report.id)
+    assert payout is not None
+    return payout.listed and payout.status != record.posted_status
+
+
+def _posted(session: Session, payout: Payout, now: datetime) -> None:
+    """Everything this status of the payout asks for is in the ledger now."""
+    upsert = insert(StripePayoutRecord).values(id=payout.id, posted_status=payout.status,
+                                               posted_at=now)  # fmt: skip
+    session.execute(upsert.on_conflict_do_update(
+        index_elements=["id"], set_={"posted_status": payout.status, "posted_at": now},
+        where=col(StripePayoutRecord.posted_status).is_distinct_from(payout.status),
+    ))  # fmt: skip
 
 
 def _post(

@@ -12,6 +12,7 @@ from streamsvc.payments.gateway import (
     PaymentGateway,
     PaymentIntent,
     PaymentProviderUnavailable,
+    PayoutReport,
     Refund,
 )
 
@@ -62,6 +63,9 @@ class UnconfiguredGateway:
         raise PaymentProviderUnavailable(self._why)
 
     def balance_transactions_of_payout(self, payout_id: str) -> list[BalanceTransaction]:
+        raise PaymentProviderUnavailable(self._why)
+
+    def recent_payouts(self, created_since: int) -> list[PayoutReport]:
         raise PaymentProviderUnavailable(self._why)
 
     def verify_webhook(

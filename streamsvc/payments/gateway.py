@@ -88,6 +88,22 @@ class BalanceTransaction:
     available_on: int | None = None  # unix time the funds are (or were) available
 
 
+@dataclass(frozen=True)
+class PayoutReport:
+    """A payout of the account's balance to the bank (`po_…`), as Stripe lists it now:
+    what posting it needs (finance/payouts_stripe.py). Field names are Stripe's."""
+
+    id: str
+    status: str  # pending | in_transit | paid | failed | canceled
+    amount: int  # minor units paid into the bank: positive
+    currency: str  # lower case, as Stripe spells it
+    automatic: bool  # by Stripe's schedule; Stripe lists the contents of these only
+    # completed | in_progress | not_applicable; None when not said (localstripe)
+    reconciliation_status: str | None
+    created: int  # unix time
+    arrival_date: int | None  # unix time it is (or was) expected in the bank
+
+
 def payment_error_code(error: object) -> str | None:
     """The code of a PaymentIntent's `last_payment_error` (as Stripe sends it, in an
     intent or a `payment_intent.payment_failed` event): the bank's decline code when
@@ -148,6 +164,15 @@ class PayoutReader(Protocol):
         ...
 
 
+class PayoutLister(PayoutReader, Protocol):
+    """What collecting payouts reads from the provider: never moves money."""
+
+    def recent_payouts(self, created_since: int) -> list[PayoutReport]:
+        """The account's payouts created at or after `created_since` (unix time), each
+        as Stripe reports it now, whatever its status (`GET /v1/payouts`, every page)."""
+        ...
+
+
 @runtime_checkable
 class SimulatedCardPayments(Protocol):
     """Paying with a card token, for the simulated mode only (localstripe, no Stripe key).
@@ -169,7 +194,7 @@ class SimulatedCardPayments(Protocol):
         ...
 
 
-class PaymentGateway(BalanceReader, PayoutReader, Protocol):
+class PaymentGateway(BalanceReader, PayoutLister, Protocol):
     def create_payment_intent(
         self, *, amount: int, currency: str, metadata: Mapping[str, str], idempotency_key: str
     ) -> PaymentIntent:

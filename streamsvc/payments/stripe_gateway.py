@@ -4,8 +4,8 @@ The only module of streamsvc that imports `stripe`. It also works against
 localstripe (the stand-in `streamsvc run` starts in development), which knows a
 smaller and older API: no `automatic_payment_methods` nor
 `allowed_payment_method_types` parameter, idempotency keys ignored, an expanded
-`latest_charge` object instead of its id, and a bare `400 Bad request` where Stripe
-names the error code.
+`latest_charge` object instead of its id, a bare `400 Bad request` where Stripe
+names the error code, and no `created` filter on its lists (payouts oldest first).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from streamsvc.payments.gateway import (
     PaymentIntent,
     PaymentProviderUnavailable,
     PaymentRejected,
+    PayoutReport,
     Refund,
     payment_error_code,
 )
@@ -142,6 +143,18 @@ class StripeGateway:
         with _translated_errors():
             page = self._client.v1.balance_transactions.list({"payout": payout_id, "limit": 100})
             return [_balance_transaction(data.to_dict()) for data in page.auto_paging_iter()]
+
+    def recent_payouts(self, created_since: int) -> list[PayoutReport]:
+        with _translated_errors():
+            try:
+                page = self._client.v1.payouts.list(
+                    {"created": {"gte": created_since}, "limit": 100}
+                )
+            except stripe.InvalidRequestError:
+                # localstripe refuses the filter (400): all of them, the window kept below.
+                page = self._client.v1.payouts.list({"limit": 100})
+            listed = [_payout_report(data.to_dict()) for data in page.auto_paging_iter()]
+        return [payout for payout in listed if payout.created >= created_since]
 
     def charge_payment_intent(self, charge_id: str) -> str | None:
         with _translated_errors():
@@ -273,6 +286,18 @@ def _balance_transaction(data: Mapping[str, Any]) -> BalanceTransaction:
         status=str(data.get("status") or "available"), type=str(data.get("type") or ""),
         source=str(_id_of(data.get("source")) or ""), created=int(data.get("created") or 0),
         available_on=int(available_on) if available_on is not None else None,
+    )  # fmt: skip
+
+
+def _payout_report(data: Mapping[str, Any]) -> PayoutReport:
+    arrival = data.get("arrival_date")
+    reconciliation = data.get("reconciliation_status")
+    return PayoutReport(
+        id=str(data["id"]), status=str(data["status"]), amount=int(data["amount"]),
+        currency=str(data["currency"]).lower(), automatic=data.get("automatic") is not False,
+        reconciliation_status=str(reconciliation) if reconciliation is not None else None,
+        created=int(data.get("created") or 0),
+        arrival_date=int(arrival) if arrival is not None else None,
     )  # fmt: skip
 
 

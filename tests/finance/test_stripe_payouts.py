@@ -4,13 +4,16 @@ transit first. Payouts arrive as signed `payout.*` webhooks built from Stripe's 
 example objects; what a payout contains is Stripe's list of its balance transactions,
 answered through the gateway protocol (localstripe lists none per payout). A payout
 whose amount is not what its balance transactions pay out, or that pays out nothing
-of ours, is the operator's finding: the platform reads it, no venue does."""
+of ours, is the operator's finding: the platform reads it, no venue does. Reconciliation
+also lists the payouts at Stripe (localstripe, through the real gateway) and posts those
+the ledger lacks: a payout whose webhook never came is posted once, never twice."""
 
 from __future__ import annotations
 
 import itertools
 import re
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,11 +23,12 @@ from starlette.testclient import TestClient
 from config.settings import Settings
 from streamsvc.db import Database
 from streamsvc.finance import accounts
-from streamsvc.finance.payouts_stripe import PayoutPosted, post_payout
+from streamsvc.finance.payouts_stripe import PayoutPosted, collect_payouts, post_payout
 from streamsvc.finance.reconciliation import reconcile_event
 from streamsvc.kit.clock import FixedClock
 from streamsvc.ledger.service import balances
-from streamsvc.payments.gateway import BalanceTransaction
+from streamsvc.payments.gateway import BalanceTransaction, PayoutReport
+from streamsvc.payments.stripe_gateway import StripeGateway
 from tests.conftest import RecordingQueue
 from tests.factories import PLATFORM, ok
 from tests.finance.books import parse
@@ -32,6 +36,10 @@ from tests.finance.world import World, build, ledger
 from tests.orders import scenarios as s
 from tests.payments.test_stripe_gateway import canned_stripe
 from tests.platform.helpers import platform_admin_signed_in
+from tests.stripe_helpers import TEST_SECRET_KEY, create_payout, get_object, update_payout
+from workers.base import WorkerResources
+from workers.celery_app import create_celery
+from workers.schedule import beat_schedule
 
 NOVEMBER = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 _ids = itertools.count(1)
@@ -389,3 +397,204 @@ def test_the_stripe_gateway_lists_a_payouts_balance_transactions() -> None:
     assert request.method == "GET" and request.path.startswith("/v1/balance_transactions?")
     assert "payout=po_1" in request.path
     assert listed == [parse(charge), parse(own)]
+
+
+# -- collected by reconciliation: payouts as Stripe lists them -----------------------------
+
+LOOKBACK = timedelta(days=35)
+
+
+class LocalStripePayouts(StripeGateway):
+    """The real gateway at localstripe, Stripe's list of payouts included, but for what
+    localstripe cannot answer: the contents of a payout (it refuses `?payout=`) and the
+    worlds' charges (kept in their StripeBooks), which `contents` answers. localstripe
+    serves every test of a run: each lists its own payouts only."""
+
+    def __init__(self, api_base: str, contents: StripePayouts) -> None:
+        super().__init__(TEST_SECRET_KEY, api_base=api_base)
+        self.api_base, self.contents = api_base, contents
+
+    def pay_out_at_stripe(self, txns: list[dict[str, Any]], status: str | None = None) -> str:
+        """A payout of `txns` made at localstripe for their net, of which no webhook
+        comes; its id."""
+        made = create_payout(self.api_base, sum(int(txn["net"]) for txn in txns), status=status)
+        own = s.stripe_object("balance_transaction", id=f"txn_po{next(_ids)}",
+                              amount=-made["amount"], fee=0, net=-made["amount"],
+                              currency="eur", type="payout", reporting_category="payout",
+                              source=made["id"])  # fmt: skip
+        self.contents.payouts[made["id"]] = [*txns, own]
+        return str(made["id"])
+
+    def as_listed(self, payout_id: str) -> dict[str, Any]:
+        """The payout as localstripe has it now (a webhook's object)."""
+        return get_object(self.api_base, f"/v1/payouts/{payout_id}")
+
+    def recent_payouts(self, created_since: int) -> list[PayoutReport]:
+        listed = super().recent_payouts(created_since)
+        return [payout for payout in listed if payout.id in self.contents.payouts]
+
+    def balance_transactions_of_payout(self, payout_id: str) -> list[BalanceTransaction]:
+        return self.contents.balance_transactions_of_payout(payout_id)
+
+    def charge_payment_intent(self, charge_id: str) -> str | None:
+        return self.contents.charge_payment_intent(charge_id)
+
+
+@pytest.fixture
+def stripe(localstripe: str, two_venues: tuple[World, World]) -> Iterator[LocalStripePayouts]:
+    gateway = LocalStripePayouts(localstripe, StripePayouts(*two_venues))
+    yield gateway
+    gateway.close()
+
+
+def _collect(database: Database, clock: FixedClock, gateway: LocalStripePayouts) -> tuple[int, ...]:
+    """A reconciliation pass over payouts: (listed, due, posted, findings, refused)."""
+    got = collect_payouts(database, gateway, clock.now(), LOOKBACK)
+    return got.listed, got.due, got.posted, got.findings, got.refused
+
+
+def _payout_references(database: Database, payout_id: str) -> set[str]:
+    with database.engine.connect() as conn:
+        rows = conn.execute(text("SELECT reference FROM ledger_transactions "
+                                 "WHERE reference LIKE :p"), {"p": f"payout:{payout_id}:%"})  # fmt: skip
+        return {str(reference) for (reference,) in rows}
+
+
+def test_a_payout_whose_webhook_never_came_is_posted_by_reconciliation(
+    database: Database, clock: FixedClock, two_venues: tuple[World, World],
+    stripe: LocalStripePayouts,
+) -> None:  # fmt: skip
+    opera, ballet = two_venues
+    payout = stripe.pay_out_at_stripe([*opera.books.all(), *ballet.books.all()])
+
+    # Listed (pending at Stripe), posted per venue as its `payout.created` would be.
+    assert _collect(database, clock, stripe) == (1, 1, 2, 0, 0)
+    for world in two_venues:
+        assert _held(database, world) == {"stripe_balance": 0, "bank_in_transit": _net(world),
+                                          "bank": 0}  # fmt: skip
+    assert _payout_references(database, payout) == {
+        f"payout:{payout}:{opera.venue.id}", f"payout:{payout}:{ballet.venue.id}"}  # fmt: skip
+    before = ledger(database)
+    assert _collect(database, clock, stripe) == (1, 0, 0, 0, 0)  # nothing new: nothing asked
+    assert ledger(database) == before
+
+    # Stripe pays it into the bank; still no webhook.
+    update_payout(stripe.api_base, payout, status="paid")
+    assert _collect(database, clock, stripe) == (1, 1, 2, 0, 0)
+    for world in two_venues:
+        assert _held(database, world) == {"stripe_balance": 0, "bank_in_transit": 0,
+                                          "bank": _net(world)}  # fmt: skip
+    before = ledger(database)
+    assert _collect(database, clock, stripe) == (1, 0, 0, 0, 0)
+    assert ledger(database) == before
+    with database.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM stripe_events "
+                                 "WHERE type LIKE 'payout.%'")).scalar_one() == 0  # fmt: skip
+    _ledger_sums_to_zero(database)
+
+
+def test_a_payout_its_webhook_posted_is_not_posted_again_by_reconciliation(
+    client: TestClient, database: Database, clock: FixedClock, followups: RecordingQueue,
+    two_venues: tuple[World, World], stripe: LocalStripePayouts,
+) -> None:  # fmt: skip
+    opera, ballet = two_venues
+    payout = stripe.pay_out_at_stripe([*opera.books.all(), *ballet.books.all()])
+    posted = _report(client, database, clock, followups, stripe.contents,
+                     stripe.as_listed(payout), "in_transit")  # fmt: skip
+    assert [outcome.posted for outcome in posted] == [2]
+    before = ledger(database)
+    # Stripe still lists it pending: the webhook's in_transit is the newer word.
+    assert _collect(database, clock, stripe) == (1, 0, 0, 0, 0)
+    assert ledger(database) == before
+
+    update_payout(stripe.api_base, payout, status="paid")
+    posted = _report(client, database, clock, followups, stripe.contents,
+                     stripe.as_listed(payout), "paid")  # fmt: skip
+    assert [outcome.posted for outcome in posted] == [2]
+    before = ledger(database)
+    assert _collect(database, clock, stripe) == (1, 0, 0, 0, 0)
+    assert ledger(database) == before
+    for world in two_venues:
+        assert _held(database, world)["bank"] == _net(world)
+
+
+def test_a_payout_reconciliation_posted_is_not_posted_again_by_its_late_webhook(
+    client: TestClient, database: Database, clock: FixedClock, followups: RecordingQueue,
+    two_venues: tuple[World, World], stripe: LocalStripePayouts,
+) -> None:  # fmt: skip
+    opera, _ = two_venues
+    payout = stripe.pay_out_at_stripe(opera.books.all(), status="paid")
+    assert _collect(database, clock, stripe) == (1, 1, 2, 0, 0)  # in transit, then paid
+    before = ledger(database)
+    late = _report(client, database, clock, followups, stripe.contents,
+                   stripe.as_listed(payout), "paid")  # fmt: skip
+    assert [outcome.posted for outcome in late] == [0]
+    assert ledger(database) == before
+    assert _collect(database, clock, stripe) == (1, 0, 0, 0, 0)
+
+
+def test_a_payout_whose_posting_never_ran_is_posted_by_reconciliation(
+    client: TestClient, database: Database, clock: FixedClock, followups: RecordingQueue,
+    two_venues: tuple[World, World], stripe: LocalStripePayouts,
+) -> None:  # fmt: skip
+    """Its webhook was stored, but the posting it asked for was lost (or gave up)."""
+    opera, ballet = two_venues
+    payout = stripe.pay_out_at_stripe(ballet.books.all(), status="paid")
+    s.deliver(client, s.event("payout.paid", stripe.as_listed(payout)))
+    s.drain(database, clock)
+    assert followups.names()[-1] == "finance.post_stripe_payout"
+    followups.sent.clear()  # the task never runs
+    assert _held(database, ballet)["bank"] == 0
+    assert _collect(database, clock, stripe) == (1, 1, 2, 0, 0)
+    assert _held(database, ballet) == {"stripe_balance": 0, "bank_in_transit": 0,
+                                       "bank": _net(ballet)}  # fmt: skip
+    assert _held(database, opera)["stripe_balance"] == _net(opera)  # none of its money
+
+
+def test_a_payout_stripe_will_not_list_the_contents_of_is_left_for_the_next_run(
+    database: Database, clock: FixedClock, localstripe: str, two_venues: tuple[World, World],
+) -> None:  # fmt: skip
+    """localstripe refuses `?payout=` as Stripe may for a manual payout: the pass goes
+    on, posts nothing of it, and asks again next time."""
+    opera, _ = two_venues
+    made = create_payout(localstripe, _net(opera))
+    gateway = StripeGateway(TEST_SECRET_KEY, api_base=localstripe)
+    before = ledger(database)
+    try:
+        got = collect_payouts(database, gateway, clock.now(), LOOKBACK)
+        again = collect_payouts(database, gateway, clock.now(), LOOKBACK)
+    finally:
+        gateway.close()
+    # Every payout localstripe has (this run's tests made them) is listed and refused.
+    assert got.listed >= 1 and got.refused == got.listed and (got.due, got.posted) == (0, 0)
+    assert again.refused == again.listed >= got.listed
+    assert ledger(database) == before
+    with database.engine.connect() as conn:
+        row = conn.execute(text("SELECT listed ->> 'status', posted_status FROM stripe_payouts "
+                                "WHERE id = :po"), {"po": made["id"]}).one()  # fmt: skip
+    assert tuple(row) == ("pending", None)
+
+
+def test_beats_recent_pass_posts_the_payouts_the_ledger_lacks(
+    settings: Settings, database: Database, clock: FixedClock,
+    two_venues: tuple[World, World], stripe: LocalStripePayouts,
+) -> None:  # fmt: skip
+    opera, ballet = two_venues
+    payout = stripe.pay_out_at_stripe([*opera.books.all(), *ballet.books.all()], status="paid")
+    assert beat_schedule(settings)["reconcile-recent"]["task"] == "finance.reconcile_recent"
+    assert settings.stripe_payout_lookback_days == 35
+    clock.advance(days=4)  # no event has recent activity: the pass starts no job
+    app = create_celery(settings)
+    app.loader.import_default_modules()
+    app.streamsvc_resources = WorkerResources(settings, app, clock)
+    app.streamsvc_resources.gateway = stripe
+    try:
+        assert app.tasks["finance.reconcile_recent"].apply().get() == 0
+        for world in two_venues:
+            assert _held(database, world)["bank"] == _net(world)
+        assert len(_payout_references(database, payout)) == 4
+        before = ledger(database)
+        assert app.tasks["finance.reconcile_recent"].apply().get() == 0
+        assert ledger(database) == before
+    finally:
+        app.streamsvc_resources.database.dispose()

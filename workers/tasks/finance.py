@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -10,7 +11,7 @@ from sqlmodel import select
 
 from streamsvc.finance import export_jobs, reconciliation
 from streamsvc.finance.events import ReconciliationRequested
-from streamsvc.finance.payouts_stripe import post_payout
+from streamsvc.finance.payouts_stripe import collect_payouts, post_payout
 from streamsvc.finance.recent import start_recent_jobs
 from streamsvc.finance.reconciliation import Outcome
 from streamsvc.finance.subjects import Kind
@@ -18,6 +19,8 @@ from streamsvc.jobs.models import FINISHED_JOB, Job, JobStatus
 from streamsvc.payments.gateway import PaymentProviderUnavailable
 from workers.base import StreamsvcTask
 from workers.tasks.payments import MONEY
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="finance.reconcile", max_retries=10, **MONEY)  # type: ignore[untyped-decorator]
@@ -81,7 +84,8 @@ def _update(self: StreamsvcTask, job_id: str, **fields: Any) -> None:
 
 @shared_task(name="finance.reconcile_recent", **MONEY)  # type: ignore[untyped-decorator]
 def reconcile_recent(self: StreamsvcTask) -> int:
-    """Start a reconciliation job for every event with recent money activity."""
+    """Start a reconciliation job for every event with recent money activity, then post
+    the recent Stripe payouts the ledger does not hold yet."""
     resources = self.resources
     lookback = timedelta(hours=resources.settings.reconcile_lookback_hours)
     with self.unit_of_work() as uow:
@@ -89,6 +93,16 @@ def reconcile_recent(self: StreamsvcTask) -> int:
                                     lookback)  # fmt: skip
         for job_id in started:
             uow.emit(ReconciliationRequested(job_id))
+    try:
+        payouts = collect_payouts(
+            resources.database, resources.gateway, resources.clock.now(),
+            timedelta(days=resources.settings.stripe_payout_lookback_days),
+        )  # fmt: skip
+    except PaymentProviderUnavailable:
+        log.warning("Stripe unavailable: payouts not collected; the next run lists them again")
+    else:
+        if payouts.due:
+            log.info("payouts collected from Stripe's list: %s", vars(payouts))
     return len(started)
 
 
