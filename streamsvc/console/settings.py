@@ -1,5 +1,6 @@
-"""The venue's console settings: the origins that may embed its event pages, and the
-VAT number printed on its buyers' receipts."""
+"""The venue's console settings: the origins that may embed its event pages, the
+VAT number printed on its buyers' receipts, and whether its admins must log in with
+two factors."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from urllib.parse import urlsplit
 
 from sqlmodel import Session
 
+from config.settings import Settings
 from streamsvc import audit
 from streamsvc.errors import ValidationFailed
+from streamsvc.staff.console import mfa_required
 from streamsvc.venues.models import Venue
 
 MAX_ORIGINS = 20
@@ -139,3 +142,25 @@ def set_city(session: Session, venue_id: str, typed: str) -> str | None:
                      object_type="venue", object_id=venue_id,
                      changes={"city": audit.change(before, city)})  # fmt: skip
     return city
+
+
+def set_mfa_requirement(
+    session: Session, settings: Settings, venue_id: str, required: bool
+) -> bool:
+    """Require (or not) a second factor of the venue's admins; whether it is required now.
+
+    Only a change of what is in force is stored: a venue that never chose keeps the
+    installation's default (`require_mfa_for_admins` None: required in production,
+    staff/console.py), so saving the form as shown changes nothing. A change is stored
+    as the venue's own choice, which holds in production too, and audited with what was
+    in force before and after."""
+    venue = session.get(Venue, venue_id)
+    assert venue is not None
+    before = mfa_required(venue, settings)
+    if before != required:
+        venue.require_mfa_for_admins = required
+        session.add(venue)
+        changes = {"require_mfa_for_admins": audit.change(before, required)}
+        audit.record(session, venue_id=venue_id, action="venue.mfa_requirement_changed",
+                     object_type="venue", object_id=venue_id, changes=changes)  # fmt: skip
+    return required

@@ -6,6 +6,12 @@ down per account and address, per address, and, across all addresses, an account
 past its allowance is "under attack": then every login of it goes on to the code step
 whatever the password, and the code step says only "password or code wrong", so a
 password is never confirmed without the second factor (throttle.py).
+
+Every wrong password and every wrong code of an account that is a member somewhere is
+an audit entry `login.failed` (the person by id, the reason; never the typed address),
+in each of the person's venues' logs. A try at an address that is unknown, or of no
+venue, is in none: there is no venue's log to put it in, and an e-mail address is never
+stored in the log. A try refused for waiting (429) is not recorded one by one.
 """
 
 from __future__ import annotations
@@ -58,12 +64,22 @@ class Outcome:
     next_path: str = "/console"
 
 
+WRONG_PASSWORD, WRONG_CODE = "wrong_password", "wrong_code"
+
+
 def _record(
-    session: Session, person: Person, action: str, step: str, venue_id: str | None = None
+    session: Session,
+    person: Person,
+    action: str,
+    step: str,
+    *,
+    venue_id: str | None = None,
+    reason: str | None = None,
 ) -> None:
     venues: list[str | None] = (
         [venue_id] if venue_id else [v.id for _, v in memberships(session, person.id)]
     )
+    changes = {"step": step} if reason is None else {"step": step, "reason": reason}
     # A platform admin at no venue: the entry belongs to no venue's log.
     for venue in venues or [None]:
         audit.record(
@@ -72,7 +88,7 @@ def _record(
             action=action,
             object_type="person",
             object_id=person.id,
-            changes={"step": step},
+            changes=changes,
         )
 
 
@@ -88,7 +104,7 @@ def start_session(
     venue_id = found[0][1].id if found else None
     actor_var.set(Actor(kind="staff", id=person.id, label=person.display_name))
     token = sessions.start(session, settings, person.id, venue_id, now)
-    _record(session, person, "login.succeeded", step, venue_id)
+    _record(session, person, "login.succeeded", step, venue_id=venue_id)
     return token
 
 
@@ -111,6 +127,9 @@ class Logins:
         self, email: str, password: str, address: str, now: datetime
     ) -> Outcome:
         email = email.strip().lower()
+        # A try refused here (429) is neither checked nor audited: one entry per refused
+        # try would let an attacker flood the audit log; its failures before the wait
+        # are each recorded below.
         await self.throttle.check(email, address, now.timestamp())
         attacked = await self.throttle.under_attack(email)
 
@@ -136,6 +155,11 @@ class Logins:
                         ),
                         None,
                     )
+                if not ok and person is not None and member:
+                    # Also while under attack, where the wrong password goes on to the
+                    # code step all the same: the log says so, the answer does not.
+                    _record(uow.session, person, "login.failed", "password",
+                            reason=WRONG_PASSWORD)  # fmt: skip
                 if ok or attacked:
                     # To the code step: a person with TOTP, or anyone while under attack
                     # (where only a correct password with a correct code will do).
@@ -143,8 +167,6 @@ class Logins:
                         email=email, person_id=person.id if person else "", password_ok=ok
                     )
                     return ("code" if ok else "failed-silently"), None, pending
-                if person is not None and member:
-                    _record(uow.session, person, "login.failed", "password")
                 return "failed", None, None
 
         result, outcome, pending = await to_thread.run_sync(verify)
@@ -170,6 +192,7 @@ class Logins:
         pending = await self.pending.get(token)
         if pending is None or token is None:
             raise LoginExpired("The login took too long; start again.")
+        # Refused for waiting (429): not audited one by one either (password_step).
         await self.throttle.check(pending.email, address, now.timestamp())
 
         def verify() -> str | None:
@@ -187,7 +210,10 @@ class Logins:
                     and _second_factor(uow.session, person, code, now)
                 ):
                     return start_session(uow.session, self.settings, person, now, step="code")
-                _record(uow.session, person, "login.failed", "code")
+                if pending.password_ok:
+                    _record(uow.session, person, "login.failed", "code", reason=WRONG_CODE)
+                # else: the wrong password was recorded at the password step; the codes
+                # sent after it are not even checked, so they add nothing to the log.
                 return None
 
         session_token = await to_thread.run_sync(verify)
