@@ -45,7 +45,8 @@ from streamsvc.kit.pagination import PageQuery
 from streamsvc.staff.console import ADMIN, ConsoleCaller, console_caller, console_form, console_page
 from streamsvc.venues.models import Venue
 from streamsvc.web.errors import PageErrors, page_errors
-from streamsvc.web.rendering import N_, gettext, language, render
+from streamsvc.web.formatting import money
+from streamsvc.web.rendering import N_, gettext, language, ngettext, render
 
 ADMIN_FINANCE = frozenset({"admin", "finance"})
 ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
@@ -66,7 +67,32 @@ INPUT_WORDS = {
     inputs.NOT_A_PERCENT: N_("enter a percentage such as 12,50"),
     inputs.NOT_A_TIME: N_("enter a date and time"),
     inputs.NOT_A_WHOLE_NUMBER: N_("enter a whole number"),
+    # The catalogue's own words beside a field (events.py, tiers.py), and those of the
+    # forms that answer with this page (co-producers, reschedule, embed origins).
+    "the event has in-venue tiers": N_("the event has tiers with a seat in the venue"),
+    "fixed while tickets are sold": N_("fixed while tickets are sold"),
+    "in-venue tiers need a capacity": N_("a tier with a seat in the venue needs a capacity"),
+    "in-venue tiers need a hybrid event": N_("a seat in the venue needs a hybrid event"),
+    "required unless pay_what_you_want is set": N_("Please fill this in."),
+    tiers.BOTH_OR_NEITHER: N_("choose a recording and its days together, or neither"),
+    tiers.NOT_A_RECORDING: N_("choose one of your recordings"),
+    "give someone a share": N_("give someone a share"),
+    "set the origin URL of the stream": N_("set the origin URL of the stream"),
+    "the event has already ended": N_("the event has already ended"),
+    "sales must end by the end of the event": N_("sales must end by the end of the event"),
+    "sales must start before the event ends": N_("sales must start before the event ends"),
+    "must be after sales_start": N_("after the start of sales"),
+    "give a venue id": N_("enter the co-producer's venue id"),
+    "another venue's id": N_("enter another venue's id, not your own"),
+    "no such venue": N_("no venue has this id"),
+    "no such version": N_("no such version of the split rule"),
 }
+# Words with a number in them, matched (the number becomes a placeholder).
+_SUM = re.compile(r"^shares sum to (\d+) basis points")
+_AT_LEAST = re.compile(r"^at least (\d+)$")
+_SOLD_AT_LEAST = re.compile(r"^at least (\d+) while tickets are sold$")
+_FREE_OR_AT_LEAST = re.compile(r"^0 \(free\) or at least (\d+) ")
+_NOT_AN_ORIGIN = re.compile(r"^not an origin: (.*)$", re.DOTALL)
 
 
 def _now(request: Request) -> datetime:
@@ -93,13 +119,47 @@ def _validated(model: type[BaseModel], data: dict[str, Any]) -> Any:
         raise validation_failed(exc.errors()) from None
 
 
-def words(request: Request, error: ServiceError) -> PageErrors:
-    """The error in the page's words, with the input parsers' words translated."""
+def words(request: Request, error: ServiceError, currency: str = "EUR") -> PageErrors:
+    """The error in the page's words, with the input parsers' and the catalogue's words
+    translated; amounts in `currency` (the event's)."""
     found = page_errors(request, error)
     for name, said in error.fields.items():
         if said in INPUT_WORDS:
             found.fields[name] = gettext(request, INPUT_WORDS[said])
+        elif (counted := _counted_words(request, name, said, currency)) is not None:
+            found.fields[name] = counted
     return found
+
+
+def _counted_words(request: Request, name: str, said: str, currency: str) -> str | None:
+    """The catalogue's words that carry a number (or what was typed), or None."""
+    if match := _SUM.match(said):
+        return gettext(request, "the shares add up to %(percent)s %%, not 100 %%",
+                       percent=inputs.percent(int(match.group(1))))  # fmt: skip
+    if match := _AT_LEAST.match(said):
+        return gettext(request, "at least %(count)s", count=match.group(1))
+    if match := _FREE_OR_AT_LEAST.match(said):
+        return gettext(request, "0 (free) or at least %(amount)s",
+                       amount=money(int(match.group(1)), currency, language(request)))  # fmt: skip
+    if match := _NOT_AN_ORIGIN.match(said):
+        return gettext(request, "not an address such as https://www.venue.example: %(typed)s",
+                       typed=match.group(1))  # fmt: skip
+    return _sold_words(request, name, said, currency)
+
+
+def _sold_words(request: Request, name: str, said: str, currency: str) -> str | None:
+    """What a tier with sales keeps (tiers.py): its price, its recording and its days."""
+    if name == "recording_id" and said.endswith(" while tickets are sold"):
+        return gettext(request, "the tickets sold include this recording: it stays included")
+    if match := _SOLD_AT_LEAST.match(said):
+        least = int(match.group(1))
+        shown = (
+            money(least, currency, language(request))
+            if name == "price_amount"
+            else ngettext(request, "%(num)s day", "%(num)s days", least)
+        )
+        return gettext(request, "at least %(least)s while tickets are sold", least=shown)
+    return None
 
 
 # -- reading forms into the services' schemas ---------------------------------------------
@@ -240,7 +300,9 @@ def event_context(
         "parties": split_parties(session, event, venue),
         "cost_rows": COST_ROWS,
         "checklist": [
-            gettext(request, CHECKLIST[key]) if key in CHECKLIST else f"{key}: {said}"
+            gettext(request, CHECKLIST[key])
+            if key in CHECKLIST
+            else f"{key}: {gettext(request, INPUT_WORDS[said]) if said in INPUT_WORDS else said}"
             for key, said in problems.items()
         ],
         "editor": editor,
@@ -334,14 +396,16 @@ async def event_action(request: Request, name: str, act: Act) -> Response:
 
     try:
         await in_unit_of_work(request, run)
-    except ServiceError as error:
+    except ServiceError as caught:
+        error = caught
         if error.status in (401, 403, 404):
             raise
-        editor = Editor(name, words(request, error),
-                        {k: v for k, v in form.items() if isinstance(v, str)})  # fmt: skip
+        entered = {k: v for k, v in form.items() if isinstance(v, str)}
 
         def again(uow: UnitOfWork) -> dict[str, Any]:
             caller = console_caller(request, uow.session, ADMIN)
+            currency = events.get_event(uow.session, caller.venue_id, event_id).currency
+            editor = Editor(name, words(request, error, currency), entered)
             return event_context(request, uow, caller, event_id, editor)
 
         context = await in_unit_of_work(request, again)

@@ -265,7 +265,16 @@ async def split_preview(request: Request) -> Response:
             ],
         }
 
-    return JSONResponse(await in_unit_of_work(request, compute))
+    try:
+        answer = await in_unit_of_work(request, compute)
+    except ServiceError as error:
+        if error.status in (401, 403):
+            raise
+        # The page script shows the API's error shape, here in the page's words.
+        said = editor.words(request, error)
+        body = {"code": error.code, "message": said.message, "fields": said.fields}
+        return JSONResponse({"error": body}, status_code=error.status, headers=error.headers)
+    return JSONResponse(answer)
 
 
 # -- the venue's embed origins -------------------------------------------------------------

@@ -70,6 +70,10 @@ FIELD_WORDS = {
         "a free recording is not also sold: remove the rental and purchase"
     ),
     "no query, fragment or credentials": N_("only the address of the origin, such as https://origin.example.org"),
+    "a published recording needs it": N_("a published recording needs it"),
+    "a published recording needs an offer: withdraw it instead": N_(
+        "a published recording needs an offer: withdraw it instead"
+    ),
 }  # fmt: skip
 _AT_LEAST = re.compile(r"^at least (\d+) ")
 _SUM = re.compile(r"^shares sum to (\d+) basis points")

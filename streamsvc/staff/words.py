@@ -22,6 +22,8 @@ MESSAGES = {
     "password_wrong": N_("The password is wrong."),
     "code_wrong": N_("The code is wrong. Check the time on your phone and try again."),
     "mfa_required": N_("A venue you are an admin of requires two-factor authentication."),
+    "mfa_enabled": N_("Two-factor authentication is on already."),
+    "mfa_disabled": N_("Two-factor authentication is off: turn it on first."),
     "last_admin": N_("This is the venue's last admin. Make someone else admin first."),
     "already_member": N_("This person is a member already."),
     "last_admin_key": N_("This is the venue's last admin key. Create another admin key first."),

@@ -38,6 +38,7 @@ MESSAGES = {
     "mfa_enrolment_required": N_("Set up two-factor authentication first."),
     "idempotency_key_reused": N_("This form was already sent with other values. Reload the page."),
     "idempotency_key_in_progress": N_("This is still being done. Wait a moment, then reload."),
+    "conflict": N_("This cannot be done now: it may have changed meanwhile. Reload the page."),
     # The catalogue's rules, shown on the console's event pages.
     "invalid_transition": N_("The event cannot change to that status now."),
     "event_incomplete": N_("The event is not complete yet: see what is missing."),
@@ -48,6 +49,10 @@ MESSAGES = {
     "price_below_sold": N_("The price of a tier with sales cannot be lowered."),
     "capacity_below_sold": N_("The capacity cannot be lower than the tickets already sold."),
     "components_fixed": N_("The components of a tier with sales cannot change."),
+    "included_recording_fixed": N_(
+        "The tickets sold include this recording: it stays included, for at least as many days."
+    ),
+    "not_listable": N_("Only a published event that is not over is listed in UiTdatabank."),
     "reschedule_required": N_(
         "This event has sales: use Reschedule to change its start, so that its buyers are told."
     ),
@@ -61,6 +66,12 @@ MESSAGES = {
     "order_changed": N_("The order changed meanwhile. Reload the page."),
     "refund_period_over": N_("The period to ask for a refund after the new date has ended."),
     "refund_not_offered": N_("This order cannot be refunded on request."),
+    "pass_order": N_("This order bought a season pass: it is refunded with the pass, not here."),
+    "invalid_card": N_("Check the card details and try again."),
+    # Finance and the platform console.
+    "already_acknowledged": N_("This finding is acknowledged already."),
+    "not_platform_admin": N_("This is for the platform operator's staff."),
+    "venue_not_suspended": N_("The venue is not suspended."),
     # A date-range season pass's events (passes/products.py), on the console's pass page.
     "pass_covers_dates": N_(
         "This pass covers every event of the venue between its dates: its events join by "
@@ -93,6 +104,14 @@ FIELD_WORDS = {
     "the event already starts then": N_("the event already starts then"),
     "between 1 and 90 days": N_("between 1 and 90 days"),
     "reschedule the event to change its start": N_("reschedule the event to change its start"),
+    # Said by more than one service (catalogue, recordings, staff, orders).
+    "cannot be null": N_("Please fill this in."),
+    "duplicates": N_("listed more than once"),
+    "not an e-mail address": N_("not an e-mail address"),
+    "not a usable card": N_("Check the card details and try again."),
+    "confirm again": N_("confirm the refund again"),
+    "a date, YYYY-MM-DD": N_("a date such as 2026-12-14"),
+    "must not be after to": N_("must not be after the last day"),
 }
 _LEFT = re.compile(r"^(\d+) left$")
 _AT_MOST = re.compile(r"^at most (\d+)$")

@@ -188,7 +188,8 @@ def test_the_split_rule_form_stores_basis_points_and_costs_in_minor_units(
     uneven = {**_split(console, performer_ids), f"share.venue.{console.admin.venue_id}": "39,99"}
     answer = console.post(f"/console/events/{event_id}/split-rule", uneven)
     assert answer.status_code == 422
-    assert "shares sum to 9999 basis points" in answer.text
+    assert "the shares add up to 99.99 %, not 100 %" in answer.text
+    assert "basis points" not in answer.text  # the service's words stay in the API
     thin = {**uneven, f"share.venue.{console.admin.venue_id}": "40,001"}
     answer = console.post(f"/console/events/{event_id}/split-rule", thin)
     assert answer.status_code == 422
@@ -428,7 +429,7 @@ def test_embed_origins_let_the_venues_site_frame_its_event_page(
     refused = console.post("/console/embed-origins",
                            {"event_id": event_id, "embed_origins": "*.example.org"})  # fmt: skip
     assert refused.status_code == 422
-    assert "not an origin" in refused.text
+    assert "not an address such as https://www.venue.example: *.example.org" in refused.text
     answer = console.post("/console/embed-origins", {
         "event_id": event_id,
         "embed_origins": "https://www.opera.example/agenda\nhttps://tickets.opera.example:8443",
@@ -462,3 +463,105 @@ def test_the_event_page_in_dutch(console: Console) -> None:
     answer = console.post(f"/console/events/{event_id}/tiers", {**TIER_FORM, "price_amount": "x"})
     assert re.search(r'id="error-tier-new-price_amount"[^>]*>vul een bedrag in, zoals 15,00<',
                      answer.text)  # fmt: skip
+
+
+def test_the_split_forms_refusals_in_dutch(console: Console, client: TestClient) -> None:
+    event_id, performer_ids = _set_up(console, client)
+    console.client.cookies.set("lang", "nl")
+    uneven = {**_split(console, performer_ids), f"share.venue.{console.admin.venue_id}": "39,99"}
+    answer = console.post(f"/console/events/{event_id}/split-rule", uneven)
+    assert answer.status_code == 422
+    assert re.search(r'id="error-split-shares"[^>]*>de aandelen tellen op tot 99.99 %, '
+                     r"niet 100 %<", answer.text)  # fmt: skip
+    assert "Sommige velden vragen je aandacht." in answer.text
+    # The live preview (the page's script) says its refusals in the page's words too.
+    bad = client.post(f"/console/events/{event_id}/split-preview",
+                      json={"fields": {**uneven, "sample": "tien"}},
+                      headers={"X-CSRF-Token": csrf(client, f"/console/events/{event_id}"),
+                               "Accept": "application/json"})  # fmt: skip
+    assert bad.status_code == 422
+    assert bad.json()["error"] == {"code": "validation_error",
+                                   "message": "Sommige velden vragen je aandacht.",
+                                   "fields": {"sample": "vul een bedrag in, zoals 15,00"}}  # fmt: skip
+
+
+def _sold(console: Console, client: TestClient, database: Database, clock: FixedClock) -> str:
+    """A published event whose one tier (15.00, unlimited) sold two tickets: its id."""
+    event_id = _published(console)
+    [tier] = console.tiers(event_id)
+    for _ in range(2):
+        s.deliver(client, s.succeeded(buy(client, event_id, tier["id"], quantity=1)))
+    s.drain(database, clock)
+    assert console.tiers(event_id)[0]["sold"] == 2
+    return event_id
+
+
+def test_a_sold_tiers_refusals_name_the_amount_and_the_count(
+    console: Console, client: TestClient, database: Database, clock: FixedClock
+) -> None:
+    event_id = _sold(console, client, database, clock)
+    [tier] = console.tiers(event_id)
+    path = f"/console/events/{event_id}/tiers/{tier['id']}"
+    cheaper = console.post(path, {**TIER_FORM, "price_amount": "10,00"})
+    assert cheaper.status_code == 409
+    assert "The price of a tier with sales cannot be lowered." in cheaper.text
+    # In the currency's words, not the API's minor units.
+    assert re.search(rf'id="error-tier-{tier["id"]}-price_amount"[^>]*>at least €15.00 while '
+                     r"tickets are sold<", cheaper.text)  # fmt: skip
+    smaller = console.post(path, {**TIER_FORM, "capacity": "1"})
+    assert smaller.status_code == 409
+    assert re.search(rf'id="error-tier-{tier["id"]}-capacity"[^>]*>at least 2<', smaller.text)
+    assert console.tiers(event_id)[0]["price_amount"] == 1500
+
+
+def test_a_sold_tiers_refusals_in_dutch(
+    console: Console, client: TestClient, database: Database, clock: FixedClock
+) -> None:
+    event_id = _sold(console, client, database, clock)
+    [tier] = console.tiers(event_id)
+    console.client.cookies.set("lang", "nl")
+    cheaper = console.post(f"/console/events/{event_id}/tiers/{tier['id']}",
+                           {**TIER_FORM, "price_amount": "10,00"})  # fmt: skip
+    assert cheaper.status_code == 409
+    assert re.search(rf'id="error-tier-{tier["id"]}-price_amount"[^>]*>minstens € 15,00 nu er '
+                     r"tickets verkocht zijn<", cheaper.text)  # fmt: skip
+
+
+def test_an_event_with_seats_stays_hybrid_said_in_the_pages_words(console: Console) -> None:
+    event_id = console.new_event()
+    seat = {**TIER_FORM, "name": "Seat", "capacity": "120", "in_venue": "on"}
+    assert console.post(f"/console/events/{event_id}/tiers", seat).status_code == 303
+    online = console.post(f"/console/events/{event_id}", {**EVENT_FORM,
+                                                          "attendance_mode": "online"})  # fmt: skip
+    assert online.status_code == 409
+    assert re.search(r'id="error-event-attendance_mode"[^>]*>the event has tiers with a seat in '
+                     r"the venue<", online.text)  # fmt: skip
+    unlimited = console.post(f"/console/events/{event_id}/tiers", {**seat, "capacity": ""})
+    assert unlimited.status_code == 422
+    assert re.search(r'id="error-tier-new-capacity"[^>]*>a tier with a seat in the venue needs '
+                     r"a capacity<", unlimited.text)  # fmt: skip
+    assert console.event(event_id)["attendance_mode"] == "hybrid"
+
+
+def _push_draft(console: Console) -> Any:
+    event_id = console.new_event()
+    token = csrf(console.client, f"/console/events/{event_id}")
+    return post(console.client, f"/console/events/{event_id}/uitdatabank/push", {}, token=token,
+                headers={"Accept": "text/html"})  # fmt: skip
+
+
+def test_pushing_a_draft_to_uitdatabank_is_refused_in_the_pages_words(console: Console) -> None:
+    refused = _push_draft(console)
+    assert refused.status_code == 409
+    assert "Only a published event that is not over is listed in UiTdatabank." in refused.text
+    assert "Only a published event that is not over is listed." not in refused.text
+
+
+def test_pushing_a_draft_to_uitdatabank_is_refused_in_dutch(console: Console) -> None:
+    console.client.cookies.set("lang", "nl")
+    refused = _push_draft(console)
+    assert refused.status_code == 409
+    assert (
+        "Alleen een gepubliceerd evenement dat nog niet voorbij is, staat in UiTdatabank."
+        in refused.text
+    )

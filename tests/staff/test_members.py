@@ -68,6 +68,29 @@ def test_a_weak_password_is_refused_beside_its_field(
     assert accept(fred, link).status_code == 303  # the link was not used up by those
 
 
+def test_an_invitation_to_what_is_not_an_address_is_refused_beside_its_field(
+    client: TestClient, queue: Any, database: Database, settings: Settings, clock: FixedClock
+) -> None:
+    admin_signed_in(client, queue, database, settings, clock.now())
+    refused = invite(client, "fred at example.org", "finance")
+    assert refused.status_code == 422
+    assert re.search(r'id="error-email"[^>]*>not an e-mail address<', refused.text)
+    assert "Some fields need your attention." in refused.text
+    assert 'value="fred at example.org"' in refused.text  # what was typed stays
+    assert send_mails(queue, database, settings, clock.now()) == []
+
+
+def test_an_invitation_to_what_is_not_an_address_is_refused_in_dutch(
+    client: TestClient, queue: Any, database: Database, settings: Settings, clock: FixedClock
+) -> None:
+    admin_signed_in(client, queue, database, settings, clock.now())
+    client.cookies.set("lang", "nl")
+    refused = invite(client, "fred at example.org", "finance")
+    assert refused.status_code == 422
+    assert re.search(r'id="error-email"[^>]*>geen e-mailadres<', refused.text)
+    assert "Sommige velden vragen je aandacht." in refused.text
+
+
 def test_the_last_admin_can_be_neither_removed_nor_demoted(
     client: TestClient, queue: Any, database: Database, settings: Settings, clock: FixedClock
 ) -> None:

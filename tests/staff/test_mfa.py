@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
+import pyotp
 from sqlmodel import select
 from starlette.testclient import TestClient
 
@@ -99,3 +101,28 @@ def test_a_wrong_enrolment_code_turns_nothing_on(
                   token=csrf(client, "/console/account"))  # fmt: skip
     assert answer.status_code == 422 and 'id="error-code"' in answer.text
     assert 'id="totp-secret"' in answer.text  # still enrolling
+
+
+def test_turning_two_factors_on_and_off_is_said_and_doing_it_twice_is_refused_in_words(
+    client: TestClient, queue: Any, database: Database, settings: Settings, clock: FixedClock
+) -> None:
+    admin = admin_signed_in(client, queue, database, settings, clock.now())
+    page = client.get("/console/account")
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page.text)
+    assert secret, page.text
+    code = pyotp.TOTP(secret.group(1)).at(clock.now())
+    token = csrf(client, "/console/account")
+    on = post(client, "/console/account/totp", {"code": code}, token=token)
+    assert on.status_code == 200, on.text
+    assert re.search(r'id="account-done">Two-factor authentication is turned on\.<', on.text)
+    again = post(client, "/console/account/totp", {"code": code}, token=token)
+    assert again.status_code == 409
+    assert "Two-factor authentication is on already." in again.text
+    assert 'id="account-done"' not in again.text
+
+    off = post(client, "/console/account/totp/disable", {"password": admin.password}, token=token)
+    assert off.status_code == 200, off.text
+    assert re.search(r'id="account-done">Two-factor authentication is turned off\.<', off.text)
+    codes = post(client, "/console/account/recovery-codes", {}, token=token)
+    assert codes.status_code == 409
+    assert "Two-factor authentication is off: turn it on first." in codes.text
