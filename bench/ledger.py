@@ -92,6 +92,7 @@ def measure(url: str, orders: int) -> dict[str, Any]:
         _say("post_and_split (timed, in a child process)")
         child = _post_and_split_in_child(url)
 
+        triggers = trigger_seconds(conn)
         ledger_transactions = _scalar(
             conn, "SELECT count(*) FROM ledger_transactions WHERE event_id = %s", EVENT
         )
@@ -123,6 +124,7 @@ def measure(url: str, orders: int) -> dict[str, Any]:
         "copy_floor_seconds": round(copy_floor_seconds, 2),
         "ratio_to_copy_floor": round(ratio, 3),
         "peak_rss_mib": round(rss_mib, 1),
+        "trigger_seconds": triggers,
         # What the child held before post_and_split: the interpreter and its imports.
         "rss_before_mib": round(int(child["rss_before_kib"]) / 1024, 1),
         "goals": {"ratio_to_copy_floor_at_most": GOAL_RATIO, "peak_rss_mib_below": GOAL_RSS_MIB},
@@ -313,9 +315,12 @@ def _orders_and_balance_transactions(conn: psycopg.Connection[Any], orders: int)
 
 
 def _post_and_split_in_child(url: str) -> dict[str, Any]:
+    # The database's side of the profile: time in each trigger function (PL/pgSQL),
+    # read back from pg_stat_user_functions once the child's sessions have ended.
+    env = {**os.environ, "PGOPTIONS": os.environ.get("BENCH_PGOPTIONS", "") + " -c track_functions=pl"}
     done = subprocess.run(
         [sys.executable, "-m", "bench.ledger", url, EVENT],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT, capture_output=True, text=True, check=False, env=env,
     )  # fmt: skip
     if done.returncode != 0:
         raise BenchmarkFailed(f"ledger: post_and_split failed:\n{done.stderr}")
@@ -342,6 +347,20 @@ def child(url: str, event_id: str) -> dict[str, Any]:
 
 
 # The floor --------------------------------------------------------------------------
+
+
+def trigger_seconds(conn: psycopg.Connection[Any]) -> dict[str, float]:
+    """Seconds spent in each PL/pgSQL function (the ledger's rules are triggers) by the
+    child's sessions: where the database's share of the time above the floor goes."""
+    for _ in range(50):  # a session's counters reach the view when it has ended
+        rows = conn.execute(
+            "SELECT funcname, total_time FROM pg_stat_user_functions ORDER BY 2 DESC"
+        ).fetchall()
+        if rows:
+            return {name: round(ms / 1000, 2) for name, ms in rows}
+        time.sleep(0.1)
+        conn.commit()  # a new snapshot of the statistics
+    return {}
 
 
 def _copy_floor(conn: psycopg.Connection[Any]) -> float:

@@ -49,15 +49,18 @@ class Admission:
     country: str | None
 
 
-def _load(session: Session, *where: object) -> tuple[Ticket, Tier, Event] | None:
+def _load(session: Session, *where: object) -> tuple[Ticket, Tier, Event, str | None] | None:
+    """The ticket, its tier and event, and its order's country: one query (a redeem's
+    only database read)."""
     query = (
-        select(Ticket, Tier, Event)
+        select(Ticket, Tier, Event, Order.country)
         .join(Tier, col(Tier.id) == col(Ticket.tier_id))
         .join(Event, col(Event.id) == col(Ticket.event_id))
+        .join(Order, col(Order.id) == col(Ticket.order_id))
         .where(*where)  # type: ignore[arg-type]
     )
     row = session.exec(query).first()
-    return None if row is None else (row[0], row[1], row[2])
+    return None if row is None else (row[0], row[1], row[2], row[3])
 
 
 def admit(
@@ -67,7 +70,7 @@ def admit(
     found = _load(session, col(Ticket.code) == code)
     if found is None:
         raise NotFound("No such ticket.")
-    ticket, tier, event = found
+    ticket, tier, event, order_country = found
     closes_at = _check(ticket, tier, event, now)
     if event.allowed_countries:
         allowed = (
@@ -76,8 +79,7 @@ def admit(
         if not allowed:
             raise Forbidden("This event is not shown in your country.", code="country_not_allowed")
     if country is None:  # (only where countries are not restricted, or missing ones allowed)
-        order = session.get(Order, ticket.order_id)
-        country = order.country if order is not None else None
+        country = order_country
     return Admission(
         ticket_id=ticket.id, event_id=event.id, qualities=qualities_for(tier.quality),
         extras=tuple(tier.extras), max_devices=tier.max_devices, policy=tier.on_device_limit,
@@ -100,7 +102,8 @@ def still_admitted(session: Session, ticket_id: str, now: datetime) -> datetime:
     found = _load(session, col(Ticket.id) == ticket_id)
     if found is None:
         raise Forbidden("This ticket no longer exists.", code="revoked")
-    return _check(*found, now)
+    ticket, tier, event, _ = found
+    return _check(ticket, tier, event, now)
 
 
 # A purchase's token is renewed for as long as it is asked for.
