@@ -4,10 +4,12 @@ only, door sees nothing of it."""
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
 import pytest
+import redis
 from sqlmodel import select
 from starlette.testclient import TestClient
 
@@ -18,7 +20,7 @@ from streamsvc.db import Database
 from streamsvc.kit.clock import FixedClock
 from streamsvc.orders.models import Order
 from tests.console.helpers import console_shop, form_token, hidden, paid_order, tickets
-from tests.factories import ok
+from tests.factories import buy, ok
 from tests.staff.helpers import browser, csrf, member_signed_in, post
 
 pytestmark = pytest.mark.stripe
@@ -283,3 +285,35 @@ def test_a_confirmation_submitted_twice_at_once_refunds_once(
     assert [a.status_code for a in answers] == [303, 303]
     staff = ok(client.get(f"/v1/orders/{order['id']}", headers=shop.venue.headers))
     assert [r["amount"] for r in staff["refunds"]] == [750]
+
+
+def test_the_order_list_pages_through_every_order_once_keeping_its_filters(
+    client: TestClient, queue: Any, database: Database, settings: Settings, clock: FixedClock,
+    redis_client: redis.Redis,
+) -> None:  # fmt: skip
+    shop = console_shop(client, queue, database, settings, clock)
+    placed: set[str] = set()
+    for i in range(53):
+        if i % 25 == 0:  # one test client's address: its per-minute order limit starts over
+            for key in redis_client.scan_iter("streamsvc:ratelimit:orders:ip:*"):
+                redis_client.delete(key)
+        placed.add(
+            buy(client, shop.event["id"], shop.stream_tier, email=f"fan{i}@example.org")["id"]
+        )
+    elsewhere = paid_order(client, database, clock, shop.event["id"], shop.seat_tier)
+
+    seen: list[str] = []
+    url: str | None = f"/console/orders?event={shop.event['id']}&status=pending"
+    pages = 0
+    while url is not None:
+        page = client.get(url)
+        assert page.status_code == 200
+        seen += [i for i in re.findall(r'href="/console/orders/(ord_\w+)"', page.text)]
+        found = re.search(r'<a href="([^"]+)" rel="next">', page.text)
+        url = found.group(1).replace("&amp;", "&") if found else None
+        if url is not None:  # the next page keeps the filters, and only them
+            assert f"event={shop.event['id']}" in url and "status=pending" in url
+        pages += 1
+    assert pages == 2  # 50 a page
+    assert len(seen) == len(set(seen)) == 53 and set(seen) == placed
+    assert elsewhere["id"] not in seen  # paid: filtered out on every page
