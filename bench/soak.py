@@ -30,6 +30,7 @@ import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,9 @@ class World:
     lock: threading.Lock = field(default_factory=threading.Lock)
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def error_counts(self) -> dict[str, str]:
+        return {name: f"{len(found)}: {found[:2]}" for name, found in self.errors.items() if found}
 
 
 def _timed(world: World, name: str, call: Any, ok: tuple[int, ...] = (200, 201, 202, 204)) -> Any:
@@ -107,11 +111,18 @@ def _buy(world: World, api: httpx.Client, localstripe: str) -> None:
 
 def _viewer(world: World, api: httpx.Client, name: str) -> None:
     """A heartbeat of a player, or an authorize as nginx's auth_request asks it."""
+    # A player whose token expired unrenewed has stopped watching (a long soak has more
+    # sessions than the rate renews): it asks nothing more. One past its renewal time
+    # renews first, as the player does at `refresh_after`.
+    now = time.time()
     with world.lock:
-        live = [s for s in world.sessions if s["order"] not in world.refunded]
+        live = [s for s in world.sessions
+                if s["order"] not in world.refunded and s["expires_at"] > now + 2]  # fmt: skip
     if not live:
         return
     chosen = random.choice(live)
+    if now >= chosen["renew_at"]:
+        name = "heartbeat"
     # A refund racing this request may refuse it: 403 is then the right answer.
     racing = (200, 204, 403)
     if name == "heartbeat":
@@ -119,7 +130,7 @@ def _viewer(world: World, api: httpx.Client, name: str) -> None:
             "/v1/viewing/heartbeat",
             headers={"Authorization": f"Bearer {chosen['token']}"}), racing)  # fmt: skip
         if answer is not None and answer.status_code == 200:
-            chosen["token"] = answer.json()["token"]  # the player's renewed token
+            chosen.update(_token_of(answer.json()))  # the player's renewed token
     else:
         answer = _timed(world, "authorize", lambda: api.get("/v1/viewing/authorize", headers={
             "X-Original-URI": chosen["path"], "X-Viewing-Token": chosen["token"]}), racing)  # fmt: skip
@@ -166,8 +177,15 @@ def _redeem(world: World, api: httpx.Client) -> None:
         started = answer.json()
         path = httpx.URL(started["playback"]["url"]).path
         with world.lock:
-            world.sessions.append({"session": started["session_id"], "token": started["token"],
-                                   "path": path, "order": order["id"]})  # fmt: skip
+            world.sessions.append({"session": started["session_id"], "path": path,
+                                   "order": order["id"], **_token_of(started)})  # fmt: skip
+
+
+def _token_of(answer: dict[str, Any]) -> dict[str, Any]:
+    """A session's token and when the player renews it and when it expires (epoch s)."""
+    return {"token": answer["token"],
+            "renew_at": datetime.fromisoformat(answer["refresh_after"]).timestamp(),
+            "expires_at": datetime.fromisoformat(answer["expires_at"]).timestamp()}  # fmt: skip
 
 
 def _sampler(topology: Topology, cluster_urls: list[str], database_url: str,
@@ -253,9 +271,11 @@ def _checks(
                  and [t["status"] for t in v["tickets"]] != ["valid"]]  # fmt: skip
     not_revoked = [o for o in world.refunded
                    if {t["status"] for t in views[o]["tickets"]} != {"revoked"}]  # fmt: skip
+    # Let in: a 2xx. A refused viewer gets 403 (revoked), or 401 once the token it last
+    # renewed has expired (a long soak outlives the early sessions' tokens).
     let_in = [s["order"] for s in world.sessions if s["order"] in world.refunded
               and api.get("/v1/viewing/authorize", headers={
-                  "X-Original-URI": s["path"], "X-Viewing-Token": s["token"]}).status_code != 403]  # fmt: skip
+                  "X-Original-URI": s["path"], "X-Viewing-Token": s["token"]}).is_success]  # fmt: skip
     with psycopg.connect(database_url) as conn:
         inbox: dict[str, int] = dict(conn.execute(
             "SELECT status, count(*) FROM stripe_events GROUP BY status").fetchall())  # fmt: skip
@@ -284,9 +304,35 @@ def _checks(
               or inbox.get("received") or inbox.get("failed") or checks["events_stored_twice"]
               or job.get("status") != "succeeded" or job["result"].get("findings"))  # fmt: skip
     if failed:
-        raise BenchmarkFailed(f"soak: something was lost or applied wrongly: {checks}\n"
+        checks["unsettled_explained"] = _explain(settled["unsettled"][:5], views, world,
+                                                 database_url)  # fmt: skip
+        raise BenchmarkFailed(f"soak: something was lost or applied wrongly: {_short(checks)}\n"
+                              f"errors during the run: {world.error_counts()}\n"
                               f"{topology.logs()}")  # fmt: skip
     return checks
+
+
+def _short(checks: dict[str, Any]) -> dict[str, Any]:
+    """Lists of order ids as their length and first three: a failure stays readable."""
+    return {k: (f"{len(v)}: {v[:3]}" if isinstance(v, list) else v) for k, v in checks.items()}
+
+
+def _explain(order_ids: list[str], views: dict[str, Any], world: World,
+             database_url: str) -> list[dict[str, Any]]:  # fmt: skip
+    """For an order not settled: what we hold of it, and whether its events reached us."""
+    explained = []
+    with psycopg.connect(database_url) as conn:
+        for order_id in order_ids:
+            view = views[order_id]
+            intent = view.get("payment_intent_id")
+            stored = conn.execute(
+                "SELECT type, status FROM stripe_events WHERE payload::text LIKE %s",
+                (f"%{intent}%",),
+            ).fetchall() if intent else []  # fmt: skip
+            explained.append({"order": order_id, "status": view["status"],
+                              "refunded_by_soak": order_id in world.refunded,
+                              "intent": intent, "events": [list(row) for row in stored]})  # fmt: skip
+    return explained
 
 
 def run(infra: Infrastructure, secrets: dict[str, str], *, duration: float, rate: float,
