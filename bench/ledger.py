@@ -317,7 +317,10 @@ def _orders_and_balance_transactions(conn: psycopg.Connection[Any], orders: int)
 def _post_and_split_in_child(url: str) -> dict[str, Any]:
     # The database's side of the profile: time in each trigger function (PL/pgSQL),
     # read back from pg_stat_user_functions once the child's sessions have ended.
-    env = {**os.environ, "PGOPTIONS": os.environ.get("BENCH_PGOPTIONS", "") + " -c track_functions=pl"}
+    env = {
+        **os.environ,
+        "PGOPTIONS": os.environ.get("BENCH_PGOPTIONS", "") + " -c track_functions=pl",
+    }
     done = subprocess.run(
         [sys.executable, "-m", "bench.ledger", url, EVENT],
         cwd=ROOT, capture_output=True, text=True, check=False, env=env,
