@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from config.settings import Settings
 from streamsvc.kit.clock import FixedClock
 from tests.browser.conftest import PageFactory
-from tests.browser.test_console_events import _signed_in_admin
+from tests.browser.test_console_events import _admin_behind_two_factors
 from tests.factories import make_venue
 from tests.recordings.helpers import published_recording
 
@@ -51,7 +51,7 @@ def test_an_admin_adds_a_recording_in_the_console(
     capsys: pytest.CaptureFixture[str], assert_accessible: Callable[..., None],
 ) -> None:  # fmt: skip
     page = new_page("en-GB")
-    _signed_in_admin(settings, clock, site, page, capsys)
+    _admin_behind_two_factors(settings, clock, site, page, capsys)
     page.get_by_role("link", name="Recordings").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Recordings")
     assert_accessible(page)
