@@ -380,8 +380,9 @@ def test_the_console_tier_form_includes_a_recording(
     answer = console.post(f"/console/events/{event_id}/tiers",
                           {**TIER_FORM, "recording_id": recording["id"], "recording_days": ""})  # fmt: skip
     assert answer.status_code == 422, answer.text
-    assert re.search(r'id="error-tier-new-recording_days"[^>]*>set recording_id and '
-                     r"recording_days together, or neither<", answer.text)  # fmt: skip
+    # the service's rule in the page's words (web: catalog/console_pages.py)
+    assert re.search(r'id="error-tier-new-recording_days"[^>]*>choose a recording and its '
+                     r"days together, or neither<", answer.text)  # fmt: skip
     assert console.tiers(event_id) == []
 
     answer = console.post(f"/console/events/{event_id}/tiers",
