@@ -420,10 +420,10 @@ def test_totals_count_a_postings_waterfall_once_and_every_party_amount() -> None
 #   so both split at the one colon there is.
 # mutant streamsvc.finance.exports.x_rows__mutmut_7: the middle of the partition, which
 #   is thrown away, made "XXXX".
-# mutant streamsvc.finance.exports.x_rows__mutmut_25: yield_per None for 5000: the same
+# mutant streamsvc.finance.exports.x_rows__mutmut_27: yield_per None for 5000: the same
 #   rows, fetched at once instead of 5000 at a time; only memory shows it, which `make
 #   bench` guards (bench/exports.py: peak RSS of a million-row export, and of a tenth).
-# mutant streamsvc.finance.exports.x_rows__mutmut_26: yield_per 5001: a batch size.
+# mutant streamsvc.finance.exports.x_rows__mutmut_28: yield_per 5001: a batch size.
 
 
 def test_a_row_is_named_column_by_column_and_must_fit_the_columns() -> None:
