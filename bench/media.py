@@ -22,12 +22,11 @@ import os
 import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from bench.load import BenchmarkFailed, LoadResult, run_load
-from bench.viewing import REVOKED_WITHIN_S, Box, Poller
+from bench.viewing import Box, Poller, timed_revocation
 from streamsvc.embedded import free_port, stop_process, wait_for_port
 from tests.e2e.media import NGINX, media_stack_available
 
@@ -155,21 +154,10 @@ def _revocations(box: Box, nginx_url: str, event_id: str) -> dict[str, Any]:
     """Milliseconds from the refund webhook to the first 403 a segment poller sees."""
     delays: list[float] = []
     for n in range(REVOCATIONS):
-        viewer, order = box.viewer()
-        poller = Poller(nginx_url, {"X-Viewing-Token": viewer.token},
-                        path=f"/live/{event_id}/hd/small_00042.ts")  # fmt: skip
-        poller.start()
-        poller.allowed.wait(30)
-        refund = box.refund(order)
-        sent = time.perf_counter()
-        if poller.problem is None:
-            box.deliver(refund)
-            poller.join(timeout=REVOKED_WITHIN_S)
-        poller.stop.set()
-        poller.join()
-        if poller.problem is not None or poller.refused_at is None:
-            raise BenchmarkFailed(f"revocation {n + 1} through nginx: {poller.problem or 'no 403'}")
-        delays.append((poller.refused_at - sent) * 1000)
+        delay, _ = timed_revocation(box, lambda viewer: Poller(
+            nginx_url, {"X-Viewing-Token": viewer.token},
+            path=f"/live/{event_id}/hd/small_00042.ts"), f"revocation {n + 1} through nginx")  # fmt: skip
+        delays.append(delay)
     delays.sort()
     return {"revocations_through_nginx": REVOCATIONS,
             "revocation_p50_ms": round(statistics.median(delays), 2),

@@ -17,6 +17,7 @@ import statistics
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -211,28 +212,38 @@ class Poller(threading.Thread):
         return bool(answer.json()["error"]["code"] == "revoked")
 
 
+def timed_revocation(
+    box: Box, poller_for: Callable[[Viewer], Poller], what: str
+) -> tuple[float, Poller]:
+    """One viewer bought, polled until refused, refunded by webhook: milliseconds from
+    sending the refund to the poller's first refusal (refused beyond REVOKED_WITHIN_S)."""
+    viewer, order = box.viewer()
+    poller = poller_for(viewer)
+    poller.start()
+    poller.allowed.wait(30)
+    refund = box.refund(order)
+    sent = time.perf_counter()
+    if poller.problem is None:
+        box.deliver(refund)
+        poller.join(timeout=REVOKED_WITHIN_S)
+    poller.stop.set()
+    poller.join()
+    if poller.problem is not None:
+        raise BenchmarkFailed(f"{what}: the poller got {poller.problem}")
+    if poller.refused_at is None or poller.refused_at - sent > REVOKED_WITHIN_S:
+        raise BenchmarkFailed(f"{what}: no 403 within {REVOKED_WITHIN_S}s of the refund "
+                              f"webhook ({poller.polls} polls)")  # fmt: skip
+    return (poller.refused_at - sent) * 1000, poller
+
+
 def revocation(box: Box, base_url: str, count: int = REVOCATIONS) -> dict[str, Any]:
     """Milliseconds from sending the refund webhook to the poller's first 403."""
     delays: list[float] = []
     polls: list[int] = []
     for n in range(count):
-        viewer, order = box.viewer()
-        poller = Poller(base_url, box.authorize_headers(viewer))
-        poller.start()
-        poller.allowed.wait(30)
-        refund = box.refund(order)
-        sent = time.perf_counter()
-        if poller.problem is None:
-            box.deliver(refund)
-            poller.join(timeout=REVOKED_WITHIN_S)
-        poller.stop.set()
-        poller.join()
-        if poller.problem is not None:
-            raise BenchmarkFailed(f"revocation {n + 1}: the poller got {poller.problem}")
-        if poller.refused_at is None or poller.refused_at - sent > REVOKED_WITHIN_S:
-            raise BenchmarkFailed(f"revocation {n + 1}: no 403 within {REVOKED_WITHIN_S}s of the "
-                                  f"refund webhook ({poller.polls} polls)")  # fmt: skip
-        delays.append((poller.refused_at - sent) * 1000)
+        delay, poller = timed_revocation(box, lambda viewer: Poller(
+            base_url, box.authorize_headers(viewer)), f"revocation {n + 1}")  # fmt: skip
+        delays.append(delay)
         polls.append(poller.polls)
     delays.sort()
     return {"revocations": count, "p50_ms": round(statistics.median(delays), 2),
