@@ -43,7 +43,10 @@ def lock_event_ledger(session: Session, event_id: str) -> None:
 # need no join back to the inserted transactions.
 _POST_BATCH = """
 WITH batch AS (
-    SELECT b.* FROM stripe_balance_transactions b
+    -- Only the columns posted: both CTEs are materialised, each row once.
+    SELECT b.id, b.venue_id, b.event_id, b.recording_id, b.kind, b.amount, b.fee, b.net,
+           b.currency, b.status
+      FROM stripe_balance_transactions b
      WHERE b.{column} = :subject_id AND b.currency = :currency AND b.id > :after
      ORDER BY b.id
      LIMIT :size

@@ -133,6 +133,9 @@ def compute(session: Session, subject: Subject | Event) -> list[VersionSplit]:
     # everything again, and JIT costs more than it saves on this single query.
     session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     session.execute(text("SET LOCAL jit = off"))
+    # Its joins and aggregates over every order spill to disk at the default 4 MB; the
+    # query may hash in memory (per plan node, until this transaction ends).
+    session.execute(text("SET LOCAL work_mem = '64MB'"))
     rows = session.execute(_GROUPS_OF[subject.column],
                            {"subject_id": subject.id, "currency": subject.currency})  # fmt: skip
     for version, lines, gross, refunded, disputed, group_fees, orders in rows:
