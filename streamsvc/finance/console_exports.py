@@ -3,12 +3,13 @@ party, format), and the statements of a party as HTML or PDF. Finance and admin 
 
 CSV (for Dutch Excel: semicolons, decimal commas, a byte order mark; or plain), JSON
 and small XLSX exports download at once, streamed from the export service
-(exports.py, export_files.py, as GET /v1/finance/splits). An XLSX export of more
-than STREAMSVC_EXPORT_JOB_ROWS rows, or any asked for as a job, becomes an export job
-(export_jobs.py): the page follows its progress (static/js/console-finance.js polls
-/console/jobs/{id}) and then links to the file, which any API node serves from
-PostgreSQL until the link expires (410 afterwards). Every download is audit-logged
-(`export.downloaded`), whoever asked and whatever the format.
+(exports.py, export_files.py, export_csv.py, as GET /v1/finance/splits). An XLSX
+export of more than STREAMSVC_EXPORT_JOB_ROWS rows, or any asked for as a job,
+becomes an export job (export_jobs.py): the page follows its progress
+(static/js/console-finance.js polls /console/jobs/{id}) and then links to the file,
+which any API node serves from PostgreSQL until the link expires (410 afterwards).
+Every download is audit-logged (`export.downloaded`), whoever asked and whatever the
+format.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from streamsvc import audit
 from streamsvc.catalog.models import Event, Performer
 from streamsvc.db import UnitOfWork
 from streamsvc.errors import NotFound, ValidationFailed
-from streamsvc.finance import export_files, export_jobs, exports
+from streamsvc.finance import export_csv, export_files, export_jobs, exports
 from streamsvc.finance.console_pages import FINANCE, now_of, path_id
 from streamsvc.finance.export_jobs import ExportAsk, LinkExpired
 from streamsvc.http.endpoint import in_unit_of_work
@@ -218,16 +219,16 @@ async def export_splits(request: Request) -> Response:
 
 async def _stream(engine: Any, where: exports.SplitFilter, ask: ExportAsk, fmt: str) -> Response:
     """The export as a download, streamed as its rows come from the ledger."""
+    if fmt in ("csv", "csv_excel"):  # written by PostgreSQL (COPY), totals and all
+        excel = fmt == "csv_excel"
+        chunks = export_csv.csv_chunks(engine, where, delimiter=";" if excel else ",",
+                                       decimal_comma=excel, bom=excel)  # fmt: skip
+        return StreamingResponse(chunks, media_type="text/csv; charset=utf-8",
+                                 headers=_attachment(f"{ask.filename}.csv"))  # fmt: skip
     source = exports.rows(engine, where)
     if fmt == "json":
         return StreamingResponse(export_files.json_chunks(source), media_type="application/json",
                                  headers=_attachment(f"{ask.filename}.json"))  # fmt: skip
-    if fmt in ("csv", "csv_excel"):
-        excel = fmt == "csv_excel"
-        chunks = export_files.csv_chunks(source, delimiter=";" if excel else ",",
-                                         decimal_comma=excel, bom=excel)  # fmt: skip
-        return StreamingResponse(chunks, media_type="text/csv; charset=utf-8",
-                                 headers=_attachment(f"{ask.filename}.csv"))  # fmt: skip
     spool = await run_in_threadpool(export_files.xlsx_file, source)
     return StreamingResponse(_drain(spool), media_type=export_jobs.XLSX,
                              headers=_attachment(f"{ask.filename}.xlsx"))  # fmt: skip

@@ -1,10 +1,9 @@
-"""The export files: the split rows written as CSV, JSON or XLSX as they stream in,
-with the totals (exports.Totals) at the end."""
+"""The export files: the split rows written as JSON or XLSX as they stream in, with
+the totals (exports.Totals) at the end; the CSV is PostgreSQL's (export_csv.py), its
+text cells neutralised as `safe_text` does here."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import tempfile
 from collections.abc import Iterator
@@ -12,69 +11,27 @@ from decimal import Decimal
 from typing import IO, Any
 
 from streamsvc.finance.exports import (
-    AT,
     COLUMNS,
     CURRENCY_AT,
     MONEY,
     NAMES,
-    PARTY_AT,
     Row,
     Totals,
     as_dict,
 )  # fmt: skip
-from streamsvc.kit.money import decimal_text, exponent
+from streamsvc.kit.money import exponent
 
 # A spreadsheet reads a cell that starts with one of these as a formula (or, for tab
 # and carriage return, lets it smuggle one in): titles and names are the venue's
 # and performers' own words, so such a cell gets a leading quote (OWASP's advice on
 # CSV injection). Amounts are never text, so a negative amount stays a number.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_text(value: object) -> str:
     """A text cell as a spreadsheet may open it: never read as a formula."""
     text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def _text_cells(row: Row, start: int, stop: int) -> list[Any]:
-    """Cells start..stop of a row, text neutralised, integers left numbers."""
-    return [value if isinstance(value, int) else safe_text(value) for value in row[start:stop]]
-
-
-def csv_chunks(
-    source: Iterator[Row], *, delimiter: str = ",", decimal_comma: bool = False,
-    bom: bool = False,
-) -> Iterator[bytes]:  # fmt: skip
-    """UTF-8 CSV: a header, the rows in major units (12.50), then a totals row."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
-    point = "," if decimal_comma else "."
-    first_money, party = AT["gross"], PARTY_AT
-    if bom:
-        buffer.write("\ufeff")
-    writer.writerow(NAMES)
-    totals = Totals()
-    waterfall: list[str] = []
-    for row in source:
-        digits = exponent(row[CURRENCY_AT])
-        if totals.add(row):  # the waterfall is the same for every party of a posting
-            waterfall = [decimal_text(row[i], digits, point) for i in range(first_money, party)]
-        writer.writerow((*_text_cells(row, 0, first_money), *waterfall,
-                         decimal_text(row[party], digits, point),
-                         *_text_cells(row, party + 1, len(row))))  # fmt: skip
-        if buffer.tell() > 256_000:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-    currency = next(iter(totals.currencies)) if len(totals.currencies) == 1 else None
-    digits = exponent(currency) if currency else 0  # several currencies: minor units
-    writer.writerow([
-        "TOTAL" if name == "venue" else decimal_text(totals.sums[name], digits, point)
-        if name in MONEY else (currency or "") if name == "currency" else ""
-        for name in NAMES
-    ])  # fmt: skip
-    yield buffer.getvalue().encode()
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def json_chunks(source: Iterator[Row]) -> Iterator[bytes]:

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from streamsvc.catalog.schemas import ObjectId
 from streamsvc.errors import ValidationFailed
-from streamsvc.finance import export_files, exports, party_statement
+from streamsvc.finance import export_csv, export_files, exports, party_statement
 from streamsvc.http.endpoint import Access, Call, endpoint
 from streamsvc.kit.described import money
 from streamsvc.kit.validation import Day
@@ -120,18 +120,19 @@ def export_splits(call: Call, query: SplitsQuery) -> Response:
     where = exports.SplitFilter(window.venue_id, window.since, window.until,
                                 event_id=query.event_id, party=query.party,
                                 recording_id=query.recording_id)  # fmt: skip
-    source = exports.rows(call.request.app.state.resources.database.engine, where)
+    engine = call.request.app.state.resources.database.engine
     name = f"splits-{first.isoformat()}-{last.isoformat()}"
-    if query.format == "json":
-        return StreamingResponse(export_files.json_chunks(source), media_type="application/json")
-    if query.format == "csv":
+    if query.format == "csv":  # written by PostgreSQL (COPY), totals and all
         semicolon = query.delimiter == "semicolon"
-        chunks = export_files.csv_chunks(
-            source, delimiter=";" if semicolon else ",", bom=query.bom,
+        chunks = export_csv.csv_chunks(
+            engine, where, delimiter=";" if semicolon else ",", bom=query.bom,
             decimal_comma=(query.decimal or ("comma" if semicolon else "point")) == "comma",
         )  # fmt: skip
         return StreamingResponse(chunks, media_type="text/csv; charset=utf-8",
                                  headers=_attachment(f"{name}.csv"))  # fmt: skip
+    source = exports.rows(engine, where)
+    if query.format == "json":
+        return StreamingResponse(export_files.json_chunks(source), media_type="application/json")
     spool = export_files.xlsx_file(source)
     return StreamingResponse(
         _drain(spool), headers=_attachment(f"{name}.xlsx"),

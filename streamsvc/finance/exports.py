@@ -17,7 +17,8 @@ columns are empty, as the recording columns are on an event's rows. Its rights
 holders are parties like a venue or a performer (`party_type` `rights_holder`).
 
 Rows come from a server-side cursor and are written as they come (export_files.py,
-CSV, JSON and XLSX): memory stays flat however many rows there are.
+JSON and XLSX); the CSV is PostgreSQL's own COPY of the same SELECT (export_csv.py).
+Memory stays flat however many rows there are.
 """
 
 from __future__ import annotations
@@ -132,15 +133,19 @@ class SplitFilter:
     recording_id: str | None = None
 
 
+def params(where: SplitFilter) -> dict[str, Any]:
+    """_ROWS's parameters for a filter (the CSV export binds them too, export_csv.py)."""
+    party_type, _, party_id = where.party.partition(":") if where.party else (None, "", None)
+    return {"venue_id": where.venue_id, "since": where.since, "until": where.until,
+            "event_id": where.event_id, "recording_id": where.recording_id,
+            "party_type": party_type, "party_id": party_id}  # fmt: skip
+
+
 def rows(engine: Engine, where: SplitFilter) -> Iterator[Row]:
     """The export's rows (tuples in COLUMNS order, dates already as ISO text), streamed
     from a server-side cursor on a connection of its own."""
-    party_type, _, party_id = where.party.partition(":") if where.party else (None, "", None)
-    params = {"venue_id": where.venue_id, "since": where.since, "until": where.until,
-              "event_id": where.event_id, "recording_id": where.recording_id,
-              "party_type": party_type, "party_id": party_id}  # fmt: skip
     with engine.connect() as conn:
-        yield from conn.execution_options(yield_per=5000).execute(_ROWS, params)
+        yield from conn.execution_options(yield_per=5000).execute(_ROWS, params(where))
 
 
 def as_dict(row: Row) -> dict[str, Any]:

@@ -415,15 +415,15 @@ def test_totals_count_a_postings_waterfall_once_and_every_party_amount() -> None
 # mutant streamsvc.finance.exports.xǁTotalsǁadd__mutmut_18: as _14, `strict=False`.
 
 
-# mutant streamsvc.finance.exports.x_rows__mutmut_5: rpartition for partition of the party
+# mutant streamsvc.finance.exports.x_params__mutmut_5: rpartition for partition of the party
 #   filter: the route admits only "venue:<id>" or "performer:<id>", ids without a colon,
 #   so both split at the one colon there is.
-# mutant streamsvc.finance.exports.x_rows__mutmut_7: the middle of the partition, which
+# mutant streamsvc.finance.exports.x_params__mutmut_7: the middle of the partition, which
 #   is thrown away, made "XXXX".
-# mutant streamsvc.finance.exports.x_rows__mutmut_27: yield_per None for 5000: the same
-#   rows, fetched at once instead of 5000 at a time; only memory shows it, which `make
-#   bench` guards (bench/exports.py: peak RSS of a million-row export, and of a tenth).
-# mutant streamsvc.finance.exports.x_rows__mutmut_28: yield_per 5001: a batch size.
+# mutant streamsvc.finance.exports.x_rows__mutmut_5: yield_per None for 5000: the same
+#   rows, fetched at once instead of 5000 at a time; only the memory of a large JSON or
+#   XLSX export shows it (bench/exports.py measures the CSV's, which is COPY's now).
+# mutant streamsvc.finance.exports.x_rows__mutmut_6: yield_per 5001: a batch size.
 
 
 def test_a_row_is_named_column_by_column_and_must_fit_the_columns() -> None:
