@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from config.settings import Settings
 from streamsvc.bootstrap import message_bus
 from streamsvc.db import Database, make_engine
+from streamsvc.db_reads import ReadPool
 from streamsvc.http.callers import Authenticator
 from streamsvc.http.metrics import HttpMetrics
 from streamsvc.kit import redis_clients
@@ -40,6 +41,7 @@ class Resources:
     sync_redis: SyncRedis
     authenticator: Authenticator
     catalogue: CatalogueCache
+    reads: ReadPool
 
     @classmethod
     def build(
@@ -80,12 +82,14 @@ class Resources:
             sync_redis=sync_redis,
             authenticator=VenueKeys(),
             catalogue=CatalogueCache(redis, timedelta(seconds=settings.catalogue_cache_seconds)),
+            # Single reads on the event loop (a ticket's redemption): db_reads.py.
+            reads=ReadPool(settings.require("database_url")),
         )
 
     async def close(self) -> None:
         # A connection Redis dropped under us must not hold up shutdown: each close is
         # bounded, and what does not close in time is left to the process's exit.
-        closings = [self.redis.aclose(), self.viewing.client.aclose()]
+        closings = [self.redis.aclose(), self.viewing.client.aclose(), self.reads.close()]
         if isinstance(self.redis, aioredis.Redis):
             # Its pool was handed in, so closing the client leaves the pool open.
             closings.insert(1, self.redis.connection_pool.disconnect())

@@ -105,9 +105,8 @@ def _renewal(call: Call, claims: Claims, closes_at: datetime) -> tuple[str, date
 async def start_session(call: Call, body: SessionCreate) -> SessionStarted:
     code, now, settings = call.path("code"), call.clock.now(), call.settings
     country = _country(call.request)
-    admission = await call.in_unit_of_work(
-        lambda uow: service.admit(uow.session, code, now, country, settings)
-    )
+    # One statement on the event loop, outside a transaction: no thread, no pre-ping.
+    admission = await service.admit_code(call.resources.reads, code, now, country, settings)
     slot = await call.resources.viewing.start_session(
         admission.ticket_id, body.device_id, new_id("ses"), now_ms=_ms(now),
         max_devices=admission.max_devices, policy=admission.policy,

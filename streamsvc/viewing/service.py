@@ -10,13 +10,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
+from typing import Any, cast
 
-from sqlmodel import Session, col, select
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+from sqlmodel import Session, col
 
 from config.settings import Settings
 from streamsvc.catalog.lifecycle import EventStatus
 from streamsvc.catalog.models import Event, Tier, rewatch_hours_granted
-from streamsvc.errors import Forbidden, NotFound, ServiceError, Unauthenticated
+from streamsvc.db_reads import ReadPool, ReadsUnavailable
+from streamsvc.errors import (
+    DependencyUnavailable,
+    Forbidden,
+    NotFound,
+    ServiceError,
+    Unauthenticated,
+)
 from streamsvc.orders.models import Order, Ticket, TicketStatus
 from streamsvc.recordings import window as recording_window
 from streamsvc.viewing.access import (
@@ -49,41 +60,102 @@ class Admission:
     country: str | None
 
 
-def _load(session: Session, *where: object) -> tuple[Ticket, Tier, Event, str | None] | None:
-    """The ticket, its tier and event, and its order's country: one query (a redeem's
-    only database read)."""
-    query = (
-        select(Ticket, Tier, Event, Order.country)
+@dataclass(frozen=True)
+class _Entitled:
+    """What a redeem and a heartbeat read of a ticket: the columns of `_entitled`, in order."""
+
+    ticket_id: str
+    ticket_status: str
+    tier_id: str
+    quality: str
+    extras: list[str]
+    max_devices: int
+    on_device_limit: str
+    rewatch_hours: int
+    event_id: str
+    event_status: str
+    starts_at: datetime
+    ends_at: datetime
+    doors_open_minutes: int
+    replay_hours: int
+    playback: str | None
+    allowed_countries: list[str]
+    order_country: str | None
+
+
+# What a redeem and a heartbeat read of a ticket, its tier, event and order: only the
+# columns access needs, in the order of `_Entitled`'s fields.
+_ENTITLED_COLUMNS = (
+    col(Ticket.id), col(Ticket.status), col(Tier.id), col(Tier.quality), col(Tier.extras),
+    col(Tier.max_devices), col(Tier.on_device_limit), col(Tier.rewatch_hours), col(Event.id),
+    col(Event.status), col(Event.starts_at), col(Event.ends_at),
+    col(Event.doors_open_minutes), col(Event.replay_hours), col(Event.playback),
+    col(Event.allowed_countries), col(Order.country),
+)  # fmt: skip
+
+
+def _entitled(by: Any) -> Select[*tuple[Any, ...]]:
+    """The ticket found by `by` = :key, with its tier, event and order's country: one
+    query (a redeem's only database read)."""
+    return (
+        select(*_ENTITLED_COLUMNS)
         .join(Tier, col(Tier.id) == col(Ticket.tier_id))
         .join(Event, col(Event.id) == col(Ticket.event_id))
         .join(Order, col(Order.id) == col(Ticket.order_id))
-        .where(*where)  # type: ignore[arg-type]
+        .where(by == bindparam("key"))
     )
-    row = session.exec(query).first()
-    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
+@cache
+def _entitled_by_code_sql() -> str:
+    """`_entitled` by code, as psycopg takes it (compiled once, on first use)."""
+    return str(_entitled(col(Ticket.code)).compile(dialect=PGDialect_psycopg()))  # type: ignore[no-untyped-call]
+
+
+def _load(session: Session, by: Any, key: str) -> _Entitled | None:
+    row = session.execute(_entitled(by), {"key": key}).first()
+    return None if row is None else _Entitled(*row)
 
 
 def admit(
     session: Session, code: str, now: datetime, country: str | None, settings: Settings
 ) -> Admission:
     """May this ticket start watching now, from this country? 404 / 403 with a code."""
-    found = _load(session, col(Ticket.code) == code)
+    return _admission(_load(session, col(Ticket.code), code), now, country, settings)
+
+
+async def admit_code(
+    reads: ReadPool, code: str, now: datetime, country: str | None, settings: Settings
+) -> Admission:
+    """`admit` from the event loop: the same read as one statement outside a transaction
+    (db_reads.py); 503 with Retry-After when PostgreSQL does not answer."""
+    try:
+        row = await reads.fetch_one(_entitled_by_code_sql(), {"key": code})
+    except ReadsUnavailable as exc:
+        raise DependencyUnavailable("Viewing is briefly unavailable; try again shortly.",
+                                    retry_after=5) from exc  # fmt: skip
+    return _admission(None if row is None else _Entitled(*row), now, country, settings)
+
+
+def _admission(
+    found: _Entitled | None, now: datetime, country: str | None, settings: Settings
+) -> Admission:
     if found is None:
         raise NotFound("No such ticket.")
-    ticket, tier, event, order_country = found
-    closes_at = _check(ticket, tier, event, now)
-    if event.allowed_countries:
+    closes_at = _check(found, now)
+    if found.allowed_countries:
         allowed = (
-            country in event.allowed_countries if country else settings.missing_country == "allow"
+            country in found.allowed_countries if country else settings.missing_country == "allow"
         )
         if not allowed:
             raise Forbidden("This event is not shown in your country.", code="country_not_allowed")
     if country is None:  # (only where countries are not restricted, or missing ones allowed)
-        country = order_country
+        country = found.order_country
     return Admission(
-        ticket_id=ticket.id, event_id=event.id, qualities=qualities_for(tier.quality),
-        extras=tuple(tier.extras), max_devices=tier.max_devices, policy=tier.on_device_limit,
-        playback=(event.playback or "").rstrip("/"), closes_at=closes_at, tier_id=tier.id,
+        ticket_id=found.ticket_id, event_id=found.event_id,
+        qualities=qualities_for(found.quality), extras=tuple(found.extras),
+        max_devices=found.max_devices, policy=found.on_device_limit,
+        playback=(found.playback or "").rstrip("/"), closes_at=closes_at, tier_id=found.tier_id,
         country=country,
     )  # fmt: skip
 
@@ -99,11 +171,10 @@ async def joined(store: ViewingStore, admission: Admission, slot: Slot, now_ms: 
 
 def still_admitted(session: Session, ticket_id: str, now: datetime) -> datetime:
     """The heartbeat's check against the truth; returns when the window closes."""
-    found = _load(session, col(Ticket.id) == ticket_id)
+    found = _load(session, col(Ticket.id), ticket_id)
     if found is None:
         raise Forbidden("This ticket no longer exists.", code="revoked")
-    ticket, tier, event, _ = found
-    return _check(ticket, tier, event, now)
+    return _check(found, now)
 
 
 # A purchase's token is renewed for as long as it is asked for.
@@ -119,11 +190,12 @@ def renewal_limit(session: Session, claims: Claims, now: datetime) -> datetime:
     return still_admitted(session, claims.ticket_id, now)
 
 
-def _check(ticket: Ticket, tier: Tier, event: Event, now: datetime) -> datetime:
-    if ticket.status != TicketStatus.valid or event.status == EventStatus.cancelled:
+def _check(found: _Entitled, now: datetime) -> datetime:
+    if found.ticket_status != TicketStatus.valid or found.event_status == EventStatus.cancelled:
         raise Forbidden("This ticket no longer gives access.", code="revoked")
-    opens, closes = window(event.starts_at, event.ends_at, event.doors_open_minutes,
-                           rewatch_hours_granted(tier, event))  # fmt: skip
+    # The catalogue's rule, read from the two figures it takes (`found` has both names).
+    rewatch = rewatch_hours_granted(cast(Tier, found), cast(Event, found))
+    opens, closes = window(found.starts_at, found.ends_at, found.doors_open_minutes, rewatch)
     if not opens <= now < closes:
         raise Forbidden(
             "This ticket plays from doors-open until the end of its rewatch window.",
