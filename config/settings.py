@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     # How long a catalogue page may be served from a node's cache when no write
     # announced a change (seats sold, a start time passed); 0 turns the cache off.
     catalogue_cache_seconds: float = Field(default=2.0, ge=0, le=300)
+    # How long an API process answers "sold out" for a tier it saw sold out without
+    # asking PostgreSQL (orders/sold_out.py): a released seat waits this long at most
+    # for the next buyer; 0 turns it off. Never an oversell: the hold decides a sale.
+    order_sold_out_cache_seconds: float = Field(default=1.0, ge=0, le=10)
     pending_check_minutes: int = Field(default=5, ge=1, le=24 * 60)  # ask Stripe after this
     order_rate_per_ip: int = Field(default=30, ge=1)  # orders per client address per minute
     order_rate_per_email: int = Field(default=10, ge=1)  # orders per e-mail address per hour

@@ -18,6 +18,7 @@ from streamsvc.kit.clock import Clock
 from streamsvc.kit.redis_clients import AsyncRedis, SyncRedis
 from streamsvc.kit.shutdown import settle
 from streamsvc.listings.cache import CatalogueCache
+from streamsvc.orders.sold_out import SoldOutMemory
 from streamsvc.payments.factory import gateway_from_settings
 from streamsvc.payments.gateway import PaymentGateway
 from streamsvc.venues.auth import VenueKeys
@@ -42,6 +43,7 @@ class Resources:
     authenticator: Authenticator
     catalogue: CatalogueCache
     reads: ReadPool
+    sold_out: SoldOutMemory  # tiers this process saw sold out, for a second (orders/sold_out.py)
 
     @classmethod
     def build(
@@ -82,6 +84,7 @@ class Resources:
             sync_redis=sync_redis,
             authenticator=VenueKeys(),
             catalogue=CatalogueCache(redis, timedelta(seconds=settings.catalogue_cache_seconds)),
+            sold_out=SoldOutMemory(timedelta(seconds=settings.order_sold_out_cache_seconds)),
             # Single reads on the event loop (a ticket's redemption): db_reads.py.
             reads=ReadPool(settings.require("database_url")),
         )

@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, UniqueConstraint, exists, func
 from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from streamsvc.catalog.models import SplitRule
 from streamsvc.kit.columns import timestamp
@@ -93,12 +94,16 @@ def _unconsented() -> object:
 
 def version_in_force(session: Session, event_id: str) -> int | None:
     """The latest version of the event's split rule in force (module docstring)."""
-    return session.exec(
-        select(func.max(SplitRule.version)).where(
-            SplitRule.event_id == event_id,
-            ~_unconsented(),  # type: ignore[operator]
-        )
-    ).one()
+    return session.exec(version_in_force_query(event_id)).one()
+
+
+def version_in_force_query(event_id: str) -> SelectOfScalar[int]:
+    """`version_in_force` as a query, for a caller that reads it as a column of its
+    own query (orders/buying.py: one round trip for everything an order reads)."""
+    return select(func.max(SplitRule.version)).where(
+        SplitRule.event_id == event_id,
+        ~_unconsented(),  # type: ignore[operator]
+    )
 
 
 def rules_in_force(session: Session, event_id: str) -> list[SplitRule]:

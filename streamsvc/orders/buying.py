@@ -17,13 +17,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NoReturn
+from typing import Any
 
-from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlalchemy import Update, insert, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.orm import make_transient_to_detached
+from sqlmodel import Session, SQLModel, col, select
 
 from config.settings import Settings
-from streamsvc.catalog.coproducers import version_in_force
+from streamsvc.catalog.coproducers import version_in_force_query
 from streamsvc.catalog.events import status_of
 from streamsvc.catalog.lifecycle import EventStatus
 from streamsvc.catalog.models import Event, Tier
@@ -57,10 +59,9 @@ def reserve(
     settings: Settings,
 ) -> Reservation:
     """Validate an order and hold its capacity; 409 sold_out / sales_closed, 422 fields."""
-    event = session.get(Event, event_id)
+    event, venue, tiers, rule_version = _read_event(session, event_id)
     if event is None or status_of(event, now) is EventStatus.draft:
         raise NotFound("No such event.")
-    venue = session.get(Venue, event.venue_id)
     if venue is None or venue.suspended_at is not None:  # closed by the platform operator
         raise NotFound("No such event.")
     status = status_of(event, now)
@@ -73,16 +74,16 @@ def reserve(
             code="country_not_allowed",
             fields={"country": f"one of {', '.join(event.allowed_countries)}"},
         )
-    tiers = {t.id: t for t in session.exec(select(Tier).where(Tier.event_id == event.id))}
     total = _price(data, tiers, event, now, settings.order_max_quantity)
+    # What each tier of the order has left as read (None: no limit), for a refusal.
+    left = {item.tier_id: _left(tiers[item.tier_id]) for item in data.items}
+    countries = tuple(event.allowed_countries or ())
     # Refuse at once what is visibly gone, without queueing for the tier's row lock
     # (a burst of buyers for the last seats must not wait in line to hear "sold out").
     for i, item in enumerate(data.items):
         tier = tiers[item.tier_id]
         if tier.capacity is not None and tier.sold + tier.held + item.quantity > tier.capacity:
-            _sold_out(i, max(0, tier.capacity - tier.sold - tier.held))
-    # The latest version in force: one waiting for a co-producer's consent is not yet.
-    rule_version = version_in_force(session, event.id)
+            raise SoldOut(i, max(0, tier.capacity - tier.sold - tier.held), left, countries)
     order_id = new_id("ord")
     # Derived from the id with a server key, not random: a mail sent later (the ticket
     # mail, a resend) can carry it again in the order page's link (orders/links.py).
@@ -104,37 +105,86 @@ def reserve(
         created_at=now,
         updated_at=now,
     )
-    session.add(order)
-    session.flush()
-    for position, item in enumerate(data.items):
-        tier = tiers[item.tier_id]
-        session.add(
-            OrderItem(
-                id=new_id("oit"),
-                order_id=order.id,
-                tier_id=tier.id,
-                quantity=item.quantity,
-                unit_amount=item.amount if item.amount is not None else tier.price_amount,
-                vat_rate_bps=tier.vat_rate_bps,
-                position=position,
-                components=list(tier.components),  # as sold: taxed as sold (catalog/bundles.py)
-            )
+    items = [
+        OrderItem(
+            id=new_id("oit"),
+            order_id=order.id,
+            tier_id=tier.id,
+            quantity=item.quantity,
+            unit_amount=item.amount if item.amount is not None else tier.price_amount,
+            vat_rate_bps=tier.vat_rate_bps,
+            position=position,
+            components=list(tier.components),  # as sold: taxed as sold (catalog/bundles.py)
         )
-    session.flush()
+        for position, (item, tier) in enumerate((i, tiers[i.tier_id]) for i in data.items)
+    ]
+    _insert(session, order, items)
     # Hold last, in tier-id order: the row locks are held only until the commit, and
     # two orders for the same tiers cannot deadlock.
     for i, item in sorted(enumerate(data.items), key=lambda pair: pair[1].tier_id):
         if not capacity.hold(session, item.tier_id, item.quantity):
-            _sold_out(i, _available(session, item.tier_id))
+            seats = _available(session, item.tier_id)
+            raise SoldOut(i, seats, {**left, item.tier_id: seats}, countries)
     return Reservation(order, token)
 
 
-def _sold_out(index: int, left: int) -> NoReturn:
-    raise Conflict(
-        "Not enough tickets left.",
-        code="sold_out",
-        fields={f"items[{index}].quantity": f"{left} left"},
-    )
+def _insert(session: Session, order: Order, items: list[OrderItem]) -> None:
+    """Write the order and its items in one statement (one round trip on every
+    purchase's path, where the ORM's flush takes two: the items' foreign key needs the
+    order first). The order then joins the session as though loaded, so what the
+    transaction does next with it (a free order is settled on it) is an ORM update."""
+    placed = insert(Order).values(_columns(order)).cte("placed")
+    session.execute(insert(OrderItem).values([_columns(item) for item in items]).add_cte(placed))
+    make_transient_to_detached(order)
+    session.add(order)
+
+
+def _columns(row: SQLModel) -> dict[str, Any]:
+    return {column.key: getattr(row, column.key) for column in row.__table__.columns}  # type: ignore[attr-defined]
+
+
+def _read_event(
+    session: Session, event_id: str
+) -> tuple[Event | None, Venue | None, dict[str, Tier], int | None]:
+    """The event, its venue, its tiers by id and the latest version of its split rule in
+    force (one waiting for a co-producer's consent is not yet), in one round trip: this
+    read is on every order's path, refused ones included.
+
+    The tiers are ORM objects of the session: the hold and the pre-check see the same
+    identity map as any other read of the transaction."""
+    version = version_in_force_query(event_id).scalar_subquery()
+    rows = session.execute(
+        sa_select(Event, Venue, Tier, version)
+        .join(Venue, col(Venue.id) == col(Event.venue_id))
+        .outerjoin(Tier, col(Tier.event_id) == col(Event.id))
+        .where(col(Event.id) == event_id)
+    ).all()
+    if not rows:  # no such event (its venue cannot be missing: a foreign key)
+        return None, None, {}, None
+    event, venue, _, rule_version = rows[0]
+    tiers = {tier.id: tier for _, _, tier, _ in rows if tier is not None}
+    return event, venue, tiers, rule_version
+
+
+class SoldOut(Conflict):
+    """409 sold_out: item `index` asks more than the `seats` its tier has left.
+
+    `left` is what every tier of the order had left as this transaction saw it (None:
+    no limit) and `countries` the event's allowed countries: what the API process needs
+    to refuse the next buyers of these tiers without a transaction (orders/sold_out.py).
+    """
+
+    def __init__(
+        self, index: int, seats: int, left: dict[str, int | None], countries: tuple[str, ...]
+    ) -> None:
+        super().__init__("Not enough tickets left.", code="sold_out",
+                         fields={f"items[{index}].quantity": f"{seats} left"})  # fmt: skip
+        self.left = left
+        self.countries = countries
+
+
+def _left(tier: Tier) -> int | None:
+    return None if tier.capacity is None else max(0, tier.capacity - tier.sold - tier.held)
 
 
 def _price(
@@ -205,15 +255,20 @@ def lock_order(session: Session, order_id: str) -> Order | None:
     return session.exec(select(Order).where(Order.id == order_id).with_for_update()).first()
 
 
-def attach_intent(session: Session, order_id: str, intent_id: str) -> None:
-    """Store the order's PaymentIntent; the first stays (a retry's is the same intent,
-    by Stripe's idempotency key). One statement, no read before it: this is on every
-    purchase's path (make bench: order_burst's sequential overhead)."""
-    attached = session.execute(
+def intent_attachment(order_id: str, intent_id: str) -> Update:
+    """The one statement that stores the order's PaymentIntent; the first stays (a
+    retry's is the same intent, by Stripe's idempotency key). No read before it: this is
+    on every purchase's path (make bench: order_burst's sequential overhead)."""
+    return (
         update(Order)
         .where(col(Order.id) == order_id, col(Order.payment_intent_id).is_(None))
         .values(payment_intent_id=intent_id)
     )
+
+
+def attach_intent(session: Session, order_id: str, intent_id: str) -> None:
+    """Store the order's PaymentIntent (intent_attachment); 404 for no such order."""
+    attached = session.execute(intent_attachment(order_id, intent_id))
     if not attached.rowcount and session.get(Order, order_id) is None:  # type: ignore[attr-defined]
         raise NotFound("No such order.")
 

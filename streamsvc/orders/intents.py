@@ -40,6 +40,9 @@ def pay_for(
         raise unavailable from exc
     answer = {**draft, "payment_intent_id": intent.id, "client_secret": intent.client_secret}
     with database.unit_of_work() as uow:
+        # The draft is durable: should a crash of PostgreSQL lose this, the webhook finds
+        # the order by the intent's metadata, and a retry with the key attaches it again.
+        uow.commit_without_waiting_for_disk()
         buying.attach_intent(uow.session, order_id, intent.id)
         if key is not None:
             idempotency.complete(uow.session, scope, key, 201, answer)

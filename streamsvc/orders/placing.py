@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from config.settings import Settings
@@ -37,7 +38,12 @@ from streamsvc.kit.clock import Clock
 from streamsvc.orders import buying, fulfilment
 from streamsvc.orders.models import Order, OrderStatus
 from streamsvc.orders.schemas import OrderCreate, OrderCreated, PaymentInfo
-from streamsvc.payments.gateway import PaymentGateway, PaymentProviderUnavailable
+from streamsvc.orders.sold_out import SoldOutMemory
+from streamsvc.payments.gateway import (
+    PaymentGateway,
+    PaymentIntent,
+    PaymentProviderUnavailable,
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,35 @@ def idempotency_scope(event_id: str, email: str) -> str:
     return f"orders:{event_id}:{buyer}"
 
 
+def refuse_seen_sold_out(
+    sold_out: SoldOutMemory, settings: Settings, clock: Clock, *, event_id: str,
+    request: OrderCreate,
+) -> None:  # fmt: skip
+    """For a request without an idempotency key, on the event loop before it waits for a
+    thread: raise the SoldOut this process saw a moment ago for these tiers, if it did.
+    In a burst the threads are taken by the buyers who get seats (Stripe's answer); the
+    ones who get none need no thread to hear it."""
+    refusal = sold_out.refusal(event_id, request, clock.now(), settings.order_max_quantity)
+    if refusal is not None:
+        raise refusal
+
+
+def _refuse_seen_sold_out(
+    database: Database, sold_out: SoldOutMemory, *, max_quantity: int, event_id: str,
+    request: OrderCreate, now: datetime, key: str | None, scope: str,
+) -> None:  # fmt: skip
+    """Raise the SoldOut this process saw a moment ago for these tiers, if it did, and
+    unless the request's idempotency key was used (its replay is the answer)."""
+    refusal = sold_out.refusal(event_id, request, now, max_quantity)
+    if refusal is None:
+        return
+    if key is not None:
+        with database.unit_of_work() as uow:  # one read, by primary key
+            if uow.session.get(idempotency.IdempotencyRecord, (scope, key)) is not None:
+                return
+    raise refusal
+
+
 def _unavailable() -> DependencyUnavailable:
     return DependencyUnavailable("Payments are unavailable right now; try again.")
 
@@ -72,11 +107,21 @@ def place_order(
     request: OrderCreate,
     locale: str,
     idempotency_key: str | None,
+    sold_out: SoldOutMemory | None = None,
 ) -> Placed:
-    """Reserve, create the PaymentIntent, attach it (module docstring)."""
+    """Reserve, create the PaymentIntent, attach it (module docstring).
+
+    `sold_out`: the process's memory of tiers seen sold out (orders/sold_out.py), which
+    refuses an order for them before any transaction, unless its idempotency key was
+    used before (a replay answers what the first request answered)."""
     key, scope = idempotency_key, idempotency_scope(event_id, request.email)
-    body_hash = idempotency.request_hash(request.model_dump(mode="json"))
     now = clock.now()
+    if sold_out is not None:
+        _refuse_seen_sold_out(
+            database, sold_out, max_quantity=settings.order_max_quantity, event_id=event_id,
+            request=request, now=now, key=key, scope=scope,
+        )  # fmt: skip
+    body_hash = idempotency.request_hash(request.model_dump(mode="json"))
 
     def reserve(uow: UnitOfWork) -> tuple[idempotency.Replay | None, dict[str, Any], str]:
         if key is not None:
@@ -104,8 +149,13 @@ def place_order(
                 idempotency.complete(uow.session, scope, key, 201, draft)
         return None, draft, order.venue_id
 
-    with database.unit_of_work() as uow:
-        replay, draft, venue_id = reserve(uow)
+    try:
+        with database.unit_of_work() as uow:
+            replay, draft, venue_id = reserve(uow)
+    except buying.SoldOut as refusal:
+        if sold_out is not None:
+            sold_out.remember(event_id, refusal, now)
+        raise
     if replay is not None and replay.status_code is not None:
         return Placed(replay.status_code, replay.response)
     if draft["status"] != OrderStatus.pending:
@@ -125,12 +175,29 @@ def place_order(
                 buying.release_hold(uow.session, order, OrderStatus.failed, clock.now())
             if key is not None:
                 idempotency.complete(uow.session, scope, key, 503, _unavailable().body())
+        if sold_out is not None:  # the seats just given back are for sale again here
+            sold_out.forget(event_id, [item.tier_id for item in request.items])
         raise _unavailable() from exc
 
-    with database.unit_of_work() as uow:
-        buying.attach_intent(uow.session, order_id, intent.id)
-        payment = PaymentInfo(payment_intent_id=intent.id, client_secret=intent.client_secret)
-        answer = {**draft, "payment": payment.model_dump(mode="json")}
-        if key is not None:
+    return Placed(201, _attach(database, draft, intent, key, scope))
+
+
+def _attach(
+    database: Database, draft: dict[str, Any], intent: PaymentIntent, key: str | None,
+    scope: str,
+) -> dict[str, Any]:  # fmt: skip
+    """Step 3: the intent attached to the order, the answer remembered for the key."""
+    order_id = str(draft["id"])
+    # One statement committed as it runs: one round trip on every purchase's path.
+    if not database.execute_at_once(buying.intent_attachment(order_id, intent.id)):
+        with database.unit_of_work() as uow:  # attached before (a retry), or gone (404)
+            buying.attach_intent(uow.session, order_id, intent.id)
+    payment = PaymentInfo(payment_intent_id=intent.id, client_secret=intent.client_secret)
+    answer = {**draft, "payment": payment.model_dump(mode="json")}
+    if key is not None:
+        with database.unit_of_work() as uow:
+            # Should a crash of PostgreSQL lose it, the retry with the key finds the
+            # draft of step 1 and resumes it (Stripe's idempotency: the same intent).
+            uow.commit_without_waiting_for_disk()
             idempotency.complete(uow.session, scope, key, 201, answer)
-    return Placed(201, answer)
+    return answer

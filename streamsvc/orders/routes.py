@@ -83,11 +83,19 @@ nothing of the first. Keys are forgotten after a day.
 async def create_order(call: Call, body: OrderCreate) -> Response:
     request, resources = call.request, call.request.app.state.resources
     key = idempotency_key(request)
+    event_id = call.path("event_id")
+    # Before the rate limit too: this answer costs less than counting it in Redis, and a
+    # burst of buyers for the last seats is mostly such answers. With a key, a replay
+    # may be the answer: place_order reads the key first.
+    if key is None:
+        placing.refuse_seen_sold_out(resources.sold_out, resources.settings, resources.clock,
+                                     event_id=event_id, request=body)  # fmt: skip
     await _rate_limit(request, body.email)
     placed = await run_in_threadpool(
         placing.place_order, resources.database, resources.gateway, resources.settings,
-        resources.clock, event_id=call.path("event_id"), request=body,
+        resources.clock, event_id=event_id, request=body,
         locale=choose_locale(request.headers.get("accept-language")), idempotency_key=key,
+        sold_out=resources.sold_out,
     )  # fmt: skip
     # A replay answers what the first request with the key answered, status included.
     return JSONResponse(placed.answer, status_code=placed.status)
