@@ -27,7 +27,7 @@ from streamsvc.orders.events import (
 )
 from streamsvc.outbox.bus import MessageBus
 from streamsvc.passes.events import PassTransferred
-from streamsvc.payments.events import PayoutReported, StripeEventReceived
+from streamsvc.payments.events import PayoutReported, StripeEventReceived, StripeEventsReceived
 from streamsvc.payouts.events import PayoutBatchPaid
 from streamsvc.recordings.events import IncludedRecordingIssued
 from streamsvc.staff.events import InvitationIssued, PasswordResetRequested
@@ -69,6 +69,16 @@ def _wire_viewing(bus: MessageBus, mirror: RevocationMirror, enqueue: Enqueue) -
     bus.register(TicketStatusChanged, lambda event: mirror(event.statuses))
 
 
+def _wire_stripe_inbox(bus: MessageBus, enqueue: Enqueue) -> None:
+    """Stored webhook events reach the worker: the events of one commit in one message,
+    or, should that fail, the inbox sweep sends them (StripeEventReceived: one event,
+    durable, as releases before the webhook intake raised it)."""
+    task = "payments.process_stripe_event"
+    bus.register(StripeEventsReceived, lambda event: enqueue(task, *event.event_ids))
+    bus.swept(StripeEventsReceived, "the inbox sweep (payments.sweep_inbox)")
+    bus.register(StripeEventReceived, lambda event: enqueue(task, event.event_id))
+
+
 def message_bus(settings: Settings, redis_client: SyncRedis, enqueue: Enqueue) -> MessageBus:
     bus = MessageBus()
     mirror = RevocationMirror(redis_client, settings)
@@ -82,9 +92,6 @@ def message_bus(settings: Settings, redis_client: SyncRedis, enqueue: Enqueue) -
     # Accepted work handed to a worker. Each task is idempotent (the inbox applies an
     # event once, a refund is sent with its own idempotency key, a finished job is not
     # run again), so the relay may enqueue again what the fast path already sent.
-    def process_stripe_event(event: StripeEventReceived) -> None:
-        enqueue("payments.process_stripe_event", event.event_id)
-
     def submit_refund(event: RefundRequested) -> None:
         enqueue("payments.submit_refund", event.refund_id)
 
@@ -128,7 +135,7 @@ def message_bus(settings: Settings, redis_client: SyncRedis, enqueue: Enqueue) -
     _wire_passes(bus, redis_client, enqueue)
     _wire_viewing(bus, mirror, enqueue)
     bus.register(RescheduleNoticeIssued, mail_reschedule_notice)
-    bus.register(StripeEventReceived, process_stripe_event)
+    _wire_stripe_inbox(bus, enqueue)
     bus.register(RefundRequested, submit_refund)
     bus.register(CancellationRequested, run_cancellation)
     bus.register(ReconciliationRequested, reconcile)

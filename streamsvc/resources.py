@@ -21,6 +21,7 @@ from streamsvc.listings.cache import CatalogueCache
 from streamsvc.orders.sold_out import SoldOutMemory
 from streamsvc.payments.factory import gateway_from_settings
 from streamsvc.payments.gateway import PaymentGateway
+from streamsvc.payments.intake import WebhookIntake
 from streamsvc.venues.auth import VenueKeys
 from streamsvc.viewing.store import ViewingStore
 from streamsvc.viewing.tokens import TokenSigner, signer_from_settings
@@ -44,6 +45,7 @@ class Resources:
     catalogue: CatalogueCache
     reads: ReadPool
     sold_out: SoldOutMemory  # tiers this process saw sold out, for a second (orders/sold_out.py)
+    webhooks: WebhookIntake  # Stripe webhooks stored with one commit per batch
 
     @classmethod
     def build(
@@ -85,6 +87,7 @@ class Resources:
             authenticator=VenueKeys(),
             catalogue=CatalogueCache(redis, timedelta(seconds=settings.catalogue_cache_seconds)),
             sold_out=SoldOutMemory(timedelta(seconds=settings.order_sold_out_cache_seconds)),
+            webhooks=WebhookIntake(database),
             # Single reads on the event loop (a ticket's redemption): db_reads.py.
             reads=ReadPool(settings.require("database_url")),
         )

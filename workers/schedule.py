@@ -21,6 +21,9 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "purge-idempotency-keys": _every("orders.purge_idempotency_keys", 3600),
         "advance-event-states": _every("catalog.advance_event_states", 60),
         "relay-outbox": _every("outbox.relay", settings.outbox_relay_seconds),
+        # Webhook events answered whose message to the worker never came (the inbox
+        # is their outbox: payments/events.py StripeEventsReceived).
+        "sweep-stripe-inbox": _every("payments.sweep_inbox", 30),
         "reconcile-recent": _every("finance.reconcile_recent", settings.reconcile_interval_seconds),
         "apply-retention": _every("buyers.apply_retention", 3600),
         "copy-audiences": _every(

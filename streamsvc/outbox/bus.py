@@ -6,6 +6,9 @@ the bus runs each event's handlers. An event class with `durable = True` is also
 written to the outbox in the same transaction: should its handlers fail (Redis or
 the broker unreachable at that moment), the relay (`outbox.relay`, on beat) applies
 it again until they succeed. Handlers of durable events are therefore idempotent.
+A kind the bus is told is `swept` needs no outbox row: the rows it was raised for
+say themselves what is left to do (the webhook inbox's `received` events), and a
+periodic sweep of them does it.
 
 The handlers are registered in one place, `streamsvc.bootstrap`, for the API and
 the worker alike.
@@ -44,16 +47,26 @@ class MessageBus:
         # outage and kind of event, not once per request: what failed waits in the
         # outbox meanwhile. By kind, since kinds depend on different things.
         self._outages: dict[type[DomainEvent], Outage] = {}
+        # Kinds that are not durable yet not lost: what redoes their work (`swept`).
+        self._sweeps: dict[type[DomainEvent], str] = {}
 
     def outage(self, kind: type[DomainEvent]) -> Outage:
         """How the fast path fares with the handlers of `kind`."""
         found = self._outages.get(kind)
         if found is None:  # setdefault: two threads failing at once share one
+            sweep = self._sweeps.get(kind)
             found = self._outages.setdefault(kind, Outage(
                 f"the handlers of {kind.__name__} (broker or Redis)", log,
+                f"{sweep} does their work later" if sweep else
                 "these events wait in the outbox until the relay applies them",
             ))  # fmt: skip
         return found
+
+    def swept(self, kind: type[DomainEvent], by: str) -> None:
+        """`kind` is not durable, yet not lost when its handlers fail: `by`, a periodic
+        sweep of the rows it was raised for, does its work later. Such a failure is an
+        outage, said once, not a loss; and no outbox row is written, nor marked done."""
+        self._sweeps[kind] = by
 
     def register(self, kind: type[E], handler: Callable[[E], None]) -> None:
         self._handlers.setdefault(kind, []).append(handler)
@@ -97,7 +110,7 @@ class MessageBus:
             try:
                 self.handle(event)
             except Exception as exc:
-                if message is None:
+                if message is None and type(event) not in self._sweeps:
                     log.exception("%s lost: its handlers failed", type(event).__name__)
                 else:
                     self.outage(type(event)).began(exc)

@@ -9,10 +9,22 @@ from streamsvc.kit.events import DomainEvent
 
 
 @dataclass(frozen=True)
+class StripeEventsReceived(DomainEvent):
+    """Stripe events are stored in the inbox, in one commit, and answered: a worker
+    applies them (the inbox applies an event once, however often it is asked).
+
+    Not durable, yet not lost (Stripe does not deliver again what was answered with
+    2xx): the inbox is its own outbox. Should the broker be unreachable at the commit,
+    the events stay `received`, and the inbox sweep (`payments.sweep_inbox`, on beat)
+    hands them to a worker later."""
+
+    event_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class StripeEventReceived(DomainEvent):
-    """A Stripe event is stored in the inbox and answered: a worker applies it (the
-    inbox applies an event once, however often it is asked). Must not be lost: Stripe
-    does not deliver again what was answered with 2xx."""
+    """One Stripe event stored and answered, as releases before StripeEventsReceived
+    raised it: kept so that their messages still pending in an outbox are applied."""
 
     durable: ClassVar[bool] = True
     event_id: str

@@ -1,6 +1,7 @@
 """The Stripe webhook inbox: store every event once, process it in a worker.
 
-`receive` runs in the webhook request: one INSERT ... ON CONFLICT DO NOTHING keyed
+`receive` runs in the webhook request (`store` for many at once: the webhook intake
+stores concurrent deliveries together): one INSERT ... ON CONFLICT DO NOTHING keyed
 by Stripe's event id, so a redelivery is recognised and nothing is enqueued twice.
 `process` runs in a Celery task: it locks the row, hands the event to `apply` (what
 an event means for orders is orders' business: orders/webhooks.py, which settles it
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -139,6 +140,13 @@ def receive(session: Session, event: dict[str, Any], now: datetime) -> tuple[boo
     `check_event` accepts it. A handled event whose object is not what `apply` reads is
     stored as failed, with the reason, and not processed.
     """
+    return store(session, [inbox_row(event, now)])[0]
+
+
+def inbox_row(event: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The inbox row of a verified event, for `store`; MalformedEvent unless
+    `check_event` accepts it. A handled event whose object is not what `apply` reads
+    is a failed row, with the reason."""
     check_event(event)
     kind: str = event["type"]
     problem = object_problem(kind, event) if kind in HANDLED else None
@@ -148,23 +156,54 @@ def receive(session: Session, event: dict[str, Any], now: datetime) -> tuple[boo
         status = StripeEventStatus.failed if problem else StripeEventStatus.received
     if problem is not None:
         log.warning("Stripe event %s (%s) is malformed: %s", event["id"], kind, problem)
-    inserted = session.execute(
-        insert(StripeEvent)
-        .values(
-            id=event["id"],
-            type=kind,
-            created=event["created"],
-            payload=event,
-            status=status,
-            error=f"malformed: {problem}" if problem else None,
-            received_at=now,
-            processed_at=None if status is StripeEventStatus.received else now,
+    return {
+        "id": event["id"],
+        "type": kind,
+        "created": event["created"],
+        "payload": event,
+        "status": status,
+        "error": f"malformed: {problem}" if problem else None,
+        "received_at": now,
+        "processed_at": None if status is StripeEventStatus.received else now,
+    }
+
+
+def store(session: Session, rows: Sequence[dict[str, Any]]) -> list[tuple[bool, bool]]:
+    """Insert inbox rows (`inbox_row`) in one statement: for each, (is it new, must it be
+    processed). An id stored before, or met earlier among `rows`, is not new: of
+    concurrent deliveries of one event, exactly one is new."""
+    first: dict[str, int] = {}
+    for index, row in enumerate(rows):
+        first.setdefault(row["id"], index)
+    if not first:
+        return []
+    inserted = set(
+        session.execute(
+            insert(StripeEvent)
+            .values([rows[index] for index in first.values()])
+            .on_conflict_do_nothing()
+            .returning(col(StripeEvent.id))
+        ).scalars()
+    )
+    outcomes: list[tuple[bool, bool]] = []
+    for index, row in enumerate(rows):
+        new = first[row["id"]] == index and row["id"] in inserted
+        outcomes.append((new, new and row["status"] is StripeEventStatus.received))
+    return outcomes
+
+
+def waiting(session: Session, received_before: datetime, limit: int) -> list[str]:
+    """The oldest events still to be processed, received before `received_before`:
+    what the inbox sweep hands to a worker again (its message lost, or never sent)."""
+    return list(
+        session.exec(
+            select(StripeEvent.id)
+            .where(StripeEvent.status == StripeEventStatus.received)
+            .where(col(StripeEvent.received_at) < received_before)
+            .order_by(col(StripeEvent.received_at))
+            .limit(limit)
         )
-        .on_conflict_do_nothing()
-        .returning(col(StripeEvent.id))
-    ).first()
-    new = inserted is not None
-    return new, new and status is StripeEventStatus.received
+    )
 
 
 def process(uow: UnitOfWork, event_id: str, now: datetime, apply: Apply) -> str:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
 from streamsvc.errors import BadRequest
 from streamsvc.http.endpoint import Access, Call, endpoint
-from streamsvc.payments.events import StripeEventReceived
 from streamsvc.payments.gateway import InvalidEvent, InvalidWebhook
-from streamsvc.payments.inbox import MalformedEvent, receive
+from streamsvc.payments.inbox import MalformedEvent, inbox_row
 
 
 class WebhookAck(BaseModel):
@@ -19,17 +21,32 @@ class WebhookAck(BaseModel):
     )
 
 
+# Bodies above this are verified and read on the thread pool, not on the event loop.
+_READ_ON_LOOP = 64 * 1024
+
+
 # Public to the key check: the Stripe-Signature over the raw bytes is what authorises,
 # and only the payments gateway can check it.
 @endpoint(
     summary="Stripe webhook (Stripe-Signature verified); processed by a worker",
     tags=("payments",), access=Access.public, body=bytes, response=WebhookAck, errors=(400,),
 )  # fmt: skip
-def stripe_webhook(call: Call, body: bytes) -> WebhookAck:
-    resources = call.resources
+async def stripe_webhook(call: Call, body: bytes) -> WebhookAck:
+    # Async: the event is stored by the process's webhook intake, with the events of
+    # concurrent requests, in one commit (payments/intake.py); answered after it.
+    if len(body) > _READ_ON_LOOP:
+        row = await run_in_threadpool(_inbox_row, call, body)
+    else:
+        row = _inbox_row(call, body)
+    new = await call.resources.webhooks.receive(row)
+    return WebhookAck(received=True, duplicate=not new)
+
+
+def _inbox_row(call: Call, body: bytes) -> dict[str, Any]:
+    """The verified event's inbox row; 400 when it is not Stripe's or cannot be stored."""
     secrets = [s.get_secret_value() for s in call.settings.stripe_webhook_secrets]
     try:
-        event = resources.gateway.verify_webhook(
+        event = call.resources.gateway.verify_webhook(
             body, call.request.headers.get("stripe-signature", ""), secrets
         )
     except InvalidEvent as exc:  # signed, so Stripe shows this answer on the endpoint
@@ -37,14 +54,9 @@ def stripe_webhook(call: Call, body: bytes) -> WebhookAck:
     except InvalidWebhook as exc:
         raise BadRequest("The Stripe signature does not verify.", code="invalid_signature") from exc
     try:
-        new, to_process = receive(call.session, event, call.clock.now())
+        return inbox_row(event, call.clock.now())
     except MalformedEvent as exc:  # a 400, not a 500 that Stripe retries for three days
         raise BadRequest(f"The event is malformed: {exc}.", code="invalid_event") from exc
-    if to_process:
-        # Durable: answered 2xx, Stripe will not deliver it again, so the outbox keeps
-        # the worker's cue should the broker be unreachable at the commit.
-        call.uow.emit(StripeEventReceived(event["id"]))
-    return WebhookAck(received=True, duplicate=not new)
 
 
 routes = [Route("/v1/stripe/webhook", stripe_webhook, methods=["POST"])]

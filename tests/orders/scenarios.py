@@ -116,7 +116,8 @@ class Worker:
     def run(self) -> list[str]:
         """Process what was enqueued since the last run; the event ids processed."""
         waiting, self.done = self.sent[self.done :], len(self.sent)
-        ids = [args[0] for name, args in waiting if name == "payments.process_stripe_event"]
+        # A message carries the ids of the events one commit stored (the webhook intake).
+        ids = [i for name, args in waiting if name == "payments.process_stripe_event" for i in args]
         for event_id in ids:
             self.process(event_id)
         return ids
