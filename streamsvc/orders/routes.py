@@ -16,7 +16,7 @@ from streamsvc.http.endpoint import Access, Call, endpoint
 from streamsvc.jobs.service import JobPublic
 from streamsvc.jobs.service import public as job_public
 from streamsvc.kit.pagination import Page
-from streamsvc.kit.ratelimit import over_limit
+from streamsvc.kit.ratelimit import over_limits
 from streamsvc.notifications.mail import choose_locale
 from streamsvc.orders import cancellation, placing, refunds, views
 from streamsvc.orders.models import Order, TicketStatus
@@ -51,13 +51,12 @@ async def _rate_limit(request: Request, email: str) -> None:
     resources = request.app.state.resources
     settings, now = resources.settings, time.time()
     client = request.client.host if request.client else "unknown"
-    for name, limit, window in (
+    retry_after = await over_limits(resources.redis, [
         (f"orders:ip:{client}", settings.order_rate_per_ip, 60),
         (f"orders:email:{email.lower()}", settings.order_rate_per_email, 3600),
-    ):
-        retry_after = await over_limit(resources.redis, name, limit, window, now)
-        if retry_after is not None:
-            raise RateLimited("Too many orders; try again later.", retry_after=retry_after)
+    ], now)  # fmt: skip
+    if retry_after is not None:
+        raise RateLimited("Too many orders; try again later.", retry_after=retry_after)
 
 
 BUYING = """\
