@@ -421,8 +421,8 @@ def test_totals_count_a_postings_waterfall_once_and_every_party_amount() -> None
 # mutant streamsvc.finance.exports.x_params__mutmut_7: the middle of the partition, which
 #   is thrown away, made "XXXX".
 # mutant streamsvc.finance.exports.x_rows__mutmut_5: yield_per None for 5000: the same
-#   rows, fetched at once instead of 5000 at a time; only the memory of a large JSON or
-#   XLSX export shows it (bench/exports.py measures the CSV's, which is COPY's now).
+#   rows, fetched at once instead of 5000 at a time; only memory shows it, which `make
+#   bench` guards (bench/exports.py: the peak RSS of a million-row JSON export).
 # mutant streamsvc.finance.exports.x_rows__mutmut_6: yield_per 5001: a batch size.
 
 
