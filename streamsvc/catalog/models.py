@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import CheckConstraint, Column, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -128,7 +128,17 @@ class SplitRule(SQLModel, table=True):
     created_at: datetime = timestamp()
 
 
-def rewatch_hours_granted(tier: Tier, event: Event) -> int:
+class _Rewatch(Protocol):
+    @property
+    def rewatch_hours(self) -> int: ...
+
+
+class _Replay(Protocol):
+    @property
+    def replay_hours(self) -> int: ...
+
+
+def rewatch_hours_granted(tier: _Rewatch, event: _Replay) -> int:
     """Hours after the end a ticket of this tier plays: the tier's rewatch, within the
     event's replay window (the venue keeps the replay online that long, no longer).
     Access enforces it and the catalogue publishes it, so neither promises more."""

@@ -17,6 +17,7 @@ order mark, and writes the totals of an export without rows.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
 import pycountry
@@ -65,6 +66,7 @@ def _amount(value: str, unit: str, point: str) -> str:
     return printed if point == "." else f"replace({printed}, '.', '{point}')"
 
 
+@cache  # pure, from constants: built once per decimal mark, not per download
 def select(rows: str, point: str) -> str:
     """The CSV's SELECT around the export's rows (`rows`, SQL): each cell as the CSV
     writes it, and after the last row a totals row (where `k.total`)."""

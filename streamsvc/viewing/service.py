@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
@@ -193,8 +193,8 @@ def renewal_limit(session: Session, claims: Claims, now: datetime) -> datetime:
 def _check(found: _Entitled, now: datetime) -> datetime:
     if found.ticket_status != TicketStatus.valid or found.event_status == EventStatus.cancelled:
         raise Forbidden("This ticket no longer gives access.", code="revoked")
-    # The catalogue's rule, read from the two figures it takes (`found` has both names).
-    rewatch = rewatch_hours_granted(cast(Tier, found), cast(Event, found))
+    # The catalogue's rule, from the two figures it reads (`found` holds both).
+    rewatch = rewatch_hours_granted(found, found)
     opens, closes = window(found.starts_at, found.ends_at, found.doors_open_minutes, rewatch)
     if not opens <= now < closes:
         raise Forbidden(
